@@ -1,0 +1,118 @@
+"""The one interface every model speaks: `Engine.stream(prompt, cancel)` yields text chunks.
+
+The engine knows nothing about the UI. A local model differs from OpenAI only in the body of
+`stream` and in `needs_key`. `Response` wraps a stream lazily: iterate it to stream, it keeps
+the chunks, and timing (time to first token, tokens/s) hangs off it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from storyteller.prompts import StoryRequest, build_messages
+
+
+class GenerationParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_new_tokens: int = Field(700, ge=1, le=4096)
+    temperature: float = Field(0.8, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    seed: int | None = None
+    stop: list[str] = Field(default_factory=list)
+
+
+class Prompt(BaseModel):
+    """What an engine is asked. `request` lets structured models (the embedded model, legacy
+    completion fine-tunes) build their own prompt; chat models use `messages`."""
+
+    messages: list[dict[str, str]]
+    request: StoryRequest | None = None
+    params: GenerationParams = Field(default_factory=GenerationParams)
+
+    @classmethod
+    def for_story(cls, req: StoryRequest, **params) -> "Prompt":
+        return cls(messages=build_messages(req), request=req, params=GenerationParams(**params))
+
+
+class Engine(ABC):
+    """A model that tells stories. Subclasses implement `stream` and nothing else is required."""
+
+    needs_key: ClassVar[bool] = False
+    key_env_var: ClassVar[str | None] = None
+    can_stream: ClassVar[bool] = True
+
+    def __init__(self, model_id: str):
+        self.model_id = model_id
+
+    @abstractmethod
+    def stream(self, prompt: Prompt, cancel: threading.Event | None = None) -> Iterator[str]:
+        """Yield text chunks as they are generated; stop promptly once `cancel` is set.
+
+        Raise a `StorytellerError` subclass with a friendly message on failure; text already
+        yielded belongs to the caller and is kept.
+        """
+
+    def prompt(self, prompt: Prompt, cancel: threading.Event | None = None) -> "Response":
+        return Response(self, prompt, cancel)
+
+
+class Response:
+    """A lazy, replayable stream with timing. Iterate to generate; iterate again to replay."""
+
+    def __init__(self, engine: Engine, prompt: Prompt, cancel: threading.Event | None = None):
+        self.engine = engine
+        self.prompt = prompt
+        self.cancel = cancel or threading.Event()
+        self.chunks: list[str] = []
+        self.done = False
+        self.started_at: float | None = None
+        self.first_token_at: float | None = None
+        self.finished_at: float | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        if self.done:
+            yield from self.chunks
+            return
+        self.started_at = time.perf_counter()
+        try:
+            for chunk in self.engine.stream(self.prompt, self.cancel):
+                if not chunk:
+                    continue
+                if self.first_token_at is None:
+                    self.first_token_at = time.perf_counter()
+                self.chunks.append(chunk)
+                yield chunk
+        finally:
+            self.finished_at = time.perf_counter()
+            self.done = True
+
+    def text(self) -> str:
+        if not self.done:
+            for _ in self:
+                pass
+        return "".join(self.chunks)
+
+    @property
+    def ttft_s(self) -> float | None:
+        if self.started_at is None or self.first_token_at is None:
+            return None
+        return self.first_token_at - self.started_at
+
+    @property
+    def tokens(self) -> int:
+        """Chunks delivered; engines yield about one token per chunk."""
+        return len(self.chunks)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        if self.first_token_at is None or self.finished_at is None:
+            return None
+        span = self.finished_at - self.first_token_at
+        return (self.tokens - 1) / span if span > 0 and self.tokens > 1 else None

@@ -1,0 +1,64 @@
+"""User-facing errors. Each message says what went wrong and how to fix it, in plain words.
+
+The UI and CLI show `str(err)` as is, so messages must be friendly to a parent (no tracebacks,
+no secrets). Raise these from the core; never pop up UI from inside validation code.
+"""
+
+
+class StorytellerError(Exception):
+    """Base class: a problem the user can understand and act on."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class InputError(StorytellerError):
+    """Something the user typed or uploaded is not usable."""
+
+
+class ModelNotFoundError(StorytellerError):
+    """The chosen model does not exist locally or on the server."""
+
+
+class OfflineError(StorytellerError):
+    """A download was needed but the machine is offline."""
+
+
+class AuthError(StorytellerError):
+    """The API key is missing or wrong."""
+
+    hint = "Set OPENAI_API_KEY (or STORYTELLER_OPENAI__API_KEY) in your environment or .env file."
+
+
+class QuotaError(StorytellerError):
+    """The account has run out of credit or hit its rate limit for too long."""
+
+
+class ServiceError(StorytellerError):
+    """The model server failed or could not be reached."""
+
+
+class GenerationStopped(StorytellerError):
+    """The user pressed Stop; the text so far is kept."""
+
+
+class TTSUnavailable(StorytellerError):
+    """No speech engine is installed; stories still stream as text."""
+
+    hint = "Install espeak-ng (Linux: `apt-get install espeak-ng`) to hear stories read aloud."
+
+
+class DataError(InputError):
+    """A dataset file has a problem; the message names the line and the fix."""
+
+
+class JobError(StorytellerError):
+    """A fine-tuning job could not be started, followed or cancelled."""

@@ -1,0 +1,39 @@
+"""Shared fixtures. Tests run offline: no model or dataset downloads, ever."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data" / "ultraman_stories.csv"
+
+
+@pytest.fixture
+def reference_csv() -> Path:
+    """The reference corpus beside the checkout; tests using it skip cleanly when absent."""
+    if not SHARED_DATA.exists():
+        pytest.skip("reference corpus ../shared/data/ultraman_stories.csv not present")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def settings_env(tmp_path, monkeypatch):
+    """Point data, runs and the database at a temp folder; clear cached settings around it."""
+    from storyteller.config import get_settings
+
+    monkeypatch.setenv("STORYTELLER_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("STORYTELLER_TRAINING__RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
