@@ -50,6 +50,7 @@ class TTSSettings(BaseModel):
     enabled: bool = Field(True, description="Offer read-aloud in the UI.")
     rate: int = Field(150, description="Words per minute; bedtime voices go slower.")
     timeout_s: float = Field(20.0, description="Give up on one sentence after this many seconds.")
+    driver: str | None = Field(None, description="pyttsx3 driver (espeak, sapi5, nsss); None picks the platform's.")
 
 
 class TrainingSettings(BaseModel):

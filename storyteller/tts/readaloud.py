@@ -1,0 +1,148 @@
+"""Speak a story while it streams: each sentence is synthesised as soon as it is complete.
+
+`ReadAloud` takes text chunks as they arrive, hands finished sentences to a background thread
+that synthesises them in order through the shared `Speaker`, and hands back the clips that are
+ready, so listening starts within about a second of the first sentence while the text keeps
+coming. `story_wav()` joins every clip into one downloadable file.
+"""
+
+from __future__ import annotations
+
+import queue
+import tempfile
+import threading
+import time
+import uuid
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from storyteller.errors import StorytellerError
+from storyteller.tts.sentences import SentenceSplitter
+from storyteller.tts.worker import Speaker, get_speaker
+
+GAP_S = 0.25  # silence between sentences in the joined file
+
+
+class Clip(BaseModel):
+    index: int
+    text: str
+    path: Path | None = None
+    duration_s: float = 0.0
+    sentence_end_at: float = 0.0  # perf_counter when the sentence was complete in the stream
+    ready_at: float = 0.0  # perf_counter when its audio was written
+    error: str | None = None
+
+    @property
+    def latency_s(self) -> float:
+        return self.ready_at - self.sentence_end_at
+
+
+class ReadAloud:
+    def __init__(self, lang: str = "zh", voice: str | None = None, rate: int = 150,
+                 out_dir: Path | None = None, speaker: Speaker | None = None):
+        self.lang, self.voice, self.rate = lang, voice, rate
+        self.out_dir = Path(out_dir or tempfile.mkdtemp(prefix="storyteller-audio-"))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.speaker = speaker or get_speaker()
+        self.run_id = uuid.uuid4().hex[:8]
+        self.splitter = SentenceSplitter()
+        self.clips: list[Clip] = []
+        self._todo: queue.Queue[Clip | None] = queue.Queue()
+        self._done: queue.Queue[Clip] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, daemon=True, name="read-aloud")
+        self._thread.start()
+        self._finished = False
+
+    def feed(self, chunk: str) -> None:
+        for sentence in self.splitter.feed(chunk):
+            self._submit(sentence)
+
+    def finish(self) -> None:
+        """No more text is coming: speak what is left, then let the worker thread end."""
+        if not self._finished:
+            for sentence in self.splitter.flush():
+                self._submit(sentence)
+            self._finished = True
+            self._todo.put(None)
+
+    def cancel(self) -> None:
+        """Drop sentences not yet spoken (the story was stopped)."""
+        while True:
+            try:
+                self._todo.get_nowait()
+            except queue.Empty:
+                break
+        self._finished = True
+        self._todo.put(None)
+
+    def ready(self) -> list[Clip]:
+        """Clips finished since the last call, in story order."""
+        out = []
+        while True:
+            try:
+                out.append(self._done.get_nowait())
+            except queue.Empty:
+                return out
+
+    def drain(self, timeout_s: float = 60.0) -> Iterator[Clip]:
+        """After finish(): yield the remaining clips as they become ready."""
+        deadline = time.monotonic() + timeout_s
+        while self._thread.is_alive() or not self._done.empty():
+            try:
+                yield self._done.get(timeout=max(0.01, min(0.1, deadline - time.monotonic())))
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    return
+
+    def story_wav(self, out: Path | None = None) -> Path | None:
+        """All spoken clips joined into one WAV (None if nothing was spoken)."""
+        spoken = [c for c in self.clips if c.path and c.path.exists()]
+        if not spoken:
+            return None
+        out = out or self.out_dir / f"story-{self.run_id}.wav"
+        with wave.open(str(spoken[0].path), "rb") as first:
+            params = first.getparams()
+        gap = b"\x00" * int(params.framerate * GAP_S) * params.sampwidth * params.nchannels
+        with wave.open(str(out), "wb") as joined:
+            joined.setparams(params)
+            for clip in spoken:
+                with wave.open(str(clip.path), "rb") as w:
+                    joined.writeframes(w.readframes(w.getnframes()))
+                joined.writeframes(gap)
+        return out
+
+    def _submit(self, sentence: str) -> None:
+        clip = Clip(index=len(self.clips), text=sentence, sentence_end_at=time.perf_counter())
+        self.clips.append(clip)
+        self._todo.put(clip)
+
+    def _work(self) -> None:
+        while (clip := self._todo.get()) is not None:
+            path = self.out_dir / f"{self.run_id}-{clip.index:03d}.wav"
+            try:
+                clip.duration_s = self.speaker.synthesize(clip.text, path, self.lang, self.voice, self.rate)
+                clip.path = path
+            except StorytellerError as e:
+                clip.error = str(e)
+            clip.ready_at = time.perf_counter()
+            self._done.put(clip)
+
+
+def speak_text(text: str, out: Path, lang: str = "zh", voice: str | None = None, rate: int = 150,
+               speaker: Speaker | None = None) -> Path:
+    """Speak a whole text into one WAV file (the CLI's `storyteller speak`)."""
+    reader = ReadAloud(lang, voice, rate, out_dir=Path(out).parent / f".{Path(out).stem}-clips", speaker=speaker)
+    reader.feed(text)
+    reader.finish()
+    errors = [c.error for c in reader.drain() if c.error]
+    joined = reader.story_wav(Path(out))
+    for clip in reader.clips:
+        if clip.path:
+            clip.path.unlink(missing_ok=True)
+    reader.out_dir.rmdir() if not any(reader.out_dir.iterdir()) else None
+    if joined is None:
+        raise StorytellerError("Nothing could be read aloud.", errors[0] if errors else "The text was empty.")
+    return joined

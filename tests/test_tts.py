@@ -1,0 +1,148 @@
+"""Read-aloud: real WAVs from the real speech engine, in order, per session, with friendly failure."""
+
+from __future__ import annotations
+
+import array
+import shutil
+import threading
+import wave
+from pathlib import Path
+
+import pytest
+
+from storyteller.errors import TTSUnavailable
+from storyteller.tts.readaloud import ReadAloud, speak_text
+from storyteller.tts.sentences import SentenceSplitter, split_sentences
+from storyteller.tts.speakable import detect_lang, to_pinyin
+from storyteller.tts.worker import Speaker, wav_is_complete
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+
+ZH = "唐朝的李白穿越到了今天。他获得了隐形的超能力！奥特曼说：“我们一起打败泡泡怪吧。”最后，大家都成了好朋友。"
+EN = 'Li Bai came from the Tang dynasty. He could fly! "Let us help," said Ultraman. Everyone smiled.'
+
+
+def wav_stats(path: Path) -> tuple[float, float]:
+    """(duration in seconds, RMS of the 16-bit samples)."""
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2
+        frames = w.readframes(w.getnframes())
+        duration = w.getnframes() / w.getframerate()
+    samples = array.array("h", frames)
+    rms = (sum(s * s for s in samples[::4]) / max(1, len(samples[::4]))) ** 0.5
+    return duration, rms
+
+
+@pytest.fixture(scope="module")
+def speaker():
+    sp = Speaker(timeout_s=20)
+    try:
+        sp.start()
+    except TTSUnavailable as e:
+        pytest.skip(str(e))
+    yield sp
+    sp.close()
+
+
+# --- sentence splitting ----------------------------------------------------------------------
+def test_split_chinese_keeps_quotes_with_their_sentence():
+    assert split_sentences("他说：“你好！”我们走吧。好") == ["他说：“你好！”", "我们走吧。", "好"]
+
+
+def test_split_english_respects_numbers_and_abbreviations():
+    assert split_sentences("Dr. Li saw pi as 3.14 today. Wow! Done") == ["Dr. Li saw pi as 3.14 today.", "Wow!", "Done"]
+
+
+def test_streamed_splitting_matches_whole_text_splitting():
+    splitter, streamed = SentenceSplitter(), []
+    for ch in ZH:
+        streamed += splitter.feed(ch)
+    streamed += splitter.flush()
+    assert streamed == split_sentences(ZH)
+    assert len(streamed) == 4
+
+
+def test_sentence_waits_for_the_next_character():
+    splitter = SentenceSplitter()
+    assert splitter.feed("一年有365.") == []  # could still become 365.2425
+    assert splitter.feed("2425天。") == []
+    assert splitter.feed("好") == ["一年有365.2425天。"]
+
+
+def test_pinyin_with_tone_numbers_and_digits():
+    assert to_pinyin("李白飞了3天。") == "li3 bai2 fei1 le5 san1 tian1."
+    assert detect_lang(ZH) == "zh" and detect_lang(EN) == "en"
+
+
+# --- real speech -----------------------------------------------------------------------------
+@needs_espeak
+@pytest.mark.parametrize("text,lang", [(ZH, "zh"), (EN, "en")])
+def test_real_wav_has_plausible_duration_and_is_not_silent(speaker, tmp_path, text, lang):
+    out = speak_text(text, tmp_path / f"story-{lang}.wav", lang, speaker=speaker)
+    duration, rms = wav_stats(out)
+    assert 2.0 < duration < 30.0
+    assert rms > 300  # speech, not silence
+    assert wav_is_complete(out) == pytest.approx(duration, rel=0.05)
+
+
+@needs_espeak
+def test_chinese_goes_through_pinyin_voice_not_english_letters(speaker, tmp_path):
+    """espeak-ng's default Chinese reading of pinyin tone digits in English is much longer."""
+    zh = speaker.synthesize("李白", tmp_path / "a.wav", "zh")
+    as_letters = speaker.synthesize("li3 bai2", tmp_path / "b.wav", "en")
+    assert zh < as_letters
+
+
+@needs_espeak
+def test_read_aloud_clips_come_in_story_order_while_streaming(speaker, tmp_path):
+    reader = ReadAloud("zh", out_dir=tmp_path, speaker=speaker)
+    seen = []
+    for ch in ZH:
+        reader.feed(ch)
+        seen += reader.ready()
+    reader.finish()
+    seen += list(reader.drain())
+    assert [c.index for c in seen] == [0, 1, 2, 3]
+    assert [c.text for c in seen] == split_sentences(ZH)
+    assert all(c.path and c.path.exists() and c.error is None for c in seen)
+    joined = reader.story_wav()
+    assert wav_stats(joined)[0] == pytest.approx(sum(c.duration_s for c in seen) + 4 * 0.25, rel=0.05)
+
+
+@needs_espeak
+def test_two_sessions_at_once_each_get_their_own_audio(speaker, tmp_path):
+    results = {}
+
+    def session(name, text, lang):
+        reader = ReadAloud(lang, out_dir=tmp_path / name, speaker=speaker)
+        for word in text.split("。" if lang == "zh" else " "):
+            reader.feed(word + ("。" if lang == "zh" else " "))
+        reader.finish()
+        results[name] = (list(reader.drain()), reader.story_wav())
+
+    threads = [threading.Thread(target=session, args=("zh", ZH, "zh")),
+               threading.Thread(target=session, args=("en", EN, "en"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    zh_clips, zh_wav = results["zh"]
+    en_clips, en_wav = results["en"]
+    assert zh_wav.parent == tmp_path / "zh" and en_wav.parent == tmp_path / "en"
+    assert {c.text for c in zh_clips}.isdisjoint({c.text for c in en_clips})
+    assert all(c.path.parent == tmp_path / "zh" for c in zh_clips)
+    assert wav_stats(zh_wav)[1] > 300 and wav_stats(en_wav)[1] > 300
+
+
+def test_missing_speech_engine_is_a_friendly_error(tmp_path):
+    broken = Speaker(timeout_s=10, driver="no-such-speech-driver")
+    with pytest.raises(TTSUnavailable) as err:
+        broken.synthesize("你好。", tmp_path / "x.wav")
+    assert "espeak-ng" in str(err.value)  # the hint says how to fix it
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_empty_text_says_so(speaker, tmp_path):
+    with pytest.raises(Exception) as err:
+        speak_text("   ", tmp_path / "empty.wav", speaker=speaker)
+    assert "empty" in str(err.value).lower()
