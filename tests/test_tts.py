@@ -146,3 +146,20 @@ def test_empty_text_says_so(speaker, tmp_path):
     with pytest.raises(Exception) as err:
         speak_text("   ", tmp_path / "empty.wav", speaker=speaker)
     assert "empty" in str(err.value).lower()
+
+
+# --- CLI -------------------------------------------------------------------------------------
+@needs_espeak
+def test_cli_speak_writes_a_wav_and_fails_friendly(tmp_path):
+    from typer.testing import CliRunner
+
+    from storyteller.cli import app
+    from storyteller.cli import commands  # noqa: F401
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["speak", "李白帮助奥特曼打败了泡泡怪。大家都笑了！", "--out", str(tmp_path / "s.wav")])
+    assert ok.exit_code == 0, ok.output
+    assert wav_stats(tmp_path / "s.wav")[0] > 1.0
+    bad = runner.invoke(app, ["speak", "@" + str(tmp_path / "missing.txt"), "--out", str(tmp_path / "x.wav")])
+    assert bad.exit_code == 1
+    assert "Could not read" in bad.output and "Traceback" not in bad.output

@@ -12,6 +12,11 @@ app = typer.Typer(help="Storyteller: stories of heroes from Chinese dynasties wh
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 
+@app.callback()
+def _root() -> None:
+    """Tell stories, read them aloud, build datasets and fine-tune storytellers."""
+
+
 def main() -> None:
     from storyteller.cli import commands  # noqa: F401  (registers the commands on `app`)
 
