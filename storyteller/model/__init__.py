@@ -1,0 +1,1 @@
+"""The embedded storyteller model: prompt/slot format, tokenizer, training, evaluation."""

@@ -1,0 +1,202 @@
+"""The prompt format and slot filling of storyteller models (models/storyteller-tiny and rebuilds).
+
+A storyteller model is a small causal LM trained on the team's corpus with the dynasty, hero,
+power and the hero's true fact replaced by slot tokens. The model is conditioned on a one-line
+header that still carries the real values as characters; when it writes a slot token, the
+`SlotFiller` puts the request's value in. So the story always names exactly what was asked, even
+a power the model never saw, the hero's name never drifts, and the only fact a story states is
+the catalog's (a typed hero with no catalog fact gets no fact sentence at all).
+
+The engine's part (storyteller/engines/local_hf.py):
+    ids = tokenizer(prompt_text(req), return_tensors="pt")        # header ends with STORY
+    generate with eos_token_id = tokenizer.convert_tokens_to_ids(END)
+    decode new tokens with skip_special_tokens=True                  # slots are *not* special:
+    filler = SlotFiller(req); show filler.feed(piece) ...; show filler.flush() at the end.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from storyteller.catalog import get_catalog
+from storyteller.prompts import StoryRequest
+
+FORMAT_KEY = "storyteller_format"
+FORMAT_VERSION = 1
+
+DYNASTY, HERO, POWER, FACT = "<|dynasty|>", "<|hero|>", "<|power|>", "<|fact|>"
+SLOTS = {DYNASTY: "dynasty", HERO: "hero", POWER: "power", FACT: "fact"}
+END = "<|end|>"  # end of story; the model's eos token
+STORY = "<|story|>"  # ends the header; the story starts right after it
+LANG_TAGS = {"zh": "<|zh|>", "en": "<|en|>"}
+SEP = "|"  # never inside a field: prompts.clean_field strips it
+# Tokens the tokenizer must know. Slots are plain added tokens (survive skip_special_tokens);
+# the rest are special (skipped if a model ever echoes them).
+SLOT_TOKENS = list(SLOTS)
+SPECIAL_TOKENS = [END, STORY, *LANG_TAGS.values()]
+
+_SENTENCE_END = "。！？!?.;；\n"
+_CLOSERS = "”’\"'」』)）"
+_OPENERS = "“‘「『(（"
+
+
+def is_storyteller_model(config: Any) -> bool:
+    """True for a model trained in this format: a config (or dict) with `storyteller_format`."""
+    if config is None:
+        return False
+    value = config.get(FORMAT_KEY) if isinstance(config, Mapping) else getattr(config, FORMAT_KEY, None)
+    try:
+        return int(value) == FORMAT_VERSION
+    except (TypeError, ValueError):
+        return False
+
+
+def _dynasty_name(value: str, lang: str) -> str:
+    """Catalog name in `lang`; typed names lose a trailing 朝/dynasty since stories add it."""
+    d = get_catalog().dynasty(value)
+    if d:
+        return d.name(lang)
+    return re.sub(r"(朝|\s+dynasty)$", "", value.strip(), flags=re.I) or value.strip()
+
+
+def slot_values(req: StoryRequest) -> dict[str, str | None]:
+    """What each slot becomes for this request, in the request's language."""
+    cat, lang = get_catalog(), req.lang
+    return {
+        "dynasty": _dynasty_name(req.dynasty, lang),
+        "hero": req.resolved_hero() or ("这位英雄" if lang == "zh" else "our hero"),
+        "power": cat.translate("power", req.power, lang),
+        "fact": req.hero_fact(),
+    }
+
+
+def header(lang: str, dynasty: str, hero: str, power: str, style: str) -> str:
+    """The conditioning line, shared by training (from corpus rows) and generation."""
+    return f"{LANG_TAGS[lang]}{SEP.join((dynasty, hero, power, style))}{STORY}"
+
+
+def prompt_text(req: StoryRequest) -> str:
+    """The header the model is conditioned on; the story follows it."""
+    v = slot_values(req)
+    style = get_catalog().translate("style", req.style, req.lang)
+    return header(req.lang, v["dynasty"], v["hero"], v["power"], style)
+
+
+class SlotFiller:
+    """Turns streamed model text with slot tokens into the story to show.
+
+    `feed` returns what is safe to show now: a chunk ending in a partial slot token ("<|he")
+    is held back until the token completes. Without a fact (a typed hero), the sentence being
+    written is held back until it ends, so a sentence that leads into the fact slot is dropped
+    whole instead of dangling ("他说：“" with nothing after it).
+    """
+
+    def __init__(self, req: StoryRequest):
+        self.values = slot_values(req)
+        self._pending = ""  # text not shown yet
+        self._skip_closers = False
+        self.ended = False
+
+    def feed(self, chunk: str) -> str:
+        if self.ended or not chunk:
+            return ""
+        self._pending += chunk
+        if END in self._pending:
+            self._pending = self._pending.split(END, 1)[0]
+            self.ended = True
+            return self._drain(final=True)
+        return self._drain(final=False)
+
+    def flush(self) -> str:
+        out = "" if self.ended else self._drain(final=True)
+        self.ended = True
+        return out
+
+    def _drain(self, final: bool) -> str:
+        text, out = self._pending, []
+        while True:
+            i = text.find("<|")
+            if i < 0:
+                break
+            j = text.find("|>", i + 2)
+            if j < 0:
+                break
+            token = text[i : j + 2]
+            out.append(text[:i])
+            text = text[j + 2 :]
+            if token == FACT and self.values["fact"] is None:
+                before = "".join(out)
+                kept = self._drop_open_sentence(before)
+                dropped = before[len(kept) :]
+                out = [kept]  # a closing quote is dropped only if its opening quote was
+                self._skip_closers = any(q in dropped for q in _OPENERS) or '"' in dropped
+            elif token in SLOTS:
+                value = self.values[SLOTS[token]] or ""
+                out.append(value)
+                if token == DYNASTY and value.endswith("朝") and text[:1] == "朝":
+                    text = text[1:]  # "<|dynasty|>朝" with 南北朝
+            # any other <|...|> token is not story text: dropped
+        keep = ""
+        if not final:
+            i = text.rfind("<")  # a possible partial slot at the end ("<", "<|he")
+            if i >= 0 and (text[i:] == "<" or text[i:].startswith("<|")):
+                text, keep = text[:i], text[i:]
+        shown = "".join(out) + text
+        if self._skip_closers:
+            stripped = shown.lstrip(_CLOSERS + " ")
+            if stripped or final:
+                shown, self._skip_closers = stripped, False
+        if self.values["fact"] is None and not final:
+            cut = max(shown.rfind(c) for c in _SENTENCE_END) + 1
+            while 0 < cut < len(shown) and shown[cut] in _CLOSERS:
+                cut += 1
+            shown, keep = shown[:cut], shown[cut:] + keep
+        self._pending = keep
+        return shown
+
+    @staticmethod
+    def _drop_open_sentence(text: str) -> str:
+        """Cut the unfinished sentence at the end of `text` (the lead-in to a missing fact)."""
+        cut = max(text.rfind(c) for c in _SENTENCE_END) + 1
+        while 0 < cut < len(text) and text[cut] in _CLOSERS:
+            cut += 1
+        return text[:cut]
+
+
+def to_slots(story: str, lang: str, dynasty: str, hero: str, power: str, fact: str) -> str:
+    """A corpus story -> training text: values become slot tokens (the inverse of SlotFiller).
+
+    A plain lead-in ("Long ago, " / "大家都知道，") goes into the fact slot when the sentence is
+    just lead-in + fact, so a story without a fact reads well; quoted speech stays as written.
+    """
+    text = story
+    if fact and fact in text:
+        i = text.index(fact)
+        end = i + len(fact)
+        start = max(text.rfind(c, 0, i) for c in _SENTENCE_END) + 1
+        while start < i and text[start] in _CLOSERS + " ":
+            start += 1
+        lead = text[start:i]
+        plain = not any(q in lead for q in _OPENERS + _CLOSERS) and (end == len(text) or text[end] not in _CLOSERS)
+        if plain and len(lead) <= 30 and fact[-1] in _SENTENCE_END:
+            i = start
+        text = text[:i] + FACT + text[end:]
+    if hero:
+        text = _replace_word(text, hero, HERO, lang)
+    if power:
+        text = _replace_word(text, power, POWER, lang, ignore_case=True)
+    if dynasty:
+        if lang == "zh" and len(dynasty) == 1:  # 明 is also in 聪明: only 明朝 / 明代 are the dynasty
+            text = re.sub(rf"{re.escape(dynasty)}(?=[朝代])", DYNASTY, text)
+        else:
+            text = _replace_word(text, dynasty, DYNASTY, lang)
+    return text
+
+
+def _replace_word(text: str, value: str, slot: str, lang: str, ignore_case: bool = False) -> str:
+    if lang != "en":
+        return text.replace(value, slot)
+    flags = re.I if ignore_case else 0
+    return re.sub(rf"(?<![A-Za-z]){re.escape(value)}(?![a-z])", slot, text, flags=flags)

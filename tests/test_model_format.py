@@ -1,0 +1,85 @@
+"""The storyteller model format: header, slot filling while streaming, corpus -> slots."""
+
+from __future__ import annotations
+
+from transformers import GPT2Config
+
+from storyteller.model.format import (
+    DYNASTY, END, FACT, HERO, POWER, STORY, SlotFiller, is_storyteller_model, prompt_text, to_slots,
+)
+from storyteller.prompts import StoryRequest
+
+
+def req(**kw) -> StoryRequest:
+    base = {"dynasty": "唐", "power": "隐形", "style": "轻松"}
+    return StoryRequest(**(base | kw))
+
+
+def fill(r: StoryRequest, chunks: list[str]) -> str:
+    f = SlotFiller(r)
+    return "".join(f.feed(c) for c in chunks) + f.flush()
+
+
+def test_is_storyteller_model_accepts_dicts_and_configs():
+    assert is_storyteller_model({"storyteller_format": 1})
+    assert is_storyteller_model(GPT2Config(storyteller_format=1))
+    assert not is_storyteller_model(GPT2Config())
+    assert not is_storyteller_model({"storyteller_format": "x"})
+    assert not is_storyteller_model(None)
+
+
+def test_prompt_text_carries_values_and_language():
+    zh = prompt_text(req())
+    assert zh.startswith("<|zh|>") and zh.endswith(STORY)
+    assert "唐|李白|隐形|轻松" in zh
+    en = prompt_text(req(lang="en", dynasty="唐朝", power="flying", style="幽默"))
+    assert en == "<|en|>Tang|Li Bai|flying|funny<|story|>"
+
+
+def test_slots_filled_even_when_split_across_chunks():
+    r = req(power="喷火")
+    chunks = ["<|her", "o|>来自", "<", "|dynasty|>朝，", "学会了<|power|>", "，和奥特曼", END, "多余"]
+    f = SlotFiller(r)
+    shown = [f.feed(c) for c in chunks]
+    assert shown[0] == ""  # partial slot held back
+    assert "".join(shown) + f.flush() == "李白来自唐朝，学会了喷火，和奥特曼"
+    assert f.ended
+
+
+def test_fact_slot_uses_catalog_fact():
+    text = fill(req(), [f"{HERO}笑着说：“{FACT}”"])
+    assert text == "李白笑着说：“" + req().hero_fact() + "”"
+
+
+def test_typed_hero_gets_typed_name_and_no_dangling_fact_sentence():
+    r = req(hero="小明")
+    assert r.hero_fact() is None
+    out = fill(r, [f"{HERO}飞起来了。", "大家都知道，", FACT, f"{HERO}笑了。"])
+    assert out == "小明飞起来了。小明笑了。"
+    quoted = fill(r, [f"{HERO}说：“{FACT}”", "然后回家了。"])
+    assert quoted == "然后回家了。"
+    kept_quote = fill(r, ["她说：“我读过！", FACT, "”\n好。"])
+    assert kept_quote == "她说：“我读过！”\n好。"
+
+
+def test_unknown_dynasty_loses_suffix_and_nan_bei_chao_not_doubled():
+    assert fill(req(dynasty="魏朝"), [f"{DYNASTY}朝"]) == "魏朝"
+    assert fill(req(dynasty="南北朝"), [f"{DYNASTY}朝的人"]) == "南北朝的人"
+    assert fill(req(lang="en", dynasty="Wei dynasty"), [f"the {DYNASTY} dynasty"]) == "the Wei dynasty"
+
+
+def test_to_slots_is_inverse_of_filling():
+    r = req()
+    fact = r.hero_fact()
+    story = f"唐朝的李白很聪明，他会隐形。大家都知道，{fact}奥特曼说：“谢谢李白！”"
+    slotted = to_slots(story, "zh", "唐", "李白", "隐形", fact)
+    assert slotted == f"{DYNASTY}朝的{HERO}很聪明，他会{POWER}。{FACT}奥特曼说：“谢谢{HERO}！”"
+    assert fill(r, [slotted]) == story.replace("大家都知道，", "")
+    # single-character dynasties are replaced only where they name the dynasty
+    assert to_slots("明朝的人很聪明，明天见。", "zh", "明", "郑和", "飞行", "") == f"{DYNASTY}朝的人很聪明，明天见。"
+
+
+def test_to_slots_english_word_boundaries():
+    text = "In the Song dynasty, Su Shi sang a song. Flying was fun; flying is his power."
+    out = to_slots(text, "en", "Song", "Su Shi", "flying", "")
+    assert out == f"In the {DYNASTY} dynasty, {HERO} sang a song. {POWER} was fun; {POWER} is his power."
