@@ -85,7 +85,7 @@ def read_dataset(path: Path, max_bytes: int = MAX_BYTES) -> Dataset:
 
 def _read_jsonl(path: Path, text: str) -> Dataset:
     records, lines = [], []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
