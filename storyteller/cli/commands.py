@@ -1,3 +1,4 @@
 """Importing a module registers its commands on `storyteller.cli.app`. One line per area."""
 
 from storyteller.cli import speak  # noqa: F401
+from storyteller.cli import tell  # noqa: F401

@@ -1,0 +1,67 @@
+"""`storyteller tell` streams a story to the terminal; `storyteller ui` serves the web app.
+
+    storyteller tell --dynasty 唐 --power 隐形 --style 轻松
+    storyteller tell --dynasty Tang --power invisibility --style funny --lang en --model gpt-4o-mini
+    storyteller ui --port 7860
+
+Ctrl-C stops the story and keeps it (saved like a finished one).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from storyteller.cli import app
+from storyteller.errors import StorytellerError
+
+
+@app.command()
+def tell(
+    dynasty: str = typer.Option("唐", "--dynasty", "-d", help="A dynasty (唐, Tang, …) or anything you type."),
+    power: str = typer.Option("隐形", "--power", "-p", help="A superpower (隐形, invisibility, …)."),
+    style: str = typer.Option("轻松", "--style", "-s", help="A story style (轻松, funny, …)."),
+    lang: str = typer.Option("zh", "--lang", "-l", help="zh or en."),
+    model: str = typer.Option(None, "--model", "-m", help="Model id; default: the embedded storyteller-tiny."),
+    temperature: float = typer.Option(0.8, min=0.0, max=2.0, help="Higher is more surprising."),
+    length: int = typer.Option(300, min=50, max=1500, help="About this many characters (zh) or words (en)."),
+    seed: int = typer.Option(None, help="Same seed, same story (local models)."),
+    max_tokens: int = typer.Option(None, min=1, max=4096, help="Cap on generated tokens; default from --length."),
+) -> None:
+    """Tell a story, streaming it to the terminal. Ctrl-C stops and keeps the text."""
+    from storyteller import studio
+
+    run = None
+    try:
+        req = studio.build_request(dynasty, power, style, lang, length)
+        run = studio.tell(req, model, temperature=temperature, seed=seed, max_new_tokens=max_tokens)
+        for chunk in run:
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        if run is not None:
+            run.close()
+    except StorytellerError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from None
+    sys.stdout.write("\n")
+    typer.echo(run.stats_line(req.lang), err=True)
+    if run.error:
+        typer.echo(run.error, err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def ui(
+    host: str = typer.Option(None, help="Address to listen on; default 127.0.0.1 (this computer only)."),
+    port: int = typer.Option(None, min=1, max=65535, help="Port; default 7860."),
+) -> None:
+    """Serve the story studio web app (offline, no share link)."""
+    from storyteller.ui.app import launch
+
+    try:
+        launch(host=host, port=port)
+    except OSError as e:
+        typer.echo(f"Could not start the web app: {e}. Try another --port.", err=True)
+        raise typer.Exit(1) from None

@@ -1,0 +1,192 @@
+"""Telling one story, for the web app and the CLI alike: raw choices -> request -> streamed chunks,
+with timing, and saved to the store when it ends (finished, stopped or failed), so nothing is lost.
+
+    run = tell(build_request("唐", "隐形", "轻松"), "storyteller-tiny")
+    for chunk in run: print(chunk, end="")     # read-aloud wraps this same loop
+    run.status, run.story_id, run.stats_line()
+
+No gradio here; the UI handlers only call these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+
+from pydantic import ValidationError
+
+from storyteller.catalog import get_catalog
+from storyteller.config import get_settings
+from storyteller.engines.base import Prompt, Response
+from storyteller.errors import InputError, StorytellerError
+from storyteller.prompts import StoryRequest
+from storyteller.store import Store
+
+log = logging.getLogger(__name__)
+
+RAW_MAX = 200  # characters kept from any raw field before cleaning (cleaning caps further)
+LENGTH_MIN, LENGTH_MAX, LENGTH_DEFAULT = 50, 1500, 300
+TOKENS_PER_UNIT = {"zh": 1.3, "en": 1.8}  # tokens per zh character / en word, roughly
+LANG_NAMES = {"中文": "zh", "zh": "zh", "chinese": "zh", "english": "en", "en": "en"}
+
+
+def parse_lang(value: object) -> str:
+    """'中文', 'zh', 'English', 'en' -> 'zh' | 'en'; anything else is a friendly error."""
+    lang = LANG_NAMES.get(str(value or "zh").strip().lower())
+    if lang is None:
+        raise InputError("Language must be 中文 (zh) or English (en). 语言请选择中文或English。")
+    return lang
+
+
+def parse_length(value: object) -> int:
+    if value in (None, ""):
+        return LENGTH_DEFAULT
+    try:
+        length = int(float(str(value).strip()))
+    except ValueError:
+        raise InputError("Length must be a number, like 300. 长度请填一个数字，比如300。") from None
+    return max(LENGTH_MIN, min(LENGTH_MAX, length))
+
+
+def build_request(dynasty: object, power: object, style: object, lang: object = "zh",
+                  length: object = LENGTH_DEFAULT, hero: object = None) -> StoryRequest:
+    """A StoryRequest from whatever the UI or CLI received: presets in either language or typed
+    values, cleaned and capped; presets are named in the story's language."""
+    lang = parse_lang(lang)
+    catalog = get_catalog()
+    fields = {}
+    for kind, raw in (("dynasty", dynasty), ("power", power), ("style", style)):
+        text = "" if raw is None else str(raw)[:RAW_MAX]
+        fields[kind] = catalog.translate(kind, text, lang) if text.strip() else ""
+    try:
+        return StoryRequest(**fields, lang=lang, length=parse_length(length),
+                            hero=None if hero is None else str(hero)[:RAW_MAX])
+    except ValidationError as e:
+        raise InputError(f"Please check your choices: {e.errors()[0].get('msg', 'invalid value')}.") from None
+
+
+def max_tokens_for(req: StoryRequest) -> int:
+    """Enough tokens for the asked length plus an ending, within what engines accept."""
+    return max(64, min(4096, int(req.length * TOKENS_PER_UNIT[req.lang]) + 64))
+
+
+def model_choices() -> list[str]:
+    """Model ids for the picker, the default first."""
+    from storyteller.engines.registry import list_models
+
+    default = get_settings().local.default_model
+    ids = [m if isinstance(m, str) else getattr(m, "id", str(m)) for m in list_models()]
+    return [default] + [i for i in ids if i != default]
+
+
+class StoryRun:
+    """One story being told. Iterate it for text chunks; afterwards `status` is done, stopped or
+    error, `story_id` is its row in the store, and timing comes from the engine's Response."""
+
+    def __init__(self, request: StoryRequest, model_id: str, params: dict, cancel: threading.Event | None = None,
+                 store: Store | None = None, save: bool = True):
+        self.request, self.model_id, self.params = request, model_id, params
+        self.cancel = cancel or threading.Event()
+        self.store, self.save = store, save
+        self.chunks: list[str] = []
+        self.status = "pending"  # running | done | stopped | error
+        self.error: str | None = None
+        self.story_id: int | None = None
+        self.response: Response | None = None
+        self._gen: Iterator[str] | None = None
+        self.finished = threading.Event()  # set once the story has ended and been saved
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+    def __iter__(self) -> Iterator[str]:
+        if self._gen is None:
+            self._gen = self._stream()
+        return self._gen
+
+    def close(self) -> None:
+        """End the story now (the consumer went away): stop the engine, keep and save the text."""
+        self.cancel.set()
+        if self._gen is not None:
+            self._gen.close()
+        elif self.status == "pending":
+            self.status = "stopped"
+            self.finished.set()
+
+    def _stream(self) -> Iterator[str]:
+        from storyteller.engines.registry import get_engine
+
+        self.status = "running"
+        try:
+            engine = get_engine(self.model_id)
+            self.model_id = getattr(engine, "model_id", self.model_id)
+            self.response = engine.prompt(Prompt.for_story(self.request, **self.params), self.cancel)
+            for chunk in self.response:
+                self.chunks.append(chunk)
+                yield chunk
+                if self.cancel.is_set():
+                    break
+            self.status = "stopped" if self.cancel.is_set() else "done"
+        except GeneratorExit:
+            self.cancel.set()
+            self.status = "stopped"
+            raise
+        except StorytellerError as e:
+            self.status, self.error = "error", str(e)
+        except Exception as e:  # an engine bug must not cost the child the story so far
+            log.exception("story generation failed")
+            self.status = "error"
+            self.error = f"Something went wrong while telling the story ({type(e).__name__}). The text so far is kept."
+        finally:
+            if self.status == "running":
+                self.status = "stopped"
+            self._save()
+            self.finished.set()
+
+    def _save(self) -> None:
+        if not self.save or (self.status == "error" and not self.chunks):
+            return
+        r = self.response
+        try:
+            store = self.store or Store()
+            self.story_id = store.save_story(
+                self.model_id, self.request.model_dump(), self.text, self.status,
+                ttft_s=r.ttft_s if r else None, tokens=r.tokens if r else None,
+                tokens_per_s=r.tokens_per_s if r else None, error=self.error)
+        except (sqlite3.Error, OSError) as e:
+            log.error("could not save the story: %s", e)
+            self.error = self.error or f"The story could not be saved ({e}); copy it before closing."
+
+    def stats(self) -> dict:
+        r = self.response
+        return {"model": self.model_id, "status": self.status, "ttft_s": r.ttft_s if r else None,
+                "tokens": r.tokens if r else 0, "tokens_per_s": r.tokens_per_s if r else None,
+                "story_id": self.story_id}
+
+    def stats_line(self, lang: str = "zh") -> str:
+        s = self.stats()
+        ttft = f"{s['ttft_s']:.2f} s" if s["ttft_s"] is not None else "–"
+        tps = f"{s['tokens_per_s']:.1f}" if s["tokens_per_s"] is not None else "–"
+        if lang == "en":
+            state = {"done": "finished", "stopped": "stopped, text kept", "error": "stopped by a problem"}
+            return (f"⏱ first token {ttft} · ⚡ {tps} tokens/s · 🤖 {s['model']}"
+                    + (f" · {state[s['status']]}" if s["status"] in state else ""))
+        state = {"done": "讲完啦", "stopped": "已停止，故事已保存", "error": "出了点问题"}
+        return (f"⏱ 首字 {ttft} · ⚡ 每秒 {tps} 个词 · 🤖 {s['model']}"
+                + (f" · {state[s['status']]}" if s["status"] in state else ""))
+
+
+def tell(request: StoryRequest, model_id: str | None = None, *, temperature: float = 0.8, seed: int | None = None,
+         max_new_tokens: int | None = None, cancel: threading.Event | None = None, store: Store | None = None,
+         save: bool = True) -> StoryRun:
+    """Prepare a story run (nothing is generated until it is iterated)."""
+    try:
+        temperature = max(0.0, min(2.0, float(temperature)))
+    except (TypeError, ValueError):
+        raise InputError("Temperature must be a number between 0 and 2. 温度请填0到2之间的数字。") from None
+    params = {"temperature": temperature, "max_new_tokens": max_new_tokens or max_tokens_for(request), "seed": seed}
+    model = (model_id or "").strip() or get_settings().local.default_model
+    return StoryRun(request, model, params, cancel=cancel, store=store, save=save)

@@ -1,0 +1,160 @@
+"""The story tab: a child picks a dynasty, a superpower and a style, presses 讲故事 / Tell, and
+watches the story grow. Stop keeps the text; every story is saved by `storyteller.studio`.
+
+Handlers are thin: choices -> `studio.build_request` -> `studio.tell` -> yield the growing text.
+Read-aloud hooks in at `stream_frames`, which sees every chunk as it arrives.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import gradio as gr
+
+from storyteller import studio
+from storyteller.catalog import get_catalog
+from storyteller.errors import StorytellerError
+from storyteller.ui.context import UIContext
+
+LABELS = {
+    "zh": {"dynasty": "🏯 朝代", "power": "✨ 超能力", "style": "🎨 故事风格", "length": "📏 故事长度（字）",
+           "model": "🤖 讲故事的模型", "temperature": "🎲 想象力（温度）", "advanced": "⚙️ 高级",
+           "waiting": "正在想故事……", "empty": "*选好朝代、超能力和风格，然后按「讲故事」！*"},
+    "en": {"dynasty": "🏯 Dynasty", "power": "✨ Superpower", "style": "🎨 Story style",
+           "length": "📏 Story length (words)", "model": "🤖 Storyteller model",
+           "temperature": "🎲 Imagination (temperature)", "advanced": "⚙️ Advanced",
+           "waiting": "Thinking of a story…", "empty": "*Pick a dynasty, a superpower and a style, then press Tell!*"},
+}
+DEFAULTS = {"dynasty": "唐", "power": "隐形", "style": "轻松"}
+
+
+class TellSession:
+    """Per-browser-session state (kept in gr.State): the current run, so Stop can end it, and the
+    last choices, so Regenerate tells the same story again."""
+
+    def __init__(self):
+        self.run: studio.StoryRun | None = None
+        self.cancel = threading.Event()
+        self.last: tuple | None = None
+
+    def __deepcopy__(self, memo) -> "TellSession":  # gr.State copies its initial value per session
+        return TellSession()
+
+    def start(self) -> threading.Event:
+        """A fresh stop signal per story, after stopping any story still running in this session."""
+        self.cancel.set()
+        self.cancel = threading.Event()
+        return self.cancel
+
+
+def stream_frames(run: studio.StoryRun, lang: str) -> Iterator[tuple[str, str]]:
+    """(story text, status line) after every chunk, then a final frame with timing or the error.
+    The partial story always stays on screen."""
+    yield "", LABELS[lang]["waiting"]
+    try:
+        for _ in run:
+            yield run.text, LABELS[lang]["waiting"]
+    finally:
+        run.close()
+    status = run.stats_line(lang)
+    if run.error:
+        gr.Warning(run.error)
+        status = f"⚠️ {run.error}\n\n{status}"
+    yield run.text, status
+
+
+def tell_story(dynasty, power, style, lang, length, model, temperature, session: TellSession):
+    """Tell a story with the choices on screen (the API endpoint /tell)."""
+    lang = lang if lang in LABELS else "zh"
+    session.last = (dynasty, power, style, lang, length, model, temperature)
+    cancel = session.start()
+    try:
+        req = studio.build_request(dynasty, power, style, lang, length)
+        session.run = studio.tell(req, model, temperature=temperature, cancel=cancel)
+    except StorytellerError as e:
+        gr.Warning(str(e))
+        yield gr.update(), f"⚠️ {e}"
+        return
+    yield from stream_frames(session.run, lang)
+
+
+def regenerate(dynasty, power, style, lang, length, model, temperature, session: TellSession):
+    """Tell it again with the same choices as the last story (or the ones on screen)."""
+    yield from tell_story(*(session.last or (dynasty, power, style, lang, length, model, temperature)), session)
+
+
+def stop_story(lang, session: TellSession) -> str:
+    """End the story now; the text on screen stays and the story is saved as stopped."""
+    session.cancel.set()
+    run = session.run
+    if run is None:
+        return gr.update()
+    run.finished.wait(timeout=5)
+    return run.stats_line(lang if lang in LABELS else "zh")
+
+
+def switch_language(lang: str, dynasty: str, power: str, style: str):
+    """Relabel everything and offer the presets in the chosen language (typed values stay)."""
+    lang = lang if lang in LABELS else "zh"
+    cat, t = get_catalog(), LABELS[lang]
+
+    def preset(kind, value):
+        return gr.update(choices=cat.choices(kind, lang), value=cat.translate(kind, value or "", lang) or None,
+                         label=t[kind])
+
+    return (preset("dynasty", dynasty), preset("power", power), preset("style", style),
+            gr.update(label=t["length"]), gr.update(label=t["model"]), gr.update(label=t["temperature"]),
+            gr.update(label=t["advanced"]))
+
+
+def _model_picker(ctx: UIContext) -> gr.Dropdown:
+    default = ctx.settings.local.default_model
+    try:
+        choices = studio.model_choices()
+    except (StorytellerError, ImportError):  # TEMP: until engines.registry lands
+        choices = [default]
+    return gr.Dropdown(choices, value=choices[0] if choices else default, allow_custom_value=True,
+                       label=LABELS["zh"]["model"], elem_id="model")
+
+
+def render(ctx: UIContext) -> None:
+    cat, t = get_catalog(), LABELS["zh"]
+    session = gr.State(TellSession)
+    with gr.Column(elem_classes="story-tab"):
+        lang = gr.Radio([("中文", "zh"), ("English", "en")], value="zh", label="🌏 语言 / Language",
+                        elem_id="lang")
+        with gr.Row(equal_height=True):
+            dynasty = gr.Dropdown(cat.choices("dynasty", "zh"), value=DEFAULTS["dynasty"], allow_custom_value=True,
+                                  label=t["dynasty"], elem_id="dynasty")
+            power = gr.Dropdown(cat.choices("power", "zh"), value=DEFAULTS["power"], allow_custom_value=True,
+                                label=t["power"], elem_id="power")
+            style = gr.Dropdown(cat.choices("style", "zh"), value=DEFAULTS["style"], allow_custom_value=True,
+                                label=t["style"], elem_id="style")
+        with gr.Row():
+            length = gr.Slider(studio.LENGTH_MIN, 1000, value=studio.LENGTH_DEFAULT, step=50, label=t["length"],
+                               elem_id="length")
+            model = _model_picker(ctx)
+        with gr.Accordion(t["advanced"], open=False) as advanced:
+            temperature = gr.Slider(0.0, 2.0, value=0.8, step=0.05, label=t["temperature"], elem_id="temperature")
+        with gr.Row(elem_classes="story-buttons"):
+            tell_btn = gr.Button("📖 讲故事 / Tell", variant="primary", size="lg", elem_id="tell")
+            stop_btn = gr.Button("⏹ 停止 / Stop", variant="stop", size="lg", elem_id="stop")
+            again_btn = gr.Button("🔁 再讲一个 / Regenerate", variant="secondary", size="lg", elem_id="regenerate")
+        story = gr.Markdown(t["empty"], elem_id="story-text", elem_classes="story-text", min_height=200)
+        stats = gr.Markdown("", elem_id="story-stats", elem_classes="story-stats")
+
+    ctx.lang, ctx.model = lang, model
+    ctx.extra["story_text"] = story
+
+    inputs = [dynasty, power, style, lang, length, model, temperature, session]
+    limit = ctx.settings.ui.concurrency
+    told = tell_btn.click(tell_story, inputs, [story, stats], api_name="tell", concurrency_limit=limit,
+                          concurrency_id="story", show_progress="hidden")
+    again = again_btn.click(regenerate, inputs, [story, stats], api_name="regenerate", concurrency_limit=limit,
+                            concurrency_id="story", show_progress="hidden")
+    stop_btn.click(stop_story, [lang, session], stats, cancels=[told, again], queue=False,
+                   api_visibility="private")
+    lang.change(switch_language, [lang, dynasty, power, style],
+                [dynasty, power, style, length, model, temperature, advanced], queue=False,
+                api_visibility="private")
