@@ -2,3 +2,4 @@
 
 from storyteller.cli import speak  # noqa: F401
 from storyteller.cli import tell  # noqa: F401
+from storyteller.cli import data  # noqa: F401
