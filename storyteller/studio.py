@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from storyteller.catalog import get_catalog
 from storyteller.config import get_settings
-from storyteller.engines.base import Prompt, Response
+from storyteller.engines.base import Engine, Prompt, Response
 from storyteller.errors import InputError, StorytellerError
 from storyteller.prompts import StoryRequest
 from storyteller.store import Store
@@ -81,13 +81,19 @@ def model_choices() -> list[str]:
     return [default] + [i for i in ids if i != default]
 
 
+def _get_engine(model_id: str) -> Engine:
+    from storyteller.engines.registry import get_engine
+
+    return get_engine(model_id)
+
+
 class StoryRun:
     """One story being told. Iterate it for text chunks; afterwards `status` is done, stopped or
     error, `story_id` is its row in the store, and timing comes from the engine's Response."""
 
     def __init__(self, request: StoryRequest, model_id: str, params: dict, cancel: threading.Event | None = None,
-                 store: Store | None = None, save: bool = True):
-        self.request, self.model_id, self.params = request, model_id, params
+                 store: Store | None = None, save: bool = True, engine: Engine | None = None):
+        self.request, self.model_id, self.params, self.engine = request, model_id, params, engine
         self.cancel = cancel or threading.Event()
         self.store, self.save = store, save
         self.chunks: list[str] = []
@@ -117,11 +123,9 @@ class StoryRun:
             self.finished.set()
 
     def _stream(self) -> Iterator[str]:
-        from storyteller.engines.registry import get_engine
-
         self.status = "running"
         try:
-            engine = get_engine(self.model_id)
+            engine = self.engine or _get_engine(self.model_id)
             self.model_id = getattr(engine, "model_id", self.model_id)
             self.response = engine.prompt(Prompt.for_story(self.request, **self.params), self.cancel)
             for chunk in self.response:
@@ -181,12 +185,13 @@ class StoryRun:
 
 def tell(request: StoryRequest, model_id: str | None = None, *, temperature: float = 0.8, seed: int | None = None,
          max_new_tokens: int | None = None, cancel: threading.Event | None = None, store: Store | None = None,
-         save: bool = True) -> StoryRun:
-    """Prepare a story run (nothing is generated until it is iterated)."""
+         save: bool = True, engine: Engine | None = None) -> StoryRun:
+    """Prepare a story run (nothing is generated until it is iterated). `engine` overrides the
+    registry's engine for `model_id` (benchmarks, tests)."""
     try:
         temperature = max(0.0, min(2.0, float(temperature)))
     except (TypeError, ValueError):
         raise InputError("Temperature must be a number between 0 and 2. 温度请填0到2之间的数字。") from None
     params = {"temperature": temperature, "max_new_tokens": max_new_tokens or max_tokens_for(request), "seed": seed}
     model = (model_id or "").strip() or get_settings().local.default_model
-    return StoryRun(request, model, params, cancel=cancel, store=store, save=save)
+    return StoryRun(request, model, params, cancel=cancel, store=store, save=save, engine=engine)
