@@ -20,6 +20,9 @@ MAX_BYTES = 50 * 1024 * 1024  # a story dataset is a few MB; anything bigger is 
 CSV_COLUMNS = ["index", "dynasty", "super_power", "story_type", "story"]
 ALIASES = {"power": "super_power", "style": "story_type", "superpower": "super_power"}
 REQUIRED = ("dynasty", "super_power", "story_type", "story")
+_SHORT = {"super_power": "power", "story_type": "style"}  # the names JSONL records use
+
+csv.field_size_limit(max(csv.field_size_limit(), MAX_BYTES))  # one huge story is checked, not a crash
 
 Kind = Literal["stories", "chat", "legacy"]
 
@@ -45,7 +48,7 @@ def read_text(path: Path, max_bytes: int = MAX_BYTES) -> tuple[str, bool]:
     size = path.stat().st_size
     if size > max_bytes:
         raise DataError(
-            f"{path.name} is {size / 1e6:.0f} MB, more than the {max_bytes / 1e6:.0f} MB limit.",
+            f"{path.name} is {size / 2**20:.0f} MB, more than the {max_bytes / 2**20:.0f} MB limit.",
             "A story dataset is usually a few MB: split the file or remove what is not stories.",
         )
     if size == 0:
@@ -120,7 +123,7 @@ def _read_jsonl(path: Path, text: str) -> Dataset:
 
 def _story(r: dict, path: Path, n: int) -> dict:
     out = {ALIASES.get(k, k): v for k, v in r.items()}
-    missing = [k for k in REQUIRED if k not in out]
+    missing = [_SHORT.get(k, k) for k in REQUIRED if k not in out]
     if missing:
         raise DataError(f"{path.name}, line {n}: missing {', '.join(missing)}.",
                         "Every story needs dynasty, power, style and story.")
@@ -143,7 +146,7 @@ def _guess_lang(text: str) -> str:
 
 
 def _read_csv(path: Path, text: str) -> Dataset:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # strict: an unclosed quote is an error
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as e:
@@ -178,7 +181,8 @@ def _read_csv(path: Path, text: str) -> Dataset:
                 lines.append(start)
             start = reader.line_num + 1
     except csv.Error as e:
-        raise DataError(f"{path.name}, line {reader.line_num}: {e}.", _CSV_FIX) from None
+        hint = " - a double quote opened on this row is never closed" if "end of data" in str(e) else ""
+        raise DataError(f"{path.name}, line {start}: {e}{hint}.", _CSV_FIX) from None
     if not records:
         raise DataError(f"{path.name} has a header but no rows.", "Add stories below the header line.")
     return Dataset(path, "stories", records, lines, source_format="csv")
