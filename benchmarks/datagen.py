@@ -9,6 +9,7 @@ waits `latency` seconds per request. Prints both times and the ratio; target: >=
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
 import sys
 import tempfile
@@ -22,9 +23,21 @@ from storyteller.data.generate import GenerateSpec, generate  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 
 
-def make_engine(fake: FakeOpenAI):
+STORY = "唐朝的英雄和奥特曼一起打败了怪兽，大家都笑了。" * 10
+
+
+def serve(latency: float, conn, stop) -> None:
+    """The loopback server in its own process, as a real server would be (no shared GIL)."""
+    with FakeOpenAI() as fake:
+        fake.latency_s = latency
+        fake.responder = lambda body: STORY
+        conn.send(fake.base_url)
+        stop.wait()
+
+
+def make_engine(base_url: str):
     """The app's own OpenAI engine pointed at the loopback server; the tests' SDK engine until it lands."""
-    os.environ["STORYTELLER_OPENAI__BASE_URL"] = fake.base_url
+    os.environ["STORYTELLER_OPENAI__BASE_URL"] = base_url
     os.environ["OPENAI_API_KEY"] = "sk-bench"
     try:
         from storyteller.config import get_settings
@@ -35,14 +48,14 @@ def make_engine(fake: FakeOpenAI):
     except ImportError:
         from tests.test_data_generate import LoopbackChat
 
-        return LoopbackChat(fake.base_url, "sk-bench")
+        return LoopbackChat(base_url, "sk-bench")
 
 
-def run(fake: FakeOpenAI, concurrency: int, out: Path) -> tuple[float, int]:
+def run(base_url: str, concurrency: int, out: Path) -> tuple[float, int]:
     spec = GenerateSpec(model_id="gpt-4o-mini", dynasties=["唐", "宋", "明"], powers=["隐形", "飞行", "变大变小"],
                         styles=["轻松", "努力", "温馨"], repeats=2, concurrency=concurrency, backoff_s=0.1)
     t0 = time.perf_counter()
-    res = generate(spec, out, engine=make_engine(fake))
+    res = generate(spec, out, engine=make_engine(base_url))
     return time.perf_counter() - t0, res.written
 
 
@@ -51,11 +64,18 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--concurrency", type=int, default=8)
     args = ap.parse_args()
-    with FakeOpenAI() as fake, tempfile.TemporaryDirectory() as tmp:
-        fake.latency_s = args.latency
-        fake.responder = lambda body: "唐朝的英雄和奥特曼一起打败了怪兽，大家都笑了。" * 10
-        seq, n1 = run(fake, 1, Path(tmp) / "seq.csv")
-        par, n2 = run(fake, args.concurrency, Path(tmp) / "par.csv")
+    parent, child = mp.Pipe()
+    stop = mp.Event()
+    server = mp.Process(target=serve, args=(args.latency, child, stop), daemon=True)
+    server.start()
+    try:
+        base_url = parent.recv()
+        with tempfile.TemporaryDirectory() as tmp:
+            seq, n1 = run(base_url, 1, Path(tmp) / "seq.csv")
+            par, n2 = run(base_url, args.concurrency, Path(tmp) / "par.csv")
+    finally:
+        stop.set()
+        server.join(5)
     print(f"{'':28}{'stories':>9}{'seconds':>10}{'stories/s':>11}")
     print(f"{'sequential (1 at a time)':28}{n1:>9}{seq:>10.2f}{n1 / seq:>11.1f}")
     print(f"{f'pipeline (concurrency {args.concurrency})':28}{n2:>9}{par:>10.2f}{n2 / par:>11.1f}")

@@ -172,7 +172,7 @@ def test_wrong_key_stops_the_run_with_a_friendly_error(server, tmp_path):
 
 
 def test_template_placeholders_are_checked():
-    assert check_template("{dynasty}的{hero}有{power}，{style}") 
+    assert check_template("{dynasty}的{hero}有{power}，{style}")
     with pytest.raises(InputError, match="villain"):
         check_template("{villain} attacks")
     with pytest.raises(InputError):
