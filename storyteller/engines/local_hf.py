@@ -1,0 +1,299 @@
+"""Local causal LMs with transformers: a folder under models/, any path, or a Hub id.
+
+`model.generate` runs in a worker thread and streams through `TextIteratorStreamer`. Stop is
+real: a `StoppingCriteria` reads the cancel event after every token, so the thread ends within a
+token or two. Sampling uses a per-request `torch.Generator` inside our own logits processor
+(generate itself runs greedy over the processed scores), so the seed of one request never touches
+the global RNG and concurrent requests cannot disturb each other. Loaded models live in a small
+process-wide LRU cache; loading is locked per model so two requests never load it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TextIteratorStreamer,
+)
+
+from storyteller.config import get_settings
+from storyteller.engines.base import Engine, Prompt
+from storyteller.errors import ModelNotFoundError, OfflineError, ServiceError, StorytellerError
+
+log = logging.getLogger(__name__)
+TINY_PARAMS = 100_000_000  # below this, one torch thread is fastest
+
+
+def pick_device(setting: str = "auto") -> str:
+    if setting != "auto":
+        return setting
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_source(model_id: str) -> tuple[str, bool]:
+    """(where to load from, is it a Hub id). A folder under models_dir or an existing path is local."""
+    models_dir = Path(get_settings().local.models_dir)
+    for candidate in (models_dir / model_id, Path(model_id).expanduser()):
+        if candidate.is_dir():
+            return str(candidate), False
+    return model_id, True
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def check_hub_available(repo_id: str) -> None:
+    """Fail fast, with how to fix it, when a Hub model is not cached and cannot be downloaded."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+        return
+    if _offline() or not _hub_reachable():
+        raise OfflineError(
+            f"The model '{repo_id}' is not on this computer and we are offline.",
+            hint=f"On a connected machine run `huggingface-cli download {repo_id}` (then copy the Hugging Face "
+            f"cache here), or put the model folder under models/ and choose it by its folder name.",
+        )
+
+
+@dataclass
+class Loaded:
+    model: Any
+    tokenizer: Any
+    device: str
+    storyteller: bool
+    n_params: int
+    max_positions: int | None
+
+
+class ModelCache:
+    """Process-wide LRU of loaded models; one load at a time per model, others load in parallel."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
+
+    def get(self, source: str, is_hub: bool, device: str) -> Loaded:
+        key = (source, device)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            load_lock = self._loading.setdefault(key, threading.Lock())
+        with load_lock:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            loaded = _load(source, is_hub, device)
+            with self._lock:
+                self._items[key] = loaded
+                size = max(1, get_settings().local.cache_size)
+                while len(self._items) > size:
+                    old, _ = self._items.popitem(last=False)
+                    log.info("unloaded %s to stay within cache_size=%d", old[0], size)
+                self._loading.pop(key, None)
+            return loaded
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+CACHE = ModelCache()
+
+
+def _load(source: str, is_hub: bool, device: str) -> Loaded:
+    from storyteller.model.format import is_storyteller_model
+
+    if is_hub:
+        check_hub_available(source)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        dtype = torch.float32 if device == "cpu" else "auto"  # fp16 weights are slow on CPU
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device).eval()
+    except StorytellerError:
+        raise
+    except (OSError, ValueError) as e:
+        where = f"the Hugging Face Hub id '{source}'" if is_hub else f"the folder {source}"
+        raise ModelNotFoundError(
+            f"Could not load a model from {where}.",
+            hint="Check the name, or put a complete model folder (config.json, weights, tokenizer) under models/. "
+            f"Details: {str(e).splitlines()[0][:200]}",
+        ) from e
+    cfg = model.config
+    return Loaded(model, tokenizer, device, is_storyteller_model(cfg), sum(p.numel() for p in model.parameters()),
+                  getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None))
+
+
+class _Cancelled(StoppingCriteria):
+    """Ends generation once the user's cancel event (or our own, when the reader leaves) is set."""
+
+    def __init__(self, *events: threading.Event):
+        self.events = events
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
+        stop = any(e.is_set() for e in self.events)
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+
+
+class SeededSampler(LogitsProcessor):
+    """Temperature + top-p sampling with a private generator; leaves only the chosen token finite,
+    so generate's greedy step picks it. Runs after the model's own processors (repetition penalty...)."""
+
+    def __init__(self, seed: int, temperature: float, top_p: float, device: str):
+        self.temperature, self.top_p = temperature, top_p
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        logits = scores / self.temperature
+        if self.top_p < 1.0:
+            sorted_logits, idx = torch.sort(logits, descending=True)
+            cum = sorted_logits.softmax(-1).cumsum(-1)
+            drop = cum - sorted_logits.softmax(-1) > self.top_p  # keep the token that crosses top_p
+            logits = logits.scatter(-1, idx, sorted_logits.masked_fill(drop, float("-inf")))
+        choice = torch.multinomial(logits.softmax(-1), 1, generator=self.generator)
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter(-1, choice, 0.0)
+
+
+class LocalHFEngine(Engine):
+    """A transformers causal LM; the embedded storyteller model uses its slot format."""
+
+    needs_key = False
+
+    def __init__(self, model_id: str, source: str | None = None):
+        super().__init__(model_id)
+        self.source, self.is_hub = (source, False) if source else resolve_source(model_id)
+
+    def load(self) -> Loaded:
+        return CACHE.get(self.source, self.is_hub, pick_device(get_settings().local.device))
+
+    def build_input(self, loaded: Loaded, prompt: Prompt) -> tuple[str, Any]:
+        """(prompt text, SlotFiller or None): storyteller format, else chat template, else plain text."""
+        from storyteller.model.format import SlotFiller, prompt_text
+
+        if loaded.storyteller and prompt.request is not None:
+            return prompt_text(prompt.request), SlotFiller(prompt.request)
+        tok = loaded.tokenizer
+        if getattr(tok, "chat_template", None):
+            return tok.apply_chat_template(prompt.messages, add_generation_prompt=True, tokenize=False), None
+        return "\n\n".join(m["content"] for m in prompt.messages) + "\n\n", None
+
+    def generate_kwargs(self, loaded: Loaded, prompt: Prompt, text: str) -> dict[str, Any]:
+        """Everything `model.generate` gets, except the streamer and stopping criteria."""
+        from storyteller.model.format import END
+
+        tok, params = loaded.tokenizer, prompt.params
+        inputs = tok(text, return_tensors="pt", add_special_tokens=not getattr(tok, "chat_template", None))
+        max_new = params.max_new_tokens
+        if loaded.max_positions:  # small context: keep the prompt's end, leave room for the story
+            room = loaded.max_positions - min(max_new, loaded.max_positions // 2)
+            if inputs["input_ids"].shape[1] > room:
+                log.info("prompt cut to its last %d tokens to fit %s", room, self.model_id)
+                inputs = {k: v[:, -room:] for k, v in inputs.items()}
+            max_new = min(max_new, loaded.max_positions - inputs["input_ids"].shape[1])
+        gen = loaded.model.generation_config
+        eos = tok.convert_tokens_to_ids(END) if loaded.storyteller else (gen.eos_token_id or tok.eos_token_id)
+        processors = LogitsProcessorList()
+        if params.temperature > 0:
+            seed = params.seed if params.seed is not None else secrets.randbits(63)
+            processors.append(SeededSampler(seed, params.temperature, params.top_p, loaded.device))
+        return dict(
+            **{k: v.to(loaded.device) for k, v in inputs.items()},
+            max_new_tokens=max_new, do_sample=False, temperature=None, top_p=None, top_k=None,
+            eos_token_id=eos, pad_token_id=gen.pad_token_id or tok.pad_token_id or eos,
+            logits_processor=processors,
+        )
+
+    def stream(self, prompt: Prompt, cancel: threading.Event | None = None) -> Iterator[str]:
+        loaded = self.load()
+        text, filler = self.build_input(loaded, prompt)
+        kwargs = self.generate_kwargs(loaded, prompt, text)
+        streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        left = threading.Event()  # set when the reader stops early, so the worker stops too
+        stopping = StoppingCriteriaList([_Cancelled(left, *([cancel] if cancel else []))])
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                set_threads(loaded)
+                with torch.inference_mode():
+                    loaded.model.generate(**kwargs, streamer=streamer, stopping_criteria=stopping)
+            except BaseException as e:  # reported to the reader below
+                errors.append(e)
+            finally:
+                streamer.end()
+
+        worker = threading.Thread(target=work, name=f"generate-{self.model_id}", daemon=True)
+        worker.start()
+        stops, tail = prompt.params.stop, ""
+        try:
+            for piece in streamer:
+                if filler is not None:
+                    piece = filler.feed(piece)
+                if stops:
+                    piece, hit = _cut_at_stop(tail, piece, stops)
+                    tail = (tail + piece)[-max(map(len, stops)):]
+                    if hit:
+                        if piece:
+                            yield piece
+                        return
+                if piece:
+                    yield piece
+            if filler is not None and (rest := filler.flush()):
+                yield rest
+        finally:
+            left.set()
+            worker.join(timeout=30)
+        if errors:
+            raise ServiceError("The local model stopped with an error.", hint=f"Details: {errors[0]}") from errors[0]
+
+
+def _cut_at_stop(tail: str, piece: str, stops: list[str]) -> tuple[str, bool]:
+    """Cut `piece` where a stop string (maybe begun in `tail`) appears."""
+    joined = tail + piece
+    hits = [joined.find(s) for s in stops if s in joined]
+    if not hits:
+        return piece, False
+    return joined[: min(hits)][len(tail):], True
+
+
+def set_threads(loaded: Loaded) -> None:
+    """settings.local.threads, or 1 for tiny models (thread hand-offs cost more than they save)."""
+    if loaded.device != "cpu":
+        return
+    n = get_settings().local.threads or (1 if loaded.n_params < TINY_PARAMS else 0)
+    if n and torch.get_num_threads() != n:
+        torch.set_num_threads(n)
