@@ -173,9 +173,14 @@ def build_prompt(spec: GenerateSpec, item: Item) -> Prompt:
                             {"role": "user", "content": user}], request=req, params=params)
 
 
+def _fatal(e: BaseException) -> bool:
+    """Errors every other story would hit too: a wrong key, a missing model, no credit left."""
+    return isinstance(e, FATAL) or (isinstance(e, QuotaError) and "insufficient_quota" in str(e))
+
+
 def _retryable(e: BaseException) -> bool:
     return isinstance(e, (QuotaError, ServiceError, ConnectionError, TimeoutError)) and not isinstance(
-        e, GenerationStopped)
+        e, GenerationStopped) and not _fatal(e)
 
 
 def _tell(engine: Engine, prompt: Prompt, spec: GenerateSpec, cancel: threading.Event) -> str:
@@ -240,11 +245,11 @@ def generate(spec: GenerateSpec, out: Path, engine: Engine | None = None, cancel
                     prompt, story = fut.result()
                 except GenerationStopped:
                     continue
-                except FATAL as e:
-                    fatal = fatal or e
-                    cancel.set()
-                    continue
                 except Exception as e:  # noqa: BLE001  (reported per item, retried by the next run)
+                    if _fatal(e):
+                        fatal = fatal or e
+                        cancel.set()
+                        continue
                     res.failed.append(Failure(dynasty=it.dynasty, power=it.power, style=it.style,
                                               repeat=it.repeat, error=str(e) or type(e).__name__))
                     report()
