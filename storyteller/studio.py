@@ -176,10 +176,10 @@ class StoryRun:
         tps = f"{s['tokens_per_s']:.1f}" if s["tokens_per_s"] is not None else "–"
         if lang == "en":
             state = {"done": "finished", "stopped": "stopped, text kept", "error": "stopped by a problem"}
-            return (f"⏱ first token {ttft} · ⚡ {tps} tokens/s · 🤖 {s['model']}"
+            return (f"first token {ttft} · {tps} tokens/s · model {s['model']}"
                     + (f" · {state[s['status']]}" if s["status"] in state else ""))
         state = {"done": "讲完啦", "stopped": "已停止，故事已保存", "error": "出了点问题"}
-        return (f"⏱ 首字 {ttft} · ⚡ 每秒 {tps} 个词 · 🤖 {s['model']}"
+        return (f"首字用时 {ttft} · 每秒 {tps} tokens/s · 模型 {s['model']}"
                 + (f" · {state[s['status']]}" if s["status"] in state else ""))
 
 

@@ -24,10 +24,10 @@ FAVICON = ASSETS / "favicon.png"
 
 # (label, tab id, module with render(ctx)) — one line per tab.
 TABS = [
-    ("📖 讲故事 / Story", "story", story),
+    ("讲故事 / Story", "story", story),
 ]
 
-TITLE = "# 🦸 英雄穿越记 · Hero Time Travellers\n奥特曼和中国古代英雄一起打怪兽！ Ultraman teams up with heroes from Chinese history!"
+TITLE = "# 英雄穿越记 · Hero Time Travellers\n奥特曼和中国古代英雄一起打怪兽！ Ultraman teams up with heroes from Chinese history!"
 
 
 def theme() -> gr.themes.Base:

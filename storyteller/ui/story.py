@@ -18,12 +18,12 @@ from storyteller.errors import StorytellerError
 from storyteller.ui.context import UIContext
 
 LABELS = {
-    "zh": {"dynasty": "🏯 朝代", "power": "✨ 超能力", "style": "🎨 故事风格", "length": "📏 故事长度（字）",
-           "model": "🤖 讲故事的模型", "temperature": "🎲 想象力（温度）", "advanced": "⚙️ 高级",
+    "zh": {"dynasty": "朝代", "power": "超能力", "style": "故事风格", "length": "故事长度（字）",
+           "model": "讲故事的模型", "temperature": "想象力（温度）", "advanced": "高级",
            "waiting": "正在想故事……", "empty": "*选好朝代、超能力和风格，然后按「讲故事」！*"},
-    "en": {"dynasty": "🏯 Dynasty", "power": "✨ Superpower", "style": "🎨 Story style",
-           "length": "📏 Story length (words)", "model": "🤖 Storyteller model",
-           "temperature": "🎲 Imagination (temperature)", "advanced": "⚙️ Advanced",
+    "en": {"dynasty": "Dynasty", "power": "Superpower", "style": "Story style",
+           "length": "Story length (words)", "model": "Storyteller model",
+           "temperature": "Imagination (temperature)", "advanced": "Advanced",
            "waiting": "Thinking of a story…", "empty": "*Pick a dynasty, a superpower and a style, then press Tell!*"},
 }
 DEFAULTS = {"dynasty": "唐", "power": "隐形", "style": "轻松"}
@@ -60,7 +60,7 @@ def stream_frames(run: studio.StoryRun, lang: str) -> Iterator[tuple[str, str]]:
     status = run.stats_line(lang)
     if run.error:
         gr.Warning(run.error)
-        status = f"⚠️ {run.error}\n\n{status}"
+        status = f"**{run.error}**\n\n{status}"
     yield run.text, status
 
 
@@ -74,7 +74,7 @@ def tell_story(dynasty, power, style, lang, length, model, temperature, session:
         session.run = studio.tell(req, model, temperature=temperature, cancel=cancel)
     except StorytellerError as e:
         gr.Warning(str(e))
-        yield gr.update(), f"⚠️ {e}"
+        yield gr.update(), f"**{e}**"
         return
     yield from stream_frames(session.run, lang)
 
@@ -122,7 +122,7 @@ def render(ctx: UIContext) -> None:
     cat, t = get_catalog(), LABELS["zh"]
     session = gr.State(TellSession)
     with gr.Column(elem_classes="story-tab"):
-        lang = gr.Radio([("中文", "zh"), ("English", "en")], value="zh", label="🌏 语言 / Language",
+        lang = gr.Radio([("中文", "zh"), ("English", "en")], value="zh", label="语言 / Language",
                         elem_id="lang")
         with gr.Row(equal_height=True):
             dynasty = gr.Dropdown(cat.choices("dynasty", "zh"), value=DEFAULTS["dynasty"], allow_custom_value=True,
@@ -138,10 +138,11 @@ def render(ctx: UIContext) -> None:
         with gr.Accordion(t["advanced"], open=False) as advanced:
             temperature = gr.Slider(0.0, 2.0, value=0.8, step=0.05, label=t["temperature"], elem_id="temperature")
         with gr.Row(elem_classes="story-buttons"):
-            tell_btn = gr.Button("📖 讲故事 / Tell", variant="primary", size="lg", elem_id="tell")
-            stop_btn = gr.Button("⏹ 停止 / Stop", variant="stop", size="lg", elem_id="stop")
-            again_btn = gr.Button("🔁 再讲一个 / Regenerate", variant="secondary", size="lg", elem_id="regenerate")
-        story = gr.Markdown(t["empty"], elem_id="story-text", elem_classes="story-text", min_height=200)
+            tell_btn = gr.Button("讲故事 / Tell", variant="primary", size="lg", elem_id="tell")
+            stop_btn = gr.Button("停止 / Stop", variant="stop", size="lg", elem_id="stop")
+            again_btn = gr.Button("再讲一个 / Regenerate", variant="secondary", size="lg", elem_id="regenerate")
+        story = gr.Markdown(t["empty"], elem_id="story-text", elem_classes="story-text", min_height=200,
+                            line_breaks=True)
         stats = gr.Markdown("", elem_id="story-stats", elem_classes="story-stats")
 
     ctx.lang, ctx.model = lang, model
