@@ -1,0 +1,193 @@
+"""python -m storyteller.model.build [--out models/storyteller-tiny] [--steps N] [--langs zh,en]
+
+Rebuilds the embedded storyteller model from the team's corpus (assets/corpus/*.jsonl) in one
+command: fixed seed, fixed 90/10 split by story id, a character-level tokenizer with byte
+fallback, a ~4M-parameter GPT-2 trained on slot-format stories (see format.py), saved in fp16
+with its tokenizer, generation config, training config and model card. About 10-15 minutes on
+two CPU cores. The reference corpus is never used for training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from storyteller import corpus
+from storyteller.catalog import get_catalog
+from storyteller.model.format import END, FORMAT_KEY, FORMAT_VERSION, STORY, header, to_slots
+from storyteller.paths import DEFAULT_MODEL_DIR
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a build; saved next to the weights as training_config.json."""
+
+    seed: int = 1234
+    langs: tuple[str, ...] = ("zh", "en")
+    holdout_per_mille: int = 100  # 10% of story ids (by hash) are held out for evaluation
+    n_merges: int = 1000  # English word pieces
+    n_embd: int = 256
+    n_layer: int = 4
+    n_head: int = 4
+    n_positions: int = 640
+    dropout: float = 0.1
+    steps: int = 700
+    batch_size: int = 8
+    lr: float = 3e-3
+    min_lr: float = 2e-4
+    warmup: int = 60
+    weight_decay: float = 0.1
+    header_noise: float = 0.15  # share of examples whose header values are made up (slot robustness)
+    threads: int = 2
+    train_ids: list[str] = field(default_factory=list)
+    heldout_ids: list[str] = field(default_factory=list)
+
+
+def is_heldout(story_id: str, per_mille: int = 100) -> bool:
+    """A fixed split: the same story is always on the same side, however the corpus grows."""
+    return int(hashlib.sha1(story_id.encode()).hexdigest(), 16) % 1000 < per_mille
+
+
+def split(stories: list[corpus.Story], per_mille: int = 100) -> tuple[list, list]:
+    train = [s for s in stories if not is_heldout(s.id, per_mille)]
+    return train, [s for s in stories if is_heldout(s.id, per_mille)]
+
+
+def story_fields(s: corpus.Story) -> dict[str, str]:
+    """A corpus row's values in its own language (the corpus stores dynasty/power/style in zh)."""
+    cat, lang = get_catalog(), s.lang
+    return {
+        "dynasty": cat.translate("dynasty", s.dynasty, lang),
+        "hero": s.hero,
+        "power": cat.translate("power", s.power, lang),
+        "style": cat.translate("style", s.style, lang),
+        "fact": s.hero_fact,
+    }
+
+
+def training_text(s: corpus.Story, rng: random.Random | None = None, noise: float = 0.0) -> tuple[str, str]:
+    """(header, story in slot form + END). With `noise`, header values are sometimes made up,
+    so the model learns to write slots whatever the header says (unseen powers, typed heroes)."""
+    f = story_fields(s)
+    story = to_slots(s.story, s.lang, f["dynasty"], f["hero"], f["power"], f["fact"]) + END
+    h = dict(f)
+    if rng is not None and rng.random() < noise:
+        key = rng.choice(["dynasty", "hero", "power"])
+        h[key] = _made_up(rng, s.lang)
+    return header(s.lang, h["dynasty"], h["hero"], h["power"], h["style"]), story
+
+
+def _made_up(rng: random.Random, lang: str) -> str:
+    if lang == "en":
+        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
+    return "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(rng.randint(1, 4)))
+
+
+def encode(tok, head: str, story: str, n_positions: int) -> tuple[list[int], list[int]]:
+    """Token ids and labels (the header is context only: its labels are -100)."""
+    h = tok(head, add_special_tokens=False)["input_ids"]
+    b = tok(story, add_special_tokens=False)["input_ids"]
+    ids = (h + b)[:n_positions]
+    return ids, ([-100] * len(h) + b)[:n_positions]
+
+
+def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -> dict:
+    import torch
+    from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
+
+    from storyteller.model.tokenizer import build_tokenizer
+
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = random.Random(cfg.seed)
+    stories = [s for s in stories if s.lang in cfg.langs]
+    train_set, held = split(stories, cfg.holdout_per_mille)
+    cfg.train_ids, cfg.heldout_ids = sorted(s.id for s in train_set), sorted(s.id for s in held)
+    texts = [training_text(s) for s in train_set]
+    tok = build_tokenizer([h + b for h, b in texts], [b for (h, b), s in zip(texts, train_set) if s.lang == "en"],
+                          cfg.n_merges)
+    config = GPT2Config(vocab_size=len(tok), n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
+                        n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,
+                        bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    setattr(config, FORMAT_KEY, FORMAT_VERSION)
+    model = GPT2LMHeadModel(config)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"{len(train_set)} train / {len(held)} held-out stories, vocab {len(tok)}, {n_params / 1e6:.2f}M params")
+
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    order: list[int] = []
+    model.train()
+    t0, losses = time.time(), []
+    for step in range(cfg.steps):
+        lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+        if step >= cfg.warmup:  # cosine down to min_lr
+            frac = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+            lr = cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * frac))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        if len(order) < cfg.batch_size:
+            order += rng.sample(range(len(train_set)), len(train_set))
+        batch = [encode(tok, *training_text(train_set[order.pop()], rng, cfg.header_noise), cfg.n_positions)
+                 for _ in range(cfg.batch_size)]
+        width = max(len(ids) for ids, _ in batch)
+        ids = torch.tensor([i + [tok.pad_token_id] * (width - len(i)) for i, _ in batch])
+        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
+        mask = (torch.arange(width)[None, :] < torch.tensor([len(i) for i, _ in batch])[:, None]).long()
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+        if step % 50 == 0 or step == cfg.steps - 1:
+            log(f"step {step:5d}  loss {sum(losses[-50:]) / len(losses[-50:]):.3f}  lr {lr:.2e}  {time.time() - t0:.0f}s")
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    model.half().save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    gen = GenerationConfig(do_sample=True, temperature=0.8, top_p=0.95, max_new_tokens=700,
+                           eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                           bos_token_id=tok.eos_token_id)
+    setattr(gen, FORMAT_KEY, FORMAT_VERSION)
+    gen.save_pretrained(out)
+    info = {"train_stories": len(train_set), "heldout_stories": len(held), "vocab": len(tok), "params": n_params,
+            "train_seconds": round(time.time() - t0, 1), "final_loss": round(sum(losses[-50:]) / len(losses[-50:]), 4),
+            "langs": list(cfg.langs), "by_lang": {lang: sum(s.lang == lang for s in train_set) for lang in cfg.langs}}
+    (out / "training_config.json").write_text(json.dumps(asdict(cfg) | {"result": info}, ensure_ascii=False,
+                                                         indent=1), encoding="utf-8")
+    return info
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
+    ap.add_argument("--steps", type=int, default=TrainConfig.steps)
+    ap.add_argument("--langs", default=",".join(TrainConfig.langs))
+    ap.add_argument("--threads", type=int, default=TrainConfig.threads)
+    ap.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    ap.add_argument("--lr", type=float, default=TrainConfig.lr)
+    ap.add_argument("--no-card", action="store_true", help="skip the held-out evaluation and model card")
+    args = ap.parse_args(argv)
+    cfg = TrainConfig(steps=args.steps, langs=tuple(args.langs.split(",")), threads=args.threads,
+                      batch_size=args.batch_size, lr=args.lr)
+    info = train(cfg, args.out, corpus.load())
+    print(json.dumps(info, ensure_ascii=False))
+    if not args.no_card:
+        from storyteller.model.card import measure_and_write_card
+
+        measure_and_write_card(args.out)
+
+
+if __name__ == "__main__":
+    main()

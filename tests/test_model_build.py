@@ -1,0 +1,67 @@
+"""Building a storyteller model end to end, on a tiny slice with a tiny config."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from storyteller.corpus import Story
+from storyteller.model.build import TrainConfig, is_heldout, split, train, training_text
+from storyteller.model.evaluate import generate, load_model
+from storyteller.model.format import DYNASTY, END, FACT, HERO, POWER, is_storyteller_model
+from storyteller.prompts import StoryRequest
+
+FACT_LI_BAI = "李白写了很多诗，被人们称为“诗仙”。"
+
+
+def story(i: int, lang: str = "zh") -> Story:
+    if lang == "en":
+        text = ("In the Tang dynasty, Li Bai found he could fly. Flying over the city, he met Ultraman. "
+                "Together they helped a sleepy monster get home. Everyone cheered.")
+        return Story(id=f"en-t{i}", lang="en", dynasty="唐", hero="Li Bai", hero_fact="x", power="飞行",
+                     style="轻松", age_band="5-7", story=text)
+    text = f"唐朝的李白学会了飞行。大家都知道，{FACT_LI_BAI}李白和奥特曼一起，把怪兽送回了家。第{i}天。"
+    return Story(id=f"zh-t{i}", lang="zh", dynasty="唐", hero="李白", hero_fact=FACT_LI_BAI, power="飞行",
+                 style="轻松", age_band="5-7", story=text)
+
+
+def test_split_is_fixed_by_id_and_about_ten_percent():
+    ids = [f"zh-{i:03d}" for i in range(1000)]
+    held = [i for i in ids if is_heldout(i)]
+    assert 60 <= len(held) <= 140
+    assert held == [i for i in ids if is_heldout(i)]  # same answer every time
+    train_set, held_set = split([story(i) for i in range(50)])
+    assert len(train_set) + len(held_set) == 50 and not {s.id for s in train_set} & {s.id for s in held_set}
+
+
+def test_training_text_uses_slots_and_keeps_values_in_header():
+    head, body = training_text(story(1))
+    assert head == "<|zh|>唐|李白|飞行|轻松<|story|>"
+    assert body == f"{DYNASTY}朝的{HERO}学会了{POWER}。{FACT}{HERO}和奥特曼一起，把怪兽送回了家。第1天。{END}"
+    en_head, en_body = training_text(story(1, "en"))
+    assert en_head == "<|en|>Tang|Li Bai|flying|light-hearted<|story|>"
+    assert f"the {DYNASTY} dynasty, {HERO} found" in en_body and f"{POWER} over" in en_body
+
+
+@pytest.mark.slow
+def test_tiny_build_writes_a_loadable_model_folder(tmp_path):
+    cfg = TrainConfig(n_embd=32, n_layer=1, n_head=2, n_positions=256, steps=3, batch_size=2, n_merges=20,
+                      warmup=1, threads=1)
+    stories = [story(i) for i in range(12)] + [story(i, "en") for i in range(4)]
+    info = train(cfg, tmp_path, stories, log=lambda *_: None)
+    assert info["train_stories"] + info["heldout_stories"] == 16
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json",
+            "training_config.json"} <= names
+    saved = json.loads((tmp_path / "training_config.json").read_text())
+    assert saved["seed"] == 1234 and len(saved["train_ids"]) == info["train_stories"]
+    model = AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert str(model.dtype) == "torch.float16"  # shipped small
+    assert is_storyteller_model(model.config)
+    tok = AutoTokenizer.from_pretrained(tmp_path)
+    assert tok.eos_token == END and tok.decode(tok("李白😀")["input_ids"]) == "李白😀"
+    model, tok = load_model(tmp_path)
+    out = generate(model, tok, StoryRequest(dynasty="唐", power="飞行", style="轻松"), max_new_tokens=8)
+    assert out["tokens"] <= 8 and isinstance(out["story"], str) and "<|" not in out["story"]

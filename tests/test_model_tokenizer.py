@@ -1,0 +1,55 @@
+"""The storyteller tokenizer: lossless round trips, byte fallback, slots kept, English pieces."""
+
+from __future__ import annotations
+
+import pytest
+from transformers import AutoTokenizer
+
+from storyteller.model.format import END, HERO, POWER
+from storyteller.model.tokenizer import BYTES, build_tokenizer, gb2312_level1
+
+EN = ["Li Bai flew over the park and waved at Ultraman. The children cheered and waved back."] * 5
+ZH = ["李白来到公园，和奥特曼一起打败了泡泡怪。"]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    tok = build_tokenizer(ZH + EN, EN, n_merges=50)
+    path = tmp_path_factory.mktemp("tok")
+    tok.save_pretrained(path)
+    return AutoTokenizer.from_pretrained(path)
+
+
+def test_gb2312_level1_is_the_3755_common_hanzi():
+    chars = gb2312_level1()
+    assert len(chars) == 3755 and chars[0] == "啊" and "李" in chars and "曼" in chars
+
+
+@pytest.mark.parametrize("text", [
+    "李白会隐形。\n奥特曼说：“谢谢！”",
+    "Li Bai flew over the park, and Ultraman waved.",
+    "  double  spaces\tand tabs ",
+    "生僻字𠀋鱻 and emoji 😀🦖 stay",
+])
+def test_round_trip(saved, text):
+    ids = saved(text, add_special_tokens=False)["input_ids"]
+    assert saved.decode(ids) == text
+
+
+def test_rare_characters_fall_back_to_bytes(saved):
+    tokens = saved.convert_ids_to_tokens(saved("😀", add_special_tokens=False)["input_ids"])
+    assert tokens == ["<0xF0>", "<0x9F>", "<0x98>", "<0x80>"]
+    assert set(BYTES) <= set(saved.get_vocab())
+
+
+def test_hanzi_are_single_tokens_and_english_gets_word_pieces(saved):
+    assert saved.tokenize("奥特曼") == ["奥", "特", "曼"]
+    en = saved("Ultraman waved at the children", add_special_tokens=False)["input_ids"]
+    assert len(en) < len("Ultraman waved at the children") / 2
+
+
+def test_slots_survive_skip_special_tokens_but_end_does_not(saved):
+    ids = saved(f"{HERO}会{POWER}。{END}", add_special_tokens=False)["input_ids"]
+    assert len(ids) == 5
+    assert saved.decode(ids, skip_special_tokens=True) == f"{HERO}会{POWER}。"
+    assert saved.eos_token == END
