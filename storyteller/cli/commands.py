@@ -3,4 +3,5 @@
 from storyteller.cli import speak  # noqa: F401
 from storyteller.cli import tell  # noqa: F401
 from storyteller.cli import data  # noqa: F401
+from storyteller.cli import models  # noqa: F401
 from storyteller.cli import eval  # noqa: F401,A004

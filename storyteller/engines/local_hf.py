@@ -195,6 +195,7 @@ class LocalHFEngine(Engine):
 
     def __init__(self, model_id: str, source: str | None = None):
         super().__init__(model_id)
+        self.last_new_tokens: int | None = None  # tokens the last finished request generated (benchmarks)
         self.source, self.is_hub = (source, False) if source else resolve_source(model_id)
 
     def load(self) -> Loaded:
@@ -250,7 +251,8 @@ class LocalHFEngine(Engine):
             try:
                 set_threads(loaded)
                 with torch.inference_mode():
-                    loaded.model.generate(**kwargs, streamer=streamer, stopping_criteria=stopping)
+                    out = loaded.model.generate(**kwargs, streamer=streamer, stopping_criteria=stopping)
+                self.last_new_tokens = int(out.shape[1] - kwargs["input_ids"].shape[1])
             except BaseException as e:  # reported to the reader below
                 errors.append(e)
             finally:

@@ -174,7 +174,7 @@ class FakeOpenAI:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "FakeOpenAI":
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._httpd = _Server(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="fake-openai", daemon=True).start()
         return self
@@ -279,6 +279,16 @@ def _apply_stop(text: str, stop: str | list[str] | None) -> str:
         if s and s in text:
             text = text[: text.index(s)]
     return text
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):  # clients hanging up (cancel, cuts) are normal
+            super().handle_error(request, client_address)
 
 
 def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:

@@ -1,0 +1,184 @@
+"""Model ids -> engines, and the list of models a user can pick.
+
+Routing, first match wins:
+  "openai:<name>"                                  -> OpenAI-compatible server (any name)
+  a folder under settings.local.models_dir / a path -> local transformers model
+  "gpt-*", "ft:*", "o1*"/"o3*"/"o4*", "chatgpt-*"    -> OpenAI chat
+  "babbage-002", "davinci-002" and ft: ids on them  -> OpenAI legacy completions
+  "org/name"                                       -> Hugging Face Hub via the local engine
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel
+
+from storyteller.config import get_settings
+from storyteller.engines.base import Engine
+from storyteller.errors import ModelNotFoundError, StorytellerError
+
+log = logging.getLogger(__name__)
+OPENAI_PREFIXES = ("gpt-", "ft:", "o1", "o3", "o4", "chatgpt-", "babbage-002", "davinci-002")
+LEGACY_BASES = ("babbage-002", "davinci-002")
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+class ModelInfo(BaseModel):
+    id: str
+    label: str
+    kind: Literal["local", "hub", "openai"]
+    description: str = ""
+    needs_key: bool = False
+
+
+def is_openai_name(name: str) -> bool:
+    return name.startswith(OPENAI_PREFIXES)
+
+
+def is_legacy_completion(name: str) -> bool:
+    """babbage-002 / davinci-002 and their fine-tunes ("ft:babbage-002:org::id")."""
+    base = name.split(":")[1] if name.startswith("ft:") and ":" in name[3:] else name
+    return base in LEGACY_BASES
+
+
+def _local_path(model_id: str) -> Path | None:
+    models_dir = Path(get_settings().local.models_dir)
+    for p in (models_dir / model_id, Path(model_id).expanduser()):
+        try:
+            if p.is_dir() and (p / "config.json").is_file():
+                return p
+        except (OSError, ValueError):  # absurd names (too long, NUL) are simply not paths
+            continue
+    return None
+
+
+def _make(model_id: str) -> Engine:
+    from storyteller.engines.local_hf import LocalHFEngine
+    from storyteller.engines.openai import OpenAIChatEngine, OpenAICompletionEngine
+
+    if model_id.startswith("openai:") and len(model_id) > len("openai:"):
+        name = model_id.removeprefix("openai:")
+        return OpenAICompletionEngine(model_id) if is_legacy_completion(name) else OpenAIChatEngine(model_id)
+    if (path := _local_path(model_id)) is not None:
+        return LocalHFEngine(model_id, source=str(path))
+    if is_openai_name(model_id):
+        return OpenAICompletionEngine(model_id) if is_legacy_completion(model_id) else OpenAIChatEngine(model_id)
+    if HUB_ID.match(model_id) and ".." not in model_id:
+        return LocalHFEngine(model_id, source=None)
+    known = ", ".join(m.id for m in list_models(include_remote=False)) or "none yet"
+    raise ModelNotFoundError(
+        f"There is no model called '{model_id[:80]}'.",
+        hint=f"Models you can use: {known}. Put a model folder under models/, use a Hugging Face id "
+        f"like 'org/name', or an OpenAI model like 'gpt-4o-mini'.",
+    )
+
+
+def get_engine(model_id: str | None = None) -> Engine:
+    """The engine for `model_id` (default: settings.local.default_model); one instance per id."""
+    model_id = (model_id or get_settings().local.default_model).strip()
+    with _lock:
+        if model_id in _engines:
+            return _engines[model_id]
+    engine = _make(model_id)
+    with _lock:
+        return _engines.setdefault(model_id, engine)
+
+
+def clear_engines() -> None:
+    with _lock:
+        _engines.clear()
+
+
+def read_model_card(folder: Path) -> tuple[str | None, str]:
+    """(title, description) from README.md: front matter `description`, else the first paragraph."""
+    readme = folder / "README.md"
+    if not readme.is_file():
+        return None, ""
+    text = readme.read_text(encoding="utf-8", errors="replace")
+    meta: dict = {}
+    if text.startswith("---"):
+        head, _, text = text[3:].partition("\n---")
+        try:
+            meta = yaml.safe_load(head) or {}
+        except yaml.YAMLError:
+            meta = {}
+        text = text.lstrip("-")
+    title, paragraph = None, []
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("#"):
+            if paragraph:
+                break
+            title = title or s.lstrip("#").strip()
+        elif not s:
+            if paragraph:
+                break
+        elif not s.startswith(("<", "![", "[!", "|", "```")):
+            paragraph.append(s)
+    desc = meta.get("description") if isinstance(meta, dict) else None
+    return (meta.get("title") if isinstance(meta, dict) else None) or title, str(desc or " ".join(paragraph))[:300]
+
+
+def _local_models() -> list[ModelInfo]:
+    s = get_settings().local
+    root = Path(s.models_dir)
+    folders = sorted(p for p in root.iterdir() if (p / "config.json").is_file()) if root.is_dir() else []
+    folders.sort(key=lambda p: p.name != s.default_model)  # the default first
+    out = []
+    for p in folders:
+        title, desc = read_model_card(p)
+        out.append(ModelInfo(id=p.name, label=title or p.name, kind="local", description=desc))
+    return out
+
+
+def _hub_models() -> list[ModelInfo]:
+    from huggingface_hub import try_to_load_from_cache
+
+    out = []
+    for hub_id in get_settings().local.hub_ids:
+        desc = "Hugging Face Hub model (downloaded on first use)."
+        try:
+            readme = try_to_load_from_cache(hub_id, "README.md")
+            if isinstance(readme, str):
+                desc = read_model_card(Path(readme).parent)[1] or desc
+        except (ValueError, OSError):
+            pass
+        out.append(ModelInfo(id=hub_id, label=hub_id, kind="hub", description=desc))
+    return out
+
+
+def _openai_models(include_remote: bool) -> list[ModelInfo]:
+    from storyteller.engines.openai import is_keyless, list_fine_tunes
+
+    s = get_settings().openai
+    if s.resolved_key() is None and not is_keyless(s.resolved_base_url()):
+        return []
+    names = list(s.models)
+    if include_remote:
+        try:
+            names += [m for m in list_fine_tunes(s) if m not in names]
+        except StorytellerError as e:
+            log.warning("could not list the account's fine-tuned models: %s", e)
+    out = []
+    for name in names:
+        mid = name if is_openai_name(name) else f"openai:{name}"
+        kind = "legacy completion fine-tune" if is_legacy_completion(name) else "chat model"
+        label = f"{name} (fine-tuned)" if name.startswith("ft:") else name
+        out.append(ModelInfo(id=mid, label=label, kind="openai", needs_key=True,
+                             description=f"OpenAI-compatible {kind}; needs OPENAI_API_KEY unless a local server."))
+    return out
+
+
+def list_models(include_remote: bool = True) -> list[ModelInfo]:
+    """Local folders (default first), configured Hub ids, OpenAI models (with the account's ft: ids
+    when `include_remote` and a key is set; errors there are logged and skipped)."""
+    return [*_local_models(), *_hub_models(), *_openai_models(include_remote)]
