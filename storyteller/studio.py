@@ -72,13 +72,15 @@ def max_tokens_for(req: StoryRequest) -> int:
     return max(64, min(4096, int(req.length * TOKENS_PER_UNIT[req.lang]) + 64))
 
 
-def model_choices() -> list[str]:
-    """Model ids for the picker, the default first."""
+def model_choices() -> list[tuple[str, str]]:
+    """(label, model id) pairs for the picker, the default model first (listed even before it is built,
+    so choosing it explains how to get it)."""
     from storyteller.engines.registry import list_models
 
     default = get_settings().local.default_model
-    ids = [m if isinstance(m, str) else getattr(m, "id", str(m)) for m in list_models()]
-    return [default] + [i for i in ids if i != default]
+    pairs = [(m.label or m.id, m.id) for m in list_models()]
+    first = [p for p in pairs if p[1] == default] or [(default, default)]
+    return first + [p for p in pairs if p[1] != default]
 
 
 def _get_engine(model_id: str) -> Engine:

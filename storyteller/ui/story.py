@@ -112,10 +112,11 @@ def _model_picker(ctx: UIContext) -> gr.Dropdown:
     default = ctx.settings.local.default_model
     try:
         choices = studio.model_choices()
-    except (StorytellerError, ImportError):  # TEMP: until engines.registry lands
-        choices = [default]
-    return gr.Dropdown(choices, value=choices[0] if choices else default, allow_custom_value=True,
-                       label=LABELS["zh"]["model"], elem_id="model")
+    except StorytellerError as e:
+        gr.Warning(str(e))
+        choices = [(default, default)]
+    return gr.Dropdown(choices, value=choices[0][1], allow_custom_value=True, label=LABELS["zh"]["model"],
+                       elem_id="model")
 
 
 def render(ctx: UIContext) -> None:

@@ -71,13 +71,19 @@ def build_random_model(path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def story_model(tmp_path_factory) -> tuple[Path, str]:
-    """(models dir, model id): the shipped model when it exists, else a random tiny GPT-2."""
-    if (SHIPPED / "config.json").exists():
-        return SHIPPED.parent, SHIPPED.name
+def random_model(tmp_path_factory) -> tuple[Path, str]:
+    """(models dir, model id) of a random tiny GPT-2 that never ends a story early."""
     models_dir = tmp_path_factory.mktemp("models")
     build_random_model(models_dir / "tiny-random")
     return models_dir, "tiny-random"
+
+
+@pytest.fixture(scope="session")
+def story_model(request) -> tuple[Path, str]:
+    """(models dir, model id): the shipped model when it exists, else a random tiny GPT-2."""
+    if (SHIPPED / "config.json").exists():
+        return SHIPPED.parent, SHIPPED.name
+    return request.getfixturevalue("random_model")
 
 
 @pytest.fixture
@@ -92,6 +98,18 @@ def model_env(story_model, settings_env, monkeypatch) -> str:
     return model_id
 
 
+def app_env(models_dir: Path, model_id: str, data_dir: Path) -> dict[str, str]:
+    """Environment for a subprocess of the app or CLI: only these settings, offline."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STORYTELLER_", "OPENAI_"))}
+    return env | {"STORYTELLER_LOCAL__MODELS_DIR": str(models_dir), "STORYTELLER_LOCAL__DEFAULT_MODEL": model_id,
+                  "STORYTELLER_DATA_DIR": str(data_dir), "GRADIO_ANALYTICS_ENABLED": "False",
+                  "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "NO_PROXY": "127.0.0.1,localhost",
+                  "no_proxy": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
+
+
+CLI = [sys.executable, "-c", "from storyteller.cli import main; main()"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,14 +122,9 @@ def app(story_model, tmp_path_factory) -> Iterator[SimpleNamespace]:
     models_dir, model_id = story_model
     port = free_port()
     var = tmp_path_factory.mktemp("app-var")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STORYTELLER_", "OPENAI_"))}
-    env |= {"STORYTELLER_LOCAL__MODELS_DIR": str(models_dir), "STORYTELLER_LOCAL__DEFAULT_MODEL": model_id,
-            "STORYTELLER_DATA_DIR": str(var), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     log = open(var / "app.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from storyteller.cli import main; main()", "ui", "--host", "127.0.0.1",
-         "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(CLI + ["ui", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT,
+                            env=app_env(models_dir, model_id, var), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     try:

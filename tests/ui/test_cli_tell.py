@@ -1,0 +1,58 @@
+"""`storyteller tell`: streams a story to the terminal, friendly errors, Ctrl-C keeps the text."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from storyteller.cli import app
+from storyteller.cli import commands  # noqa: F401  (registers the commands)
+from storyteller.store import Store
+from tests.ui.conftest import CLI, ROOT, app_env
+
+runner = CliRunner()
+
+
+def test_tell_streams_a_story_and_saves_it(model_env):
+    result = runner.invoke(app, ["tell", "--dynasty", "唐", "--power", "隐形", "--style", "轻松", "--model", model_env,
+                                 "--length", "50", "--seed", "7", "--max-tokens", "40"])
+    assert result.exit_code == 0, result.output
+    [saved] = Store().stories()
+    assert saved["status"] == "done" and saved["model"] == model_env and saved["text"].strip()
+    assert saved["text"] in result.stdout and "tokens/s" in result.output
+
+
+def test_unknown_model_is_a_friendly_error(model_env):
+    result = runner.invoke(app, ["tell", "--model", "no-such-model-xyz"])
+    assert result.exit_code == 1
+    assert "no-such-model-xyz" in result.output and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_empty_choice_is_a_friendly_error(model_env):
+    result = runner.invoke(app, ["tell", "--dynasty", "  "])
+    assert result.exit_code == 1 and "朝代" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_and_keeps_the_text(random_model, tmp_path):
+    models_dir, model_id = random_model
+    proc = subprocess.Popen(CLI + ["tell", "--model", model_id, "--max-tokens", "4096", "--length", "1500"],
+                            cwd=ROOT, env=app_env(models_dir, model_id, tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    shown = b""
+    deadline = time.monotonic() + 60
+    while len(shown) < 60 and time.monotonic() < deadline:
+        shown += proc.stdout.read1(256)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    shown += out
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+    [saved] = Store(tmp_path / "storyteller.db").stories()
+    assert saved["status"] == "stopped"
+    assert saved["text"].encode() in shown and len(saved["text"]) >= 20
