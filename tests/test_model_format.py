@@ -60,6 +60,8 @@ def test_typed_hero_gets_typed_name_and_no_dangling_fact_sentence():
     assert quoted == "然后回家了。"
     kept_quote = fill(r, ["她说：“我读过！", FACT, "”\n好。"])
     assert kept_quote == "她说：“我读过！”\n好。"
+    en = fill(req(lang="en", hero="Sam"), [f"{HERO} had an idea. ", FACT, " He smiled."])
+    assert en == "Sam had an idea. He smiled."
 
 
 def test_unknown_dynasty_loses_suffix_and_nan_bei_chao_not_doubled():

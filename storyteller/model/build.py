@@ -21,7 +21,7 @@ from pathlib import Path
 from storyteller import corpus
 from storyteller.catalog import get_catalog
 from storyteller.model.format import END, FORMAT_KEY, FORMAT_VERSION, STORY, header, to_slots
-from storyteller.paths import DEFAULT_MODEL_DIR
+from storyteller.paths import CORPUS_DIR, DEFAULT_MODEL_DIR
 
 
 @dataclass
@@ -172,6 +172,7 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
+    ap.add_argument("--corpus", type=Path, default=CORPUS_DIR, help="folder of corpus *.jsonl files")
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--langs", default=",".join(TrainConfig.langs))
     ap.add_argument("--threads", type=int, default=TrainConfig.threads)
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     cfg = TrainConfig(steps=args.steps, langs=tuple(args.langs.split(",")), threads=args.threads,
                       batch_size=args.batch_size, lr=args.lr)
-    info = train(cfg, args.out, corpus.load())
+    info = train(cfg, args.out, corpus.load(sorted(args.corpus.glob("*.jsonl"))))
     print(json.dumps(info, ensure_ascii=False))
     if not args.no_card:
         from storyteller.model.card import measure_and_write_card

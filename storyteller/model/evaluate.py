@@ -68,7 +68,10 @@ def load_rows(path: Path) -> list[Row]:
 def load_model(model_id: str | Path, threads: int = 1):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     torch.set_num_threads(threads)
     try:
         tok = AutoTokenizer.from_pretrained(str(model_id))

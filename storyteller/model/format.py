@@ -96,7 +96,7 @@ class SlotFiller:
     def __init__(self, req: StoryRequest):
         self.values = slot_values(req)
         self._pending = ""  # text not shown yet
-        self._skip_closers = False
+        self._skip_closers = ""  # what to strip from the start of the text after a dropped fact
         self.ended = False
 
     def feed(self, chunk: str) -> str:
@@ -131,7 +131,8 @@ class SlotFiller:
                 kept = self._drop_open_sentence(before)
                 dropped = before[len(kept) :]
                 out = [kept]  # a closing quote is dropped only if its opening quote was
-                self._skip_closers = any(q in dropped for q in _OPENERS) or '"' in dropped
+                quoted = any(q in dropped for q in _OPENERS) or '"' in dropped
+                self._skip_closers = _CLOSERS + " " if quoted else " "
             elif token in SLOTS:
                 value = self.values[SLOTS[token]] or ""
                 out.append(value)
@@ -145,13 +146,11 @@ class SlotFiller:
                 text, keep = text[:i], text[i:]
         shown = "".join(out) + text
         if self._skip_closers:
-            stripped = shown.lstrip(_CLOSERS + " ")
+            stripped = shown.lstrip(self._skip_closers)
             if stripped or final:
-                shown, self._skip_closers = stripped, False
+                shown, self._skip_closers = stripped, ""
         if self.values["fact"] is None and not final:
-            cut = max(shown.rfind(c) for c in _SENTENCE_END) + 1
-            while 0 < cut < len(shown) and shown[cut] in _CLOSERS:
-                cut += 1
+            cut = _sentence_cut(shown)
             shown, keep = shown[:cut], shown[cut:] + keep
         self._pending = keep
         return shown
@@ -159,10 +158,15 @@ class SlotFiller:
     @staticmethod
     def _drop_open_sentence(text: str) -> str:
         """Cut the unfinished sentence at the end of `text` (the lead-in to a missing fact)."""
-        cut = max(text.rfind(c) for c in _SENTENCE_END) + 1
-        while 0 < cut < len(text) and text[cut] in _CLOSERS:
-            cut += 1
-        return text[:cut]
+        return text[: _sentence_cut(text)]
+
+
+def _sentence_cut(text: str) -> int:
+    """Where the last finished sentence of `text` ends (after its closing quotes and spaces)."""
+    cut = max(text.rfind(c) for c in _SENTENCE_END) + 1
+    while 0 < cut < len(text) and text[cut] in _CLOSERS + " ":
+        cut += 1
+    return cut
 
 
 def to_slots(story: str, lang: str, dynasty: str, hero: str, power: str, fact: str) -> str:
