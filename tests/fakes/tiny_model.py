@@ -19,7 +19,7 @@ CHAT_TEMPLATE = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{%
 
 
 def build_tiny_model(out: Path, storyteller: bool = False, chat_template: bool = False, seed: int = 0,
-                     n_positions: int = 256) -> Path:
+                     n_positions: int = 256, n_embd: int = 32, n_layer: int = 2, n_head: int = 2) -> Path:
     import torch
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
@@ -40,7 +40,7 @@ def build_tiny_model(out: Path, storyteller: bool = False, chat_template: bool =
     if chat_template:
         hf_tok.chat_template = CHAT_TEMPLATE
     eos = hf_tok.convert_tokens_to_ids(fmt.END if storyteller else "<|endoftext|>")
-    config = GPT2Config(vocab_size=len(hf_tok), n_positions=n_positions, n_embd=32, n_layer=2, n_head=2,
+    config = GPT2Config(vocab_size=len(hf_tok), n_positions=n_positions, n_embd=n_embd, n_layer=n_layer, n_head=n_head,
                         bos_token_id=eos, eos_token_id=eos, pad_token_id=hf_tok.pad_token_id)
     if storyteller:
         setattr(config, fmt.FORMAT_KEY, fmt.FORMAT_VERSION)
