@@ -83,6 +83,18 @@ def model_choices() -> list[tuple[str, str]]:
     return first + [p for p in pairs if p[1] != default]
 
 
+def warm_up(model_id: str | None = None) -> None:
+    """Load a local model ahead of the first story (the first child should not wait for imports
+    and weights). Remote models are left alone: warming them would cost a request."""
+    try:
+        engine = _get_engine(model_id or get_settings().local.default_model)
+        if callable(getattr(engine, "load", None)):  # local: load weights, run the first (slow) step
+            for _ in engine.stream(Prompt.for_story(build_request("唐", "隐形", "轻松"), max_new_tokens=2)):
+                pass
+    except StorytellerError as e:
+        log.info("no warm-up: %s", e)
+
+
 def _get_engine(model_id: str) -> Engine:
     from storyteller.engines.registry import get_engine
 

@@ -9,11 +9,13 @@ Each tab is one module with `render(ctx)`; add a tab with one line in TABS. Them
 from __future__ import annotations
 
 import os
+import threading
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from storyteller import studio  # noqa: E402
 from storyteller.config import get_settings  # noqa: E402
 from storyteller.paths import ASSETS  # noqa: E402
 from storyteller.ui import story  # noqa: E402
@@ -64,6 +66,7 @@ def launch(host: str | None = None, port: int | None = None, prevent_thread_lock
     """Serve the app on settings.ui.host:port (loopback by default, never a share link)."""
     settings = get_settings()
     demo = build_ui()
+    threading.Thread(target=studio.warm_up, name="warm-up", daemon=True).start()
     demo.launch(server_name=host or settings.ui.host, server_port=port or settings.ui.port,
                 prevent_thread_lock=prevent_thread_lock, quiet=quiet, **launch_kwargs())
     return demo
