@@ -151,6 +151,11 @@ def test_offline_hub_id_fails_fast_with_how_to(settings_env):
     assert time.monotonic() - start < 30  # generous: offline must not sit in download retries
 
 
+def test_invalid_hub_id_is_friendly(settings_env):
+    with pytest.raises(ModelNotFoundError):
+        LocalHFEngine("bad--name/x..y").load()
+
+
 def test_broken_local_folder_is_friendly(local_env, tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{not json")

@@ -187,3 +187,15 @@ def test_cancel_stops_reading(server):
         if len(got) == 2:
             cancel.set()
     assert len(got) == 2
+
+
+def test_stop_during_retry_backoff_ends_quietly(server):
+    from tenacity import wait_fixed
+
+    server.fail(429, times=10)
+    engine = chat()
+    engine.wait = wait_fixed(30)  # would sleep long; Stop must cut the wait short
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()
+    assert list(engine.stream(Prompt.for_story(REQ), cancel)) == []
+    assert len(server.requests) == 1

@@ -136,3 +136,12 @@ def test_real_tiny_model_through_registry(env):
     text = engine.prompt(Prompt.for_story(StoryRequest(dynasty="宋", power="飞行", style="搞笑"),
                                           max_new_tokens=20, seed=1)).text()
     assert text
+
+
+def test_missing_default_model_says_how_to_rebuild(env):
+    import shutil
+
+    shutil.rmtree(env / "storyteller-tiny")
+    with pytest.raises(ModelNotFoundError) as err:
+        registry.get_engine()
+    assert "storyteller.model.build" in str(err.value)

@@ -137,9 +137,9 @@ CACHE = ModelCache()
 def _load(source: str, is_hub: bool, device: str) -> Loaded:
     from storyteller.model.format import is_storyteller_model
 
-    if is_hub:
-        check_hub_available(source)
     try:
+        if is_hub:
+            check_hub_available(source)
         tokenizer = AutoTokenizer.from_pretrained(source)
         dtype = torch.float32 if device == "cpu" else "auto"  # fp16 weights are slow on CPU
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device).eval()

@@ -147,6 +147,8 @@ class OpenAIChatEngine(Engine):
 
         def first() -> tuple[Any, Iterator, str | None, Any]:
             """Open the stream and read up to the first text, so failures so far can be retried."""
+            if cancel.is_set():  # Stop pressed during a backoff wait
+                return None, iter(()), None, _END
             resp = self.open(client, prompt)
             it = iter(resp)
             for chunk in it:
@@ -158,7 +160,8 @@ class OpenAIChatEngine(Engine):
             return resp, it, None, _END
 
         retrying = Retrying(stop=stop_after_attempt(max(1, s.max_retries + 1)), wait=self.wait,
-                            retry=retry_if_exception(_retryable), sleep=lambda t: cancel.wait(t),
+                            retry=retry_if_exception(lambda e: _retryable(e) and not cancel.is_set()),
+                            sleep=lambda t: cancel.wait(t),
                             before_sleep=lambda rs: log.info("retrying %s after %s (attempt %d)", self.name,
                                                              type(rs.outcome.exception()).__name__,
                                                              rs.attempt_number),
@@ -168,8 +171,12 @@ class OpenAIChatEngine(Engine):
         except RetryError as e:  # only if reraise is ignored; kept for safety
             raise friendly(e.last_attempt.exception(), self.name, s.resolved_base_url(), secret) from None
         except openai.OpenAIError as e:
+            if cancel.is_set():  # the user pressed Stop while we waited to retry
+                return
             raise friendly(e, self.name, s.resolved_base_url(), secret) from None
         if finish is _END:
+            if resp is not None:
+                resp.close()
             if cancel.is_set():
                 return
             raise _cut_off()

@@ -75,6 +75,12 @@ def _make(model_id: str) -> Engine:
     if HUB_ID.match(model_id) and ".." not in model_id:
         return LocalHFEngine(model_id, source=None)
     known = ", ".join(m.id for m in list_models(include_remote=False)) or "none yet"
+    if model_id == get_settings().local.default_model:
+        raise ModelNotFoundError(
+            f"The built-in model '{model_id}' is missing from {get_settings().local.models_dir}.",
+            hint="Rebuild it with `python -m storyteller.model.build` (about 15 minutes), or choose another "
+            f"model. Models you can use: {known}.",
+        )
     raise ModelNotFoundError(
         f"There is no model called '{model_id[:80]}'.",
         hint=f"Models you can use: {known}. Put a model folder under models/, use a Hugging Face id "
