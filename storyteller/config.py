@@ -56,6 +56,11 @@ class TTSSettings(BaseModel):
 class TrainingSettings(BaseModel):
     runs_dir: Path = Field(ROOT / "runs", description="Where local fine-tunes write checkpoints and logs.")
     poll_s: float = Field(2.0, description="How often the UI and CLI poll a running job.")
+    mix_share: float = Field(
+        0.5, ge=0.0, lt=1.0,
+        description="Incremental fine-tuning: share of each epoch's examples drawn from earlier stories "
+        "(the corpus the model learned from), so new data does not erase old skills.",
+    )
 
 
 class UISettings(BaseModel):

@@ -84,3 +84,51 @@ class Store:
         with self.connect() as db:
             rows = db.execute("SELECT * FROM stories ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [dict(r) | {"request": json.loads(r["request"])} for r in rows]
+
+
+@migration
+def m002_jobs(db: sqlite3.Connection) -> None:
+    """Fine-tuning jobs (local and OpenAI), their events and metric rows (see storyteller/finetune)."""
+    db.execute(
+        """CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            provider TEXT NOT NULL,        -- local | openai
+            name TEXT NOT NULL,
+            spec TEXT NOT NULL,            -- JobSpec as JSON: every setting the job was started with
+            status TEXT NOT NULL,          -- queued | validating_files | running | succeeded | failed | cancelled
+            remote_id TEXT,                -- OpenAI's ftjob-... id
+            job_dir TEXT,                  -- local: checkpoints, trainer_log.jsonl
+            pid INTEGER,                   -- local: the worker process
+            result_model TEXT,             -- models/<name> or ft:... once succeeded
+            step INTEGER NOT NULL DEFAULT 0,
+            total_steps INTEGER,
+            error TEXT,
+            extra TEXT NOT NULL DEFAULT '{}'
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE job_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            created REAL NOT NULL,
+            level TEXT NOT NULL,
+            message TEXT NOT NULL,
+            remote_id TEXT,                -- OpenAI's ftevent-... id, so polling never duplicates
+            data TEXT,
+            UNIQUE (job_id, remote_id)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE job_metrics (
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            step INTEGER NOT NULL,
+            train_loss REAL,
+            train_accuracy REAL,
+            valid_loss REAL,
+            valid_mean_token_accuracy REAL,
+            PRIMARY KEY (job_id, step)
+        )"""
+    )
+    db.execute("CREATE INDEX job_events_job ON job_events (job_id, id)")

@@ -1,0 +1,259 @@
+"""One interface for fine-tuning, whoever trains: `Provider` (local worker process or OpenAI jobs).
+
+A job is started from a `JobSpec` (every setting, validated), and lives in SQLite (`JobStore`):
+its status, events and metric rows survive restarts, so the UI and CLI can reattach to a running
+job after a reload. Metric rows have the columns of OpenAI's result file (step, train_loss,
+train_accuracy, valid_loss, valid_mean_token_accuracy), so one loss plot serves both providers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from storyteller.errors import JobError
+from storyteller.store import Store
+
+Status = Literal["queued", "validating_files", "running", "succeeded", "failed", "cancelled"]
+TERMINAL = ("succeeded", "failed", "cancelled")
+METRIC_COLUMNS = ("step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy")
+
+
+class JobSpec(BaseModel):
+    """Everything a fine-tune is started with; saved with the job and next to its checkpoints."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["local", "openai"] = "local"
+    base_model: str = Field(..., min_length=1, description="Model to start from (a previous fine-tune continues it).")
+    train_file: str = Field(..., min_length=1, description="Stories (CSV/JSONL) or prepared chat/legacy JSONL.")
+    val_file: str | None = None
+    name: str | None = Field(None, description="Local: folder under models/. OpenAI: the model suffix.")
+    seed: int = 42
+    n_epochs: int | None = Field(None, ge=1, le=50, description="None: the provider's default.")
+    batch_size: int | None = Field(None, ge=1, le=256)
+    learning_rate_multiplier: float | None = Field(None, gt=0, le=10, description="OpenAI only.")
+    method_form: bool = Field(True, description="OpenAI: send method={type: supervised} (else `hyperparameters`).")
+    # Local only:
+    learning_rate: float | None = Field(None, gt=0, le=1)
+    method: Literal["auto", "full", "lora"] = Field("auto", description="auto: full for small models, else LoRA.")
+    lora_r: int = Field(8, ge=1, le=256)
+    mix_share: float | None = Field(None, ge=0, lt=1, description="Share of earlier stories mixed in (None: setting).")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many steps (overrides epochs).")
+    save_steps: int = Field(50, ge=1)
+    eval_steps: int | None = Field(None, ge=1, description="None: evaluate when saving.")
+    max_length: int | None = Field(None, ge=16)
+    threads: int = Field(0, ge=0, le=256, description="torch threads in the worker; 0: torch's default.")
+
+
+class Job(BaseModel):
+    id: str
+    provider: str
+    name: str
+    status: Status
+    spec: JobSpec
+    created: float
+    updated: float
+    remote_id: str | None = None
+    job_dir: str | None = None
+    pid: int | None = None
+    result_model: str | None = None
+    step: int = 0
+    total_steps: int | None = None
+    error: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def progress(self) -> float | None:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else None
+
+
+class JobEvent(BaseModel):
+    id: int
+    job_id: str
+    created: float
+    level: str = "info"
+    message: str
+    data: dict[str, Any] | None = None
+
+
+class MetricRow(BaseModel):
+    step: int
+    train_loss: float | None = None
+    train_accuracy: float | None = None
+    valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = None
+
+
+class Checkpoint(BaseModel):
+    id: str
+    step: int
+    model: str  # a folder (local) or an ft:...:ckpt-step-N model id (OpenAI)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+class Plan(BaseModel):
+    """What Launch will do, shown before it: the exact settings, and its cost or time."""
+
+    settings: dict[str, Any]
+    estimate: str
+    cost_usd: float | None = None
+    seconds: float | None = None
+    report: str | None = None
+
+
+class JobStore(Store):
+    """Jobs, events and metrics in the project database (migration m002_jobs)."""
+
+    def create_job(self, spec: JobSpec, name: str, status: Status = "queued", **fields: Any) -> Job:
+        now = time.time()
+        job_id = fields.pop("id", None) or f"job-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        with self.connect() as db:
+            db.execute("INSERT INTO jobs (id, created, updated, provider, name, spec, status) VALUES (?,?,?,?,?,?,?)",
+                       (job_id, now, now, spec.provider, name, spec.model_dump_json(), status))
+        return self.update_job(job_id, **fields) if fields else self.get_job(job_id)
+
+    def update_job(self, job_id: str, **fields: Any) -> Job:
+        allowed = {"status", "remote_id", "job_dir", "pid", "result_model", "step", "total_steps", "error", "extra",
+                   "spec", "name"}
+        if bad := set(fields) - allowed:
+            raise ValueError(f"unknown job fields {bad}")
+        if "extra" in fields:
+            fields["extra"] = json.dumps(fields["extra"], ensure_ascii=False)
+        if "spec" in fields and isinstance(fields["spec"], JobSpec):
+            fields["spec"] = fields["spec"].model_dump_json()
+        sets = ", ".join(f"{k}=?" for k in fields)
+        with self.connect() as db:
+            db.execute(f"UPDATE jobs SET {sets}, updated=? WHERE id=?", (*fields.values(), time.time(), job_id))
+        return self.get_job(job_id)
+
+    def get_job(self, job_id: str) -> Job:
+        with self.connect() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id=? OR remote_id=?", (job_id, job_id)).fetchone()
+        if row is None:
+            raise JobError(f"There is no fine-tuning job '{str(job_id)[:80]}'.",
+                           "Run `storyteller finetune list` to see the jobs.")
+        return _job(row)
+
+    def list_jobs(self, provider: str | None = None, limit: int = 100) -> list[Job]:
+        q, args = "SELECT * FROM jobs", []
+        if provider:
+            q, args = q + " WHERE provider=?", [provider]
+        with self.connect() as db:
+            rows = db.execute(q + " ORDER BY created DESC LIMIT ?", (*args, limit)).fetchall()
+        return [_job(r) for r in rows]
+
+    def add_event(self, job_id: str, message: str, level: str = "info", data: dict | None = None,
+                  remote_id: str | None = None, created: float | None = None) -> None:
+        with self.connect() as db:
+            db.execute("INSERT OR IGNORE INTO job_events (job_id, created, level, message, remote_id, data)"
+                       " VALUES (?,?,?,?,?,?)", (job_id, created or time.time(), level, message, remote_id,
+                                                 json.dumps(data, ensure_ascii=False) if data else None))
+
+    def events(self, job_id: str, after: int = 0, limit: int = 1000) -> list[JobEvent]:
+        with self.connect() as db:
+            rows = db.execute("SELECT * FROM job_events WHERE job_id=? AND id>? ORDER BY id LIMIT ?",
+                              (job_id, after, limit)).fetchall()
+        return [JobEvent(id=r["id"], job_id=r["job_id"], created=r["created"], level=r["level"],
+                         message=r["message"], data=json.loads(r["data"]) if r["data"] else None) for r in rows]
+
+    def last_remote_event(self, job_id: str) -> str | None:
+        with self.connect() as db:
+            row = db.execute("SELECT remote_id FROM job_events WHERE job_id=? AND remote_id IS NOT NULL "
+                             "ORDER BY created DESC, id DESC LIMIT 1", (job_id,)).fetchone()
+        return row[0] if row else None
+
+    def add_metrics(self, job_id: str, rows: list[MetricRow]) -> None:
+        """Upsert by step: a later row for the same step (e.g. its validation loss) fills the gaps."""
+        with self.connect() as db:
+            for r in rows:
+                db.execute(
+                    "INSERT INTO job_metrics VALUES (?,?,?,?,?,?) ON CONFLICT (job_id, step) DO UPDATE SET "
+                    "train_loss=coalesce(excluded.train_loss, train_loss), "
+                    "train_accuracy=coalesce(excluded.train_accuracy, train_accuracy), "
+                    "valid_loss=coalesce(excluded.valid_loss, valid_loss), "
+                    "valid_mean_token_accuracy=coalesce(excluded.valid_mean_token_accuracy, valid_mean_token_accuracy)",
+                    (job_id, r.step, r.train_loss, r.train_accuracy, r.valid_loss, r.valid_mean_token_accuracy))
+
+    def metrics(self, job_id: str) -> list[MetricRow]:
+        with self.connect() as db:
+            rows = db.execute("SELECT * FROM job_metrics WHERE job_id=? ORDER BY step", (job_id,)).fetchall()
+        return [MetricRow(**{k: r[k] for k in METRIC_COLUMNS}) for r in rows]
+
+
+def _job(row) -> Job:
+    d = dict(row)
+    return Job(**d | {"spec": JobSpec.model_validate_json(d["spec"]), "extra": json.loads(d["extra"] or "{}")})
+
+
+class Provider(ABC):
+    """A place that trains. Subclasses implement start/refresh/checkpoints/cancel (and resume)."""
+
+    name: ClassVar[str]
+
+    def __init__(self, store: JobStore | None = None):
+        self.store = store or JobStore()
+
+    @abstractmethod
+    def plan(self, spec: JobSpec) -> Plan:
+        """Validate the spec and data; the exact settings and a cost or time estimate (nothing starts)."""
+
+    @abstractmethod
+    def start(self, spec: JobSpec) -> Job:
+        """Launch a job; returns at once with the stored job (training goes on elsewhere)."""
+
+    @abstractmethod
+    def refresh(self, job: Job) -> Job:
+        """Poll the trainer: bring status, events and metrics in the store up to date."""
+
+    @abstractmethod
+    def checkpoints(self, job_id: str) -> list[Checkpoint]: ...
+
+    @abstractmethod
+    def cancel(self, job_id: str) -> Job: ...
+
+    def resume(self, job_id: str) -> Job:
+        raise JobError(f"{self.name} jobs cannot be resumed.", "Start a new job from the last result instead.")
+
+    def status(self, job_id: str) -> Job:
+        """The job, brought up to date (a finished job only reads what is left of its log)."""
+        return self.refresh(self.store.get_job(job_id))
+
+    def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
+        return self.store.events(self.status(job_id).id, after)
+
+    def metrics(self, job_id: str) -> list[MetricRow]:
+        return self.store.metrics(self.status(job_id).id)
+
+    def list(self) -> list[Job]:
+        return [self.refresh(j) for j in self.store.list_jobs(self.name)]
+
+    def follow(self, job_id: str, poll_s: float = 2.0, timeout_s: float | None = None) -> Iterator[JobEvent | Job]:
+        """Yield new events as they come, then the finished job (the CLI's `follow`)."""
+        after, t0 = 0, time.monotonic()
+        while True:
+            job = self.status(job_id)
+            for ev in self.store.events(job.id, after):
+                after = ev.id
+                yield ev
+            if job.done:
+                yield job
+                return
+            if timeout_s is not None and time.monotonic() - t0 > timeout_s:
+                raise JobError(f"Job {job.id} is still {job.status} after {timeout_s:.0f} s.")
+            time.sleep(poll_s)
+
+
+def job_dir_for(runs_dir: Path, job_id: str) -> Path:
+    return Path(runs_dir) / job_id

@@ -1,0 +1,252 @@
+"""Local fine-tuning: each job is a worker process (storyteller/finetune/worker.py) on this machine.
+
+The provider only prepares and watches: it validates the base model and data, writes
+<runs_dir>/<job>/job.json, starts `python -m storyteller.finetune.worker` with Popen (never a
+shell, never in the UI process), and on every poll reads the worker's trainer_log.jsonl into the
+store. A worker that vanished without saying goodbye (SIGKILL, out of memory) is noticed by pid
+and the job is marked failed; its checkpoints stay, so Resume goes on from the last one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from storyteller.config import get_settings
+from storyteller.errors import InputError, JobError, ModelNotFoundError
+from storyteller.finetune.base import Checkpoint, Job, JobSpec, Plan, Provider
+from storyteller.finetune.data import read_stories
+from storyteller.finetune.worker import CANCEL_FLAG, LOG_FILE, last_checkpoint
+from storyteller.paths import ROOT
+
+NAME = re.compile(r"^[\w\u4e00-\u9fff][\w.\u4e00-\u9fff-]{0,63}$")
+TOKENS_PER_S_PER_MPARAM = 6_000  # CPU throughput guess for the time estimate: ~1,500 tokens/s at 4M params
+
+
+def resolve_base(base_model: str) -> str:
+    """A loadable source for the base model: a folder under models/, a path, or a cached Hub id."""
+    from storyteller.engines.local_hf import check_hub_available, resolve_source
+
+    source, is_hub = resolve_source(base_model.strip())
+    if is_hub:
+        if not re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", source) or ".." in source:
+            raise ModelNotFoundError(f"There is no local model '{source[:80]}'.",
+                                     "Choose a folder under models/ (e.g. storyteller-tiny), a path, or an 'org/name' id.")
+        check_hub_available(source)
+        return source
+    if not (Path(source) / "config.json").is_file():
+        raise ModelNotFoundError(f"{source} is not a model folder (no config.json).",
+                                 "Choose a folder with config.json, weights and a tokenizer.")
+    return str(Path(source).resolve())
+
+
+def _alive(pid: int | None) -> bool:
+    """Is the worker still running? Reaps it if it is our child; zombies and other programs count as gone."""
+    if not pid:
+        return False
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child (started before a restart): ask the OS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():  # Linux: make sure the pid was not reused by something else
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return stat[0] != "Z" and b"storyteller" in cmdline.read_bytes()
+        except OSError:
+            return False
+    return True
+
+
+class LocalProvider(Provider):
+    name = "local"
+
+    def _name(self, spec: JobSpec) -> str:
+        name = (spec.name or f"{Path(spec.base_model).name}-ft-{time.strftime('%m%d-%H%M')}").strip()
+        if not NAME.match(name) or name.startswith("."):
+            raise InputError(f"'{name[:80]}' cannot be a model name.",
+                             "Use letters, digits, - and _ (up to 64), e.g. tiny-song-dynasty.")
+        models_dir = Path(get_settings().local.models_dir)
+        if (models_dir / name).exists() or any(j.name == name and j.status not in ("failed", "cancelled")
+                                                for j in self.store.list_jobs("local")):
+            raise InputError(f"A model or job called '{name}' already exists.", "Choose another name.")
+        return name
+
+    def plan(self, spec: JobSpec) -> Plan:
+        if spec.provider != "local":
+            raise InputError("This job is not a local one.")
+        source = resolve_base(spec.base_model)
+        stories = read_stories(spec.train_file)
+        if spec.val_file:
+            read_stories(spec.val_file)
+        name = self._name(spec)
+        share = get_settings().training.mix_share if spec.mix_share is None else spec.mix_share
+        n = len(stories)
+        mixed = round(n * share / (1 - share)) if share else 0
+        chars = sum(len(r["story"]) for r, _ in stories) / n
+        epochs, batch = spec.n_epochs or 3, spec.batch_size or 8
+        steps = spec.max_steps or max(1, -(-(n + mixed) // batch)) * epochs
+        mparams = _params_m(source)
+        seconds = steps * batch * (chars + 40) / (TOKENS_PER_S_PER_MPARAM / max(mparams, 0.5)) if mparams else None
+        settings = {"provider": "local", "base_model": spec.base_model, "source": source, "output": f"models/{name}",
+                    **spec.model_dump(exclude={"provider", "base_model", "name", "learning_rate_multiplier",
+                                               "method_form"}), "mix_share": share, "steps": steps,
+                    "stories": n, "earlier_stories_mixed_in": f"up to {mixed}"}
+        est = f"about {_fmt_s(seconds)} on this computer's CPU ({steps} steps)" if seconds else f"{steps} steps"
+        return Plan(settings=settings, estimate=est, seconds=seconds)
+
+    def start(self, spec: JobSpec, launch: bool = True) -> Job:
+        plan = self.plan(spec)
+        s = get_settings()
+        name = plan.settings["output"].split("/", 1)[1]
+        job = self.store.create_job(spec, name)
+        job_dir = Path(s.training.runs_dir).resolve() / job.id
+        (job_dir / "data").mkdir(parents=True, exist_ok=True)
+        files = {}
+        for key, src in (("train_file", spec.train_file), ("val_file", spec.val_file)):
+            if src:  # a private copy: an upload's temp file may vanish before training ends
+                dst = job_dir / "data" / f"{key.split('_')[0]}{Path(src).suffix}"
+                dst.write_bytes(Path(src).read_bytes())
+                files[key] = str(dst)
+        meta = {"job_id": job.id, "db": str(self.store.path.resolve()), "spec": spec.model_dump(),
+                "base_source": plan.settings["source"], "mix_share": plan.settings["mix_share"],
+                "output_dir": str((Path(s.local.models_dir) / name).resolve()), **files}
+        (job_dir / "job.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        job = self.store.update_job(job.id, job_dir=str(job_dir), total_steps=plan.settings["steps"],
+                                    extra={"log_offset": 0, "plan": plan.estimate})
+        self.store.add_event(job.id, f"Job created: {plan.estimate}", data={"settings": plan.settings})
+        return self._spawn(job) if launch else job
+
+    def _spawn(self, job: Job, resume: bool = False) -> Job:
+        job_dir = Path(job.job_dir)
+        cmd = [sys.executable, "-m", "storyteller.finetune.worker", "--job-dir", str(job_dir)]
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(
+            [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+        with open(job_dir / "worker.log", "ab") as out:
+            proc = subprocess.Popen(cmd + (["--resume"] if resume else []), cwd=ROOT, env=env, stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        return self.store.update_job(job.id, status="running", pid=proc.pid, error=None)
+
+    def command(self, job_id: str) -> list[str]:
+        """The worker command for a job, e.g. to run it under torchrun on several GPUs."""
+        job = self.store.get_job(job_id)
+        return ["torchrun", "--nproc_per_node", "<gpus>", "-m", "storyteller.finetune.worker", "--job-dir", job.job_dir]
+
+    def refresh(self, job: Job) -> Job:
+        job = self._ingest(job)
+        if job.status in ("running", "queued", "validating_files") and job.pid and not _alive(job.pid):
+            job = self._ingest(self.store.get_job(job.id))  # the worker may have just finished
+            fresh = self.store.get_job(job.id)
+            if not fresh.done:
+                ckpt = last_checkpoint(Path(job.job_dir)) if job.job_dir else None
+                kept = f" Checkpoints up to {ckpt.name} are kept: press Resume to go on." if ckpt else ""
+                msg = f"The training process stopped unexpectedly (killed or out of memory).{kept}"
+                self.store.add_event(job.id, msg, level="error")
+                return self.store.update_job(job.id, status="failed", error=msg)
+            return fresh
+        return job
+
+    def _ingest(self, job: Job) -> Job:
+        """New lines of trainer_log.jsonl -> events and metric rows in the store (only whole lines)."""
+        if not job.job_dir:
+            return job
+        path = Path(job.job_dir) / LOG_FILE
+        offset = int(job.extra.get("log_offset", 0))
+        if not path.is_file() or path.stat().st_size <= offset:
+            return job
+        with open(path, "rb") as f:
+            f.seek(offset)
+            chunk = f.read()
+        whole = chunk[: chunk.rfind(b"\n") + 1]
+        rows, step, total = [], job.step, job.total_steps
+        from storyteller.finetune.base import MetricRow
+
+        for line in whole.decode("utf-8", errors="replace").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if rec.get("type") == "metrics":
+                rows.append(MetricRow(**{k: rec.get(k) for k in MetricRow.model_fields}))
+                step, total = rec["step"], rec.get("total_steps") or total
+                job.extra["eta_s"], job.extra["tokens_per_s"] = rec.get("eta_s"), rec.get("tokens_per_s")
+            elif rec.get("type") == "event":
+                data = rec.get("data")
+                self.store.add_event(job.id, rec.get("message", ""), rec.get("level", "info"), data, created=rec["time"])
+        self.store.add_metrics(job.id, rows)
+        extra = job.extra | {"log_offset": offset + len(whole)}
+        latest = self.store.get_job(job.id)  # the worker may have changed status meanwhile
+        return self.store.update_job(job.id, step=max(step, latest.step), total_steps=total, extra=extra)
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        job = self.store.get_job(job_id)
+        out = []
+        for p in sorted(Path(job.job_dir or "/nonexistent").glob("checkpoint-*"), key=lambda p: int(p.name[11:])):
+            state = p / "trainer_state.json"
+            if not state.is_file():
+                continue  # being written, or torn by a kill: not a checkpoint
+            hist = json.loads(state.read_text(encoding="utf-8")).get("log_history", [])
+            last = next((h for h in reversed(hist) if "loss" in h), {})
+            out.append(Checkpoint(id=p.name, step=int(p.name[11:]), model=str(p), metrics=last))
+        return out
+
+    def cancel(self, job_id: str) -> Job:
+        job = self.refresh(self.store.get_job(job_id))
+        if job.done:
+            raise JobError(f"Job {job.id} has already {job.status}.")
+        Path(job.job_dir).joinpath(CANCEL_FLAG).touch()
+        self.store.add_event(job.id, "Cancel requested: saving a checkpoint and stopping")
+        if not _alive(job.pid):
+            return self.store.update_job(job.id, status="cancelled")
+        return job
+
+    def resume(self, job_id: str) -> Job:
+        job = self.refresh(self.store.get_job(job_id))
+        if job.status not in ("failed", "cancelled"):
+            raise JobError(f"Job {job.id} is {job.status}; only stopped jobs can be resumed.")
+        deadline = time.monotonic() + 20  # a cancelled worker is saving and exiting: give it a moment
+        while job.pid and _alive(job.pid):
+            if time.monotonic() > deadline:
+                raise JobError(f"Job {job.id} is still stopping; try again in a moment.")
+            time.sleep(0.2)
+        Path(job.job_dir).joinpath(CANCEL_FLAG).unlink(missing_ok=True)
+        ckpt = last_checkpoint(Path(job.job_dir))
+        self.store.add_event(job.id, f"Resuming from {ckpt.name}" if ckpt else "Restarting (no checkpoint yet)")
+        return self._spawn(job, resume=True)
+
+    def kill(self, job_id: str) -> None:
+        """Hard stop (tests, stuck workers): SIGKILL the worker's process group."""
+        job = self.store.get_job(job_id)
+        if job.pid and _alive(job.pid):
+            os.killpg(job.pid, signal.SIGKILL)
+
+
+def _params_m(source: str) -> float | None:
+    """Millions of parameters from config.json (GPT-style estimate), without loading weights."""
+    try:
+        c = json.loads((Path(source) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    d = c.get("n_embd") or c.get("hidden_size")
+    layers = c.get("n_layer") or c.get("num_hidden_layers")
+    if not d or not layers:
+        return None
+    return (12 * layers * d * d + c.get("vocab_size", 0) * d) / 1e6
+
+
+def _fmt_s(s: float) -> str:
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"

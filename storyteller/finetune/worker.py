@@ -1,0 +1,258 @@
+"""python -m storyteller.finetune.worker --job-dir runs/<job-id> [--resume]
+
+The local fine-tuning process: a plain Hugging Face Trainer script. The provider (local_ft.py)
+writes <job-dir>/job.json and starts this in its own process; it never runs in the UI process.
+It reports through <job-dir>/trainer_log.jsonl (events and metric rows with OpenAI's result-file
+columns) and the job's status in SQLite. Checkpoints go to <job-dir>/checkpoint-<step>/.
+Cancel: create <job-dir>/CANCEL (or send SIGTERM/SIGINT); the worker saves a checkpoint and
+stops. Resume: --resume continues from the last checkpoint. The result lands in models/<name>/.
+
+Several GPUs, no code change:
+    torchrun --nproc_per_node 4 -m storyteller.finetune.worker --job-dir runs/<job-id>
+    accelerate launch -m storyteller.finetune.worker --job-dir runs/<job-id>
+(create the job first with `storyteller finetune start ... --no-launch`; only rank 0 reports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import time
+import traceback
+from pathlib import Path
+
+from storyteller.errors import StorytellerError
+from storyteller.finetune.base import JobSpec, JobStore
+from storyteller.finetune.data import build_examples, write_card
+
+CANCEL_FLAG = "CANCEL"
+LOG_FILE = "trainer_log.jsonl"
+SMALL_MODEL = 100_000_000  # below this, full fine-tuning is fast enough and simplest
+
+
+class JobLog:
+    """Appends JSON lines to trainer_log.jsonl (flushed each line, so pollers see them at once)."""
+
+    def __init__(self, job_dir: Path, enabled: bool = True):
+        self.path, self.enabled = job_dir / LOG_FILE, enabled
+
+    def write(self, kind: str, **data) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"type": kind, "time": time.time(), **data}, ensure_ascii=False) + "\n")
+
+    def event(self, message: str, level: str = "info", **data) -> None:
+        self.write("event", level=level, message=message, **({"data": data} if data else {}))
+
+
+def make_trainer_classes():
+    """Trainer + callback, defined lazily so importing this module does not import torch."""
+    import torch
+    from transformers import Trainer, TrainerCallback
+
+    class AccuracyTrainer(Trainer):
+        """Adds next-token accuracy (train and validation) to the logs, as OpenAI's result file has."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._acc = {True: [0, 0], False: [0, 0]}  # training -> [right, total] since the last log
+            self.n_tokens = 0
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            outputs = model(**inputs)
+            with torch.no_grad():
+                labels = inputs["labels"][:, 1:]
+                mask = labels != -100
+                hit = (outputs.logits[:, :-1].argmax(-1) == labels) & mask
+                acc = self._acc[model.training]
+                acc[0] += int(hit.sum())
+                acc[1] += int(mask.sum())
+                if model.training:
+                    self.n_tokens += int(inputs["attention_mask"].sum())
+            loss = outputs.loss
+            return (loss, outputs) if return_outputs else loss
+
+        def log(self, logs, *args, **kwargs):
+            for training, key in ((True, "train_accuracy"), (False, "eval_accuracy")):
+                hits, total = self._acc[training]
+                if total and (("loss" in logs) if training else ("eval_loss" in logs)):
+                    logs[key] = hits / total
+                    self._acc[training] = [0, 0]
+            super().log(logs, *args, **kwargs)
+
+    class ReportCallback(TrainerCallback):
+        """Metric rows and events to trainer_log.jsonl and status to the store; honours CANCEL."""
+
+        def __init__(self, job_dir: Path, log: JobLog, store: JobStore | None, job_id: str, trainer_ref: list):
+            self.job_dir, self.log, self.store, self.job_id = job_dir, log, store, job_id
+            self.trainer_ref, self.t0, self.step0 = trainer_ref, time.time(), 0
+
+        def cancelled(self) -> bool:
+            return (self.job_dir / CANCEL_FLAG).exists()
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.t0, self.step0 = time.time(), state.global_step
+            if state.is_world_process_zero:
+                self.log.event(f"Training: {state.max_steps} steps", total_steps=state.max_steps)
+                if self.store:
+                    self.store.update_job(self.job_id, status="running", total_steps=state.max_steps,
+                                          step=state.global_step)
+
+        def on_step_end(self, args, state, control, **kw):
+            if self.cancelled():
+                control.should_training_stop = True
+                control.should_save = True
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not state.is_world_process_zero or not logs:
+                return
+            row = {"train_loss": logs.get("loss"), "train_accuracy": logs.get("train_accuracy"),
+                   "valid_loss": logs.get("eval_loss"), "valid_mean_token_accuracy": logs.get("eval_accuracy")}
+            if all(v is None for v in row.values()):
+                return
+            elapsed = time.time() - self.t0
+            done = state.global_step - self.step0
+            rate = done / elapsed if elapsed > 0 and done else None
+            trainer = self.trainer_ref[0] if self.trainer_ref else None
+            self.log.write("metrics", step=state.global_step, total_steps=state.max_steps, **row,
+                           learning_rate=logs.get("learning_rate"), elapsed_s=round(elapsed, 2),
+                           eta_s=round((state.max_steps - state.global_step) / rate, 1) if rate else None,
+                           tokens_per_s=round(trainer.n_tokens / elapsed, 1) if trainer and elapsed > 0 else None)
+
+        def on_save(self, args, state, control, **kw):
+            if state.is_world_process_zero:
+                self.log.event(f"Checkpoint saved at step {state.global_step}", step=state.global_step,
+                               checkpoint=f"checkpoint-{state.global_step}")
+
+    return AccuracyTrainer, ReportCallback
+
+
+def collate(pad_id: int):
+    import torch
+
+    def fn(batch: list[dict]) -> dict:
+        width = max(len(b["input_ids"]) for b in batch)
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, b in enumerate(batch):
+            n = len(b["input_ids"])
+            ids[i, :n], labels[i, :n], mask[i, :n] = torch.tensor(b["input_ids"]), torch.tensor(b["labels"]), 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+    return fn
+
+
+def last_checkpoint(job_dir: Path) -> Path | None:
+    """The newest complete checkpoint (one with trainer_state.json, i.e. fully written)."""
+    done = [p for p in job_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+def run(job_dir: Path, resume: bool = False) -> str:
+    """Train one job to the end (or to a cancel). Returns the final status."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
+
+    meta = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
+    spec, job_id = JobSpec.model_validate(meta["spec"]), meta["job_id"]
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    store = JobStore(meta["db"]) if rank0 else None
+    log = JobLog(job_dir, enabled=rank0)
+    if store:
+        store.update_job(job_id, status="running", pid=os.getpid(), error=None)
+    if spec.threads:
+        torch.set_num_threads(spec.threads)
+    log.event(f"Loading {spec.base_model}")
+    tok = AutoTokenizer.from_pretrained(meta["base_source"])
+    model = AutoModelForCausalLM.from_pretrained(meta["base_source"], dtype=torch.float32)
+    train, valid, info = build_examples(spec, meta, tok, model.config)
+    log.event(f"Data: {info['new']} new stories, {info['mixed']} earlier stories mixed in"
+              f"{f', {len(valid)} for validation' if valid else ''}", **info)
+    n_params = sum(p.numel() for p in model.parameters())
+    method = spec.method if spec.method != "auto" else ("full" if n_params < SMALL_MODEL else "lora")
+    if method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=spec.lora_r, lora_alpha=2 * spec.lora_r,
+                                                 lora_dropout=0.05, target_modules="all-linear"))
+    batch = spec.batch_size or 8
+    save_steps = spec.save_steps
+    args = TrainingArguments(
+        output_dir=str(job_dir), per_device_train_batch_size=batch, per_device_eval_batch_size=batch,
+        num_train_epochs=spec.n_epochs or 3, max_steps=spec.max_steps or -1,
+        learning_rate=spec.learning_rate or (1e-3 if method == "full" and n_params < 20e6 else 2e-4),
+        lr_scheduler_type="constant_with_warmup", warmup_steps=5, weight_decay=0.0, seed=spec.seed,
+        logging_steps=1, save_strategy="steps", save_steps=save_steps,
+        eval_strategy="steps" if valid else "no", eval_steps=spec.eval_steps or save_steps,
+        use_cpu=not torch.cuda.is_available(), report_to="none", disable_tqdm=True, dataloader_num_workers=0,
+        remove_unused_columns=False,
+    )
+    trainer_cls, callback_cls = make_trainer_classes()
+    ref: list = []
+    trainer = trainer_cls(model=model, args=args, train_dataset=train, eval_dataset=valid or None,
+                          data_collator=collate(tok.pad_token_id if tok.pad_token_id is not None else 0),
+                          callbacks=[callback_cls(job_dir, log, store, job_id, ref)])
+    ref.append(trainer)
+    ckpt = last_checkpoint(job_dir) if resume else None
+    if resume and ckpt is None:
+        log.event("No complete checkpoint yet: starting from the beginning", level="warning")
+    elif ckpt:
+        log.event(f"Resuming from {ckpt.name}")
+    result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    if (job_dir / CANCEL_FLAG).exists():
+        log.event(f"Cancelled at step {trainer.state.global_step}; checkpoints kept", level="warning")
+        if store:
+            store.update_job(job_id, status="cancelled", step=trainer.state.global_step)
+        return "cancelled"
+    if not trainer.is_world_process_zero():
+        return "succeeded"
+    final = {"train_loss": round(float(result.training_loss), 4), "steps": trainer.state.global_step}
+    if valid:
+        final["valid_loss"] = round(float(trainer.evaluate()["eval_loss"]), 4)
+    if method == "lora":
+        model = model.merge_and_unload()
+    out = Path(meta["output_dir"])
+    tmp = out.with_name(f".{out.name}.tmp")
+    model.save_pretrained(tmp, safe_serialization=True)
+    tok.save_pretrained(tmp)
+    write_card(tmp, spec, meta, info, final, method)
+    if out.exists():  # never reached normally: the provider refuses existing names
+        out = out.with_name(f"{out.name}-{job_id[-6:]}")
+    os.replace(tmp, out)
+    log.event(f"Done: saved as models/{out.name}", result_model=out.name, **final)
+    if store:
+        store.update_job(job_id, status="succeeded", result_model=out.name, step=trainer.state.global_step)
+    return "succeeded"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--job-dir", type=Path, required=True)
+    ap.add_argument("--resume", action="store_true")
+    a = ap.parse_args(argv)
+    job_dir = a.job_dir.resolve()
+    meta = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
+
+    def stop(signum, frame):  # a polite stop: finish the step, save a checkpoint, exit
+        (job_dir / CANCEL_FLAG).touch()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        run(job_dir, a.resume)
+        return 0
+    except Exception as e:  # noqa: BLE001 - every failure is recorded for the UI, with the traceback in the log
+        traceback.print_exc()
+        msg = str(e) if isinstance(e, StorytellerError) else f"Training failed: {type(e).__name__}: {str(e)[:300]}"
+        if int(os.environ.get("RANK", "0")) == 0:
+            JobLog(job_dir).event(msg, level="error")
+            JobStore(meta["db"]).update_job(meta["job_id"], status="failed", error=msg)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
