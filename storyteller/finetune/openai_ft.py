@@ -1,0 +1,252 @@
+"""OpenAI fine-tuning jobs: upload, create, follow (events, metrics, result file), checkpoints, cancel.
+
+Works with any server that speaks the fine-tuning API. Story files are converted on the fly
+(chat examples, or prompt/completion for babbage-002/davinci-002) exactly as `storyteller data
+prepare` would; the check report gives the cost before anything is uploaded. Continue training a
+fine-tune by choosing its ft:... id as the base model. Events are read newest first and paged
+with `after` until a known one, so each poll fetches only what is new.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from storyteller.config import get_settings
+from storyteller.data import pricing
+from storyteller.data.check import check
+from storyteller.data.io import read_dataset
+from storyteller.data.prepare import convert, write_examples
+from storyteller.errors import DataError, InputError, JobError
+from storyteller.finetune.base import Checkpoint, Job, JobSpec, MetricRow, Plan, Provider
+from storyteller.engines.openai import friendly, make_client
+
+MAX_EVENT_PAGES = 20  # never page forever (some servers always say has_more)
+
+
+def base_of(model: str) -> str:
+    """The snapshot a model was trained from: "ft:gpt-4o-mini-2024-07-18:org::id" -> the snapshot."""
+    model = model.removeprefix("openai:")
+    return model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 2 else model
+
+
+def is_legacy(model: str) -> bool:
+    return base_of(model) in pricing.LEGACY_BASES
+
+
+def result_rows(text: str) -> list[MetricRow]:
+    """OpenAI's result file (CSV: step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy)."""
+    rows = []
+    for r in csv.DictReader(io.StringIO(text)):
+        def num(key):
+            v = (r.get(key) or "").strip()
+            try:
+                return float(v) if v else None
+            except ValueError:
+                return None
+        if (step := num("step")) is not None:
+            rows.append(MetricRow(step=int(step), train_loss=num("train_loss"), train_accuracy=num("train_accuracy"),
+                                  valid_loss=num("valid_loss"),
+                                  valid_mean_token_accuracy=num("valid_mean_token_accuracy")))
+    return rows
+
+
+class OpenAIProvider(Provider):
+    name = "openai"
+
+    def client(self) -> openai.OpenAI:
+        return make_client(get_settings().openai)
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        """One API call; SDK errors become friendly StorytellerErrors (no key in the text)."""
+        try:
+            return fn(*args, **kwargs)
+        except openai.BadRequestError as e:
+            raise JobError(f"OpenAI refused to {what}: {str(getattr(e, 'message', e))[:300]}",
+                           "Check the base model (it must be fine-tunable) and the data file.") from None
+        except openai.OpenAIError as e:
+            s = get_settings().openai
+            key = s.resolved_key()
+            raise friendly(e, what, s.resolved_base_url(), key.get_secret_value() if key else None) from None
+
+    def _hyper(self, spec: JobSpec) -> dict[str, Any]:
+        h = {"n_epochs": spec.n_epochs, "batch_size": spec.batch_size,
+             "learning_rate_multiplier": spec.learning_rate_multiplier}
+        return {k: v for k, v in h.items() if v is not None}
+
+    def job_params(self, spec: JobSpec, training_file: str, validation_file: str | None) -> dict[str, Any]:
+        """The exact body of fine_tuning.jobs.create."""
+        params: dict[str, Any] = {"model": spec.base_model.removeprefix("openai:"), "training_file": training_file}
+        if validation_file:
+            params["validation_file"] = validation_file
+        if spec.name:
+            params["suffix"] = spec.name
+        params["seed"] = spec.seed
+        hyper = self._hyper(spec)
+        if spec.method_form:
+            params["method"] = {"type": "supervised", "supervised": {"hyperparameters": hyper}}
+        elif hyper:
+            params["hyperparameters"] = hyper
+        return params
+
+    def _training_file(self, path: str, base: str, out_dir: Path, key: str) -> Path:
+        """The file to upload: chat/legacy files as they are, story files converted for `base`."""
+        ds = read_dataset(Path(path))
+        want = "legacy" if is_legacy(base) else "chat"
+        if ds.kind == want:
+            return Path(path)
+        if ds.kind != "stories":
+            raise DataError(f"{Path(path).name} holds {ds.kind} examples, but {base} needs {want} examples.",
+                            "Use the stories file, or prepare it with the matching --format.")
+        examples, _, _ = convert(ds, want)
+        dst = out_dir / f"{Path(path).stem}.{key}.{want}.jsonl"
+        write_examples(examples, dst, want)
+        return dst
+
+    def plan(self, spec: JobSpec) -> Plan:
+        if spec.provider != "openai":
+            raise InputError("This job is not an OpenAI one.")
+        if spec.name and (len(spec.name) > 64 or not all(c.isalnum() or c in "-_" for c in spec.name)):
+            raise InputError(f"'{spec.name[:80]}' cannot be a model suffix.", "Use up to 64 letters, digits, - or _.")
+        report = check(Path(spec.train_file))
+        report.require_trainable()
+        base = base_of(spec.base_model)
+        billed = report.billed_tokens
+        if spec.n_epochs and report.epochs:
+            billed = billed // report.epochs * spec.n_epochs
+        cost = pricing.training_cost(base, billed)
+        params = self.job_params(spec, "<uploaded " + Path(spec.train_file).name + ">",
+                                 f"<uploaded {Path(spec.val_file).name}>" if spec.val_file else None)
+        est = (f"about ${cost:,.2f} for {billed:,} billed tokens (prices as of {pricing.AS_OF})" if cost is not None
+               else f"{billed:,} billed tokens; price unknown for {base}")
+        return Plan(settings=params, estimate=est, cost_usd=round(cost, 4) if cost is not None else None,
+                    report=report.text())
+
+    def start(self, spec: JobSpec) -> Job:
+        plan = self.plan(spec)
+        name = spec.name or base_of(spec.base_model)
+        job = self.store.create_job(spec, name, status="queued", extra={"plan": plan.estimate})
+        out_dir = Path(get_settings().training.runs_dir) / job.id
+        try:
+            client = self.client()
+            ids = {}
+            for key, path in (("train", spec.train_file), ("val", spec.val_file)):
+                if path:
+                    f = self._training_file(path, spec.base_model, out_dir, key)
+                    up = self._call("upload the training file", client.files.create,
+                                    file=(f.name, f.read_bytes()), purpose="fine-tune")
+                    ids[key] = up.id
+                    self.store.add_event(job.id, f"Uploaded {f.name} as {up.id}")
+            params = self.job_params(spec, ids["train"], ids.get("val"))
+            remote = self._call("create the fine-tuning job", client.fine_tuning.jobs.create, **params)
+        except Exception as e:
+            self.store.add_event(job.id, str(e), level="error")
+            self.store.update_job(job.id, status="failed", error=str(e))
+            raise
+        self.store.add_event(job.id, f"Created {remote.id} ({plan.estimate})", data={"settings": params})
+        return self._apply(job.id, remote)
+
+    def _apply(self, job_id: str, remote) -> Job:
+        err = None
+        if getattr(remote, "error", None) and getattr(remote.error, "message", None):
+            err = f"OpenAI: {remote.error.message}"
+        fields: dict[str, Any] = {"remote_id": remote.id, "status": remote.status if remote.status in (
+            "validating_files", "queued", "running", "succeeded", "failed", "cancelled") else "running"}
+        if remote.fine_tuned_model:
+            fields["result_model"] = remote.fine_tuned_model
+        if err:
+            fields["error"] = err
+        job = self.store.get_job(job_id)
+        fields["extra"] = job.extra | {"trained_tokens": remote.trained_tokens,
+                                       "result_files": list(remote.result_files or []),
+                                       "estimated_finish": getattr(remote, "estimated_finish", None)}
+        return self.store.update_job(job_id, **fields)
+
+    def refresh(self, job: Job) -> Job:
+        if not job.remote_id or (job.done and job.extra.get("synced")):
+            return job
+        client = self.client()
+        remote = self._call("read the job", client.fine_tuning.jobs.retrieve, job.remote_id)
+        self._sync_events(client, job)
+        job = self._apply(job.id, remote)
+        if job.done:
+            if job.status == "succeeded" and remote.result_files:
+                content = self._call("download the result file", client.files.content, remote.result_files[0])
+                self.store.add_metrics(job.id, result_rows(content.text))
+            job = self.store.update_job(job.id, extra=job.extra | {"synced": True})
+        return job
+
+    def _sync_events(self, client: openai.OpenAI, job: Job) -> None:
+        known = self.store.last_remote_event(job.id)
+        new, after = [], None
+        for _ in range(MAX_EVENT_PAGES):
+            kwargs = {"limit": 100} | ({"after": after} if after else {})
+            page = self._call("read the job's events", client.fine_tuning.jobs.list_events, job.remote_id, **kwargs)
+            stop = False
+            for ev in page.data:  # newest first
+                if ev.id == known:
+                    stop = True
+                    break
+                new.append(ev)
+            if stop or not page.data or not page.has_more:
+                break
+            after = page.data[-1].id
+        rows, step, total = [], job.step, job.total_steps
+        for ev in reversed(new):
+            data = ev.data if isinstance(ev.data, dict) else None
+            self.store.add_event(job.id, ev.message, ev.level, data, remote_id=ev.id, created=ev.created_at)
+            if ev.type == "metrics" and data and "step" in data:
+                rows.append(MetricRow(step=int(data["step"]), train_loss=data.get("train_loss"),
+                                      train_accuracy=data.get("train_mean_token_accuracy", data.get("train_accuracy")),
+                                      valid_loss=data.get("valid_loss"),
+                                      valid_mean_token_accuracy=data.get("valid_mean_token_accuracy")))
+                step, total = int(data["step"]), data.get("total_steps") or total
+        self.store.add_metrics(job.id, rows)
+        if step != job.step or total != job.total_steps:
+            self.store.update_job(job.id, step=step, total_steps=total)
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        job = self.store.get_job(job_id)
+        if not job.remote_id:
+            return []
+        page = self._call("list checkpoints", self.client().fine_tuning.jobs.checkpoints.list, job.remote_id)
+        return [Checkpoint(id=c.id, step=c.step_number, model=c.fine_tuned_model_checkpoint,
+                           metrics=c.metrics.model_dump(exclude_none=True) if c.metrics else {}) for c in page.data]
+
+    def cancel(self, job_id: str) -> Job:
+        job = self.store.get_job(job_id)
+        if job.done:
+            raise JobError(f"Job {job.id} has already {job.status}.")
+        if not job.remote_id:
+            return self.store.update_job(job.id, status="cancelled")
+        remote = self._call("cancel the job", self.client().fine_tuning.jobs.cancel, job.remote_id)
+        self.store.add_event(job.id, "Cancel requested")
+        return self._apply(job.id, remote)
+
+    def resume(self, job_id: str) -> Job:
+        """Go on from the last checkpoint of a stopped job: a new job whose base is that checkpoint."""
+        job = self.store.get_job(job_id)
+        if not job.done or job.status == "succeeded":
+            raise JobError(f"Job {job.id} is {job.status}; only failed or cancelled jobs can be resumed.")
+        ckpts = sorted(self.checkpoints(job.id), key=lambda c: c.step)
+        if not ckpts:
+            raise JobError(f"Job {job.id} has no checkpoint to go on from.", "Start it again from the beginning.")
+        return self.start(job.spec.model_copy(update={"base_model": ckpts[-1].model}))
+
+    def list(self) -> list[Job]:
+        """Jobs from the store, plus the account's recent jobs started elsewhere (one page)."""
+        try:
+            page = self._call("list jobs", self.client().fine_tuning.jobs.list, limit=20)
+        except JobError:
+            raise
+        mine = {j.remote_id for j in self.store.list_jobs(self.name)}
+        for r in page.data:
+            if r.id not in mine:
+                spec = JobSpec(provider="openai", base_model=r.model, train_file=r.training_file or "unknown")
+                created = self.store.create_job(spec, r.fine_tuned_model or r.model, remote_id=r.id)
+                self._apply(created.id, r)
+        return [self.refresh(j) for j in self.store.list_jobs(self.name)]
