@@ -5,3 +5,4 @@ from storyteller.cli import tell  # noqa: F401
 from storyteller.cli import data  # noqa: F401
 from storyteller.cli import models  # noqa: F401
 from storyteller.cli import eval  # noqa: F401,A004
+from storyteller.cli import finetune  # noqa: F401

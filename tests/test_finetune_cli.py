@@ -1,0 +1,77 @@
+"""`storyteller finetune ...` in process: plan, start, follow, status, list, cancel, friendly errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from storyteller.cli import app
+from storyteller.cli import commands  # noqa: F401  (registers the commands)
+from tests.fakes.openai_finetune import FineTuning
+from tests.fakes.tiny_model import build_tiny_model
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(settings_env, fake_openai, monkeypatch, tmp_path):
+    from storyteller.config import get_settings
+
+    build_tiny_model(tmp_path / "models" / "tiny", storyteller=True)
+    monkeypatch.setenv("STORYTELLER_LOCAL__MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    get_settings.cache_clear()
+    lines = (ROOT / "assets" / "corpus" / "zh_b.jsonl").read_text(encoding="utf-8").splitlines()[:12]
+    data = tmp_path / "stories.jsonl"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return FineTuning(fake_openai, steps=3), data
+
+
+def test_openai_start_follow_status_list(env):
+    fake, data = env
+    r = runner.invoke(app, ["finetune", "start", "--provider", "openai", "--base", "gpt-4o-mini-2024-07-18",
+                            "--data", str(data), "--epochs", "2", "--name", "tang"], input="y\n")
+    assert r.exit_code == 0, r.output
+    assert "Estimate: about $" in r.output and '"suffix": "tang"' in r.output and "Start this job?" in r.output
+    job_id = r.output.strip().splitlines()[-1].split()[1]
+    r = runner.invoke(app, ["finetune", "follow", job_id, "--poll", "0"])
+    assert r.exit_code == 0, r.output
+    assert "Step 3/3" in r.output and r.output.strip().endswith(fake.jobs[next(iter(fake.jobs))]["fine_tuned_model"])
+    r = runner.invoke(app, ["finetune", "status", job_id, "--json"])
+    st = json.loads(r.output)
+    assert st["status"] == "succeeded" and [m["step"] for m in st["metrics"]] == [1, 2, 3]
+    r = runner.invoke(app, ["finetune", "list"])
+    assert job_id in r.output and "succeeded" in r.output
+    r = runner.invoke(app, ["finetune", "cancel", job_id])
+    assert r.exit_code == 1 and "already succeeded" in r.output
+
+
+def test_declining_starts_nothing_and_errors_are_friendly(env, tmp_path):
+    fake, data = env
+    r = runner.invoke(app, ["finetune", "start", "--provider", "openai", "--base", "gpt-4o-mini-2024-07-18",
+                            "--data", str(data)], input="n\n")
+    assert r.exit_code == 0 and not fake.jobs and not fake.files
+    r = runner.invoke(app, ["finetune", "start", "--data", str(tmp_path / "nope.csv"), "--base", "tiny", "-y"])
+    assert r.exit_code == 1 and "Error:" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["finetune", "start", "--data", str(data), "--base", "tiny", "--mix-share", "3", "-y"])
+    assert r.exit_code == 1 and "mix_share" in r.output
+    r = runner.invoke(app, ["finetune", "status", "job-nope"])
+    assert r.exit_code == 1 and "no fine-tuning job" in r.output
+
+
+def test_local_no_launch_prints_the_worker_command(env):
+    _, data = env
+    r = runner.invoke(app, ["finetune", "start", "--data", str(data), "--base", "tiny", "--name", "t1", "--max-steps",
+                            "3", "-y", "--no-launch"])
+    assert r.exit_code == 0, r.output
+    assert "torchrun --nproc_per_node <gpus> -m storyteller.finetune.worker --job-dir" in r.output
+    job_id = [x for x in r.output.splitlines() if x.startswith("Started")][0].split()[1]
+    assert (Path(json.loads(runner.invoke(app, ["finetune", "status", job_id, "--json"]).output)["job_dir"])
+            / "job.json").is_file()
+    r = runner.invoke(app, ["finetune", "cancel", job_id])
+    assert r.exit_code == 0 and "cancelled" in r.output
