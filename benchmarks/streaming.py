@@ -158,7 +158,7 @@ def _app_story(url: str, model_id: str, length: int, count_tokens) -> dict:
     t0 = time.perf_counter()
     job = client.submit("唐", "隐形", "轻松", "zh", length, model_id, 0.8, api_name="/tell")
     first = last = None
-    for story, _ in job:
+    for story, *_ in job:
         if story:
             last = time.perf_counter()
             first = first or last

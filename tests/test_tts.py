@@ -85,12 +85,21 @@ def test_real_wav_has_plausible_duration_and_is_not_silent(speaker, tmp_path, te
     assert wav_is_complete(out) == pytest.approx(duration, rel=0.05)
 
 
+def test_chinese_is_read_as_pinyin_on_espeak_only():
+    """Debian's espeak-ng mispronounces hanzi: on espeak, Chinese goes out as tone-numbered pinyin."""
+    from storyteller.tts.speakable import speakable
+
+    assert speakable("李白。", "zh", "pyttsx3.drivers.espeak") == "li3 bai2."
+    assert speakable("李白。", "zh", "pyttsx3.drivers.sapi5") == "李白。"
+    assert speakable("Li Bai.", "en", "pyttsx3.drivers.espeak") == "Li Bai."
+
+
 @needs_espeak
-def test_chinese_goes_through_pinyin_voice_not_english_letters(speaker, tmp_path):
-    """espeak-ng's default Chinese reading of pinyin tone digits in English is much longer."""
-    zh = speaker.synthesize("李白", tmp_path / "a.wav", "zh")
-    as_letters = speaker.synthesize("li3 bai2", tmp_path / "b.wav", "en")
-    assert zh < as_letters
+def test_chinese_uses_the_pinyin_voice(speaker):
+    from storyteller.tts.worker import _pick_voice
+
+    assert _pick_voice(speaker.voices, "zh", None).endswith("cmn-latn-pinyin")
+    assert "en" in _pick_voice(speaker.voices, "en", None)
 
 
 @needs_espeak

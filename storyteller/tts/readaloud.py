@@ -99,20 +99,10 @@ class ReadAloud:
 
     def story_wav(self, out: Path | None = None) -> Path | None:
         """All spoken clips joined into one WAV (None if nothing was spoken)."""
-        spoken = [c for c in self.clips if c.path and c.path.exists()]
+        spoken = [c.path for c in self.clips if c.path and c.path.exists()]
         if not spoken:
             return None
-        out = out or self.out_dir / f"story-{self.run_id}.wav"
-        with wave.open(str(spoken[0].path), "rb") as first:
-            params = first.getparams()
-        gap = b"\x00" * int(params.framerate * GAP_S) * params.sampwidth * params.nchannels
-        with wave.open(str(out), "wb") as joined:
-            joined.setparams(params)
-            for clip in spoken:
-                with wave.open(str(clip.path), "rb") as w:
-                    joined.writeframes(w.readframes(w.getnframes()))
-                joined.writeframes(gap)
-        return out
+        return join_wavs(spoken, out or self.out_dir / f"story-{self.run_id}.wav")
 
     def _submit(self, sentence: str) -> None:
         clip = Clip(index=len(self.clips), text=sentence, sentence_end_at=time.perf_counter())
@@ -129,6 +119,20 @@ class ReadAloud:
                 clip.error = str(e)
             clip.ready_at = time.perf_counter()
             self._done.put(clip)
+
+
+def join_wavs(paths: list[Path], out: Path, gap_s: float = GAP_S) -> Path:
+    """Concatenate WAV files of one format, with a short silence after each."""
+    with wave.open(str(paths[0]), "rb") as first:
+        params = first.getparams()
+    gap = b"\x00" * int(params.framerate * gap_s) * params.sampwidth * params.nchannels
+    with wave.open(str(out), "wb") as joined:
+        joined.setparams(params)
+        for path in paths:
+            with wave.open(str(path), "rb") as w:
+                joined.writeframes(w.readframes(w.getnframes()))
+            joined.writeframes(gap)
+    return out
 
 
 def speak_text(text: str, out: Path, lang: str = "zh", voice: str | None = None, rate: int = 150,

@@ -2,7 +2,8 @@
 watches the story grow. Stop keeps the text; every story is saved by `storyteller.studio`.
 
 Handlers are thin: choices -> `studio.build_request` -> `studio.tell` -> yield the growing text.
-Read-aloud hooks in at `stream_frames`, which sees every chunk as it arrives.
+With "read aloud" on, `readaloud.speak_frames` wraps `stream_frames`: each finished sentence is
+spoken and streamed to the player while the text keeps growing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import gradio as gr
 from storyteller import studio
 from storyteller.catalog import get_catalog
 from storyteller.errors import StorytellerError
+from storyteller.ui import readaloud
 from storyteller.ui.context import UIContext
 
 LABELS = {
@@ -64,8 +66,10 @@ def stream_frames(run: studio.StoryRun, lang: str) -> Iterator[tuple[str, str]]:
     yield run.text, status
 
 
-def tell_story(dynasty, power, style, lang, length, model, temperature, session: TellSession):
-    """Tell a story with the choices on screen (the API endpoint /tell)."""
+def tell_story(dynasty, power, style, lang, length, model, temperature, session: TellSession,
+               read_aloud: bool = False, voice: str = readaloud.AUTO, rate: int = 150):
+    """Tell a story with the choices on screen (the API endpoint /tell). Frames are
+    (story, status, audio chunk for the player, whole-story audio file)."""
     lang = lang if lang in LABELS else "zh"
     session.last = (dynasty, power, style, lang, length, model, temperature)
     cancel = session.start()
@@ -74,14 +78,21 @@ def tell_story(dynasty, power, style, lang, length, model, temperature, session:
         session.run = studio.tell(req, model, temperature=temperature, cancel=cancel)
     except StorytellerError as e:
         gr.Warning(str(e))
-        yield gr.update(), f"**{e}**"
+        yield gr.update(), f"**{e}**", None, None
         return
-    yield from stream_frames(session.run, lang)
+    frames = stream_frames(session.run, lang)
+    if read_aloud:
+        yield from readaloud.speak_frames(frames, req.lang, voice, rate)
+    else:
+        for text, status in frames:
+            yield text, status, None, None
 
 
-def regenerate(dynasty, power, style, lang, length, model, temperature, session: TellSession):
+def regenerate(dynasty, power, style, lang, length, model, temperature, session: TellSession,
+               read_aloud: bool = False, voice: str = readaloud.AUTO, rate: int = 150):
     """Tell it again with the same choices as the last story (or the ones on screen)."""
-    yield from tell_story(*(session.last or (dynasty, power, style, lang, length, model, temperature)), session)
+    choices = session.last or (dynasty, power, style, lang, length, model, temperature)
+    yield from tell_story(*choices, session, read_aloud, voice, rate)
 
 
 def stop_story(lang, session: TellSession) -> str:
@@ -138,6 +149,7 @@ def render(ctx: UIContext) -> None:
             model = _model_picker(ctx)
         with gr.Accordion(t["advanced"], open=False) as advanced:
             temperature = gr.Slider(0.0, 2.0, value=0.8, step=0.05, label=t["temperature"], elem_id="temperature")
+        speech = readaloud.render_controls(ctx)
         with gr.Row(elem_classes="story-buttons"):
             tell_btn = gr.Button("讲故事 / Tell", variant="primary", size="lg", elem_id="tell")
             stop_btn = gr.Button("停止 / Stop", variant="stop", size="lg", elem_id="stop")
@@ -145,18 +157,25 @@ def render(ctx: UIContext) -> None:
         story = gr.Markdown(t["empty"], elem_id="story-text", elem_classes="story-text", min_height=200,
                             line_breaks=True)
         stats = gr.Markdown("", elem_id="story-stats", elem_classes="story-stats")
+        speech |= readaloud.render_player(ctx)
 
     ctx.lang, ctx.model = lang, model
     ctx.extra["story_text"] = story
 
-    inputs = [dynasty, power, style, lang, length, model, temperature, session]
+    inputs = [dynasty, power, style, lang, length, model, temperature, session,
+              speech["read"], speech["voice"], speech["rate"]]
+    outputs = [story, stats, speech["player"], speech["download"]]
     limit = ctx.settings.ui.concurrency
-    told = tell_btn.click(tell_story, inputs, [story, stats], api_name="tell", concurrency_limit=limit,
+    told = tell_btn.click(tell_story, inputs, outputs, api_name="tell", concurrency_limit=limit,
                           concurrency_id="story", show_progress="hidden")
-    again = again_btn.click(regenerate, inputs, [story, stats], api_name="regenerate", concurrency_limit=limit,
+    again = again_btn.click(regenerate, inputs, outputs, api_name="regenerate", concurrency_limit=limit,
                             concurrency_id="story", show_progress="hidden")
     stop_btn.click(stop_story, [lang, session], stats, cancels=[told, again], queue=False,
                    api_visibility="private")
     lang.change(switch_language, [lang, dynasty, power, style],
                 [dynasty, power, style, length, model, temperature, advanced], queue=False,
                 api_visibility="private")
+    speech_parts = [speech[k] for k in ("read", "voice", "rate", "player", "download")]
+    lang.change(readaloud.relabel, lang, speech_parts, api_visibility="private")
+    speech["read"].select(lambda on, lang: readaloud.relabel(lang)[1] if on else gr.skip(), [speech["read"], lang],
+                          speech["voice"], api_visibility="private")

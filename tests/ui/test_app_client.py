@@ -18,11 +18,11 @@ def client(app):
 
 def test_tell_endpoint_streams_updates(client, app):
     job = client.submit("唐", "隐形", "轻松", "zh", 300, app.model, 0.8, api_name="/tell")
-    updates = [story for story, _ in job]
+    updates = [story for story, *_ in job]
     grown = [u for u in updates if u]
     assert len(grown) >= 10, f"only {len(grown)} streamed updates"
     assert all(len(a) <= len(b) for a, b in zip(grown, grown[1:]))
-    final_story, final_stats = job.outputs()[-1]
+    final_story, final_stats, *_ = job.outputs()[-1]
     assert app.model in final_stats and "tokens/s" in final_stats
     with sqlite3.connect(app.db) as db:
         texts = [t for (t,) in db.execute("SELECT text FROM stories")]

@@ -1,0 +1,112 @@
+"""Read-aloud on the story tab: audio arrives while the text is still growing, in story order,
+the whole story is offered as one WAV, and without a speech engine the story still streams."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import wave
+import warnings
+
+import pytest
+
+from storyteller import studio
+from storyteller.errors import TTSUnavailable
+from storyteller.ui import readaloud, story
+from tests.ui.conftest import ReplayEngine
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+STORY = "唐朝的李白来到了今天。他学会了隐形！奥特曼说：“我们一起帮助大家吧。”泡泡怪变小了，大家都笑了。" * 3
+CHOICES = ("唐", "隐形", "轻松", "zh", 300, "replay", 0.8)
+
+
+@pytest.fixture
+def engine(settings_env, monkeypatch) -> ReplayEngine:
+    engine = ReplayEngine(text=STORY, delay_s=0.01)
+    monkeypatch.setattr(studio, "_get_engine", lambda model_id: engine)
+    return engine
+
+
+def wav_seconds(path) -> float:
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / w.getframerate()
+
+
+@needs_espeak
+def test_audio_streams_while_the_text_grows(engine):
+    frames = list(story.tell_story(*CHOICES, story.TellSession(), True, readaloud.AUTO, 160))
+    final_text = frames[-1][0]
+    assert final_text == STORY
+    with_audio = [i for i, f in enumerate(frames) if f[2]]
+    assert len(with_audio) >= 3
+    first = frames[with_audio[0]]
+    assert len(first[0]) < len(final_text) / 2  # the first sentence is heard long before the end
+    assert wav_seconds(first[2]) > 0.5
+    whole = frames[-1][3]
+    assert whole.endswith(".wav") and wav_seconds(whole) > sum(wav_seconds(frames[i][2]) for i in with_audio) * 0.9
+
+
+def test_no_speech_engine_still_tells_the_story(engine, monkeypatch):
+    class NoSpeaker:
+        def start(self):
+            raise TTSUnavailable("No speech engine is available.")
+
+    monkeypatch.setattr(readaloud, "get_speaker", lambda: NoSpeaker())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frames = list(story.tell_story(*CHOICES, story.TellSession(), True, readaloud.AUTO, 150))
+    assert frames[-1][0] == STORY and all(f[2] is None for f in frames)
+    assert any("espeak-ng" in str(w.message) for w in caught)
+
+
+def test_reading_aloud_off_sends_no_audio(engine):
+    frames = list(story.tell_story(*CHOICES, story.TellSession()))
+    assert frames[-1][0] == STORY and all(f[2] is None and f[3] is None for f in frames)
+
+
+@needs_espeak
+def test_client_gets_the_whole_story_as_a_wav(app):
+    from gradio_client import Client
+
+    job = Client(app.url, verbose=False).submit("唐", "隐形", "轻松", "zh", 100, app.model, 0.8, True,
+                                                 readaloud.AUTO, 150, api_name="/tell")
+    outputs = list(job)
+    final = job.outputs()[-1]
+    assert final[0] and len(outputs) >= 5
+    assert final[3] and str(final[3]).endswith(".wav") and wav_seconds(final[3]) > 0.5
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@needs_espeak
+def test_browser_player_appears_while_text_still_grows(app):
+    from tests.ui.test_browser import ARGS, CHROMIUM
+
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.goto(app.url)
+        page.wait_for_selector("#tell")
+        length = page.locator("#length input[type=number]")
+        length.fill("1000")
+        length.press("Enter")
+        page.click("#read-aloud input")
+        page.click("#tell")
+        clip_link = page.locator("#story-audio a[data-testid=download-link]")
+        deadline = time.monotonic() + 60
+        while clip_link.count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert clip_link.count() == 1, "no audio reached the player"
+        heard_at = len(page.locator("#story-text").inner_text())
+        assert page.locator("#story-audio audio").count() == 1
+        grew = False
+        while time.monotonic() < deadline and not grew:
+            time.sleep(0.2)
+            grew = len(page.locator("#story-text").inner_text()) > heard_at + 20
+        assert grew, "the text did not keep growing after the audio started"
+        page.click("#stop")
+        browser.close()
