@@ -2,6 +2,7 @@
 
     storyteller tell --dynasty 唐 --power 隐形 --style 轻松
     storyteller tell --dynasty Tang --power invisibility --style funny --lang en --model gpt-4o-mini
+    storyteller tell --dynasty 宋 --power 飞行 --style 温馨 --speak story.wav
     storyteller ui --port 7860
 
 Ctrl-C stops the story and keeps it (saved like a finished one).
@@ -10,6 +11,8 @@ Ctrl-C stops the story and keeps it (saved like a finished one).
 from __future__ import annotations
 
 import sys
+import tempfile
+from pathlib import Path
 
 import typer
 
@@ -28,17 +31,22 @@ def tell(
     length: int = typer.Option(300, min=50, max=1500, help="About this many characters (zh) or words (en)."),
     seed: int = typer.Option(None, help="Same seed, same story (local models)."),
     max_tokens: int = typer.Option(None, min=1, max=4096, help="Cap on generated tokens; default from --length."),
+    speak: Path = typer.Option(None, "--speak", help="Also read the story aloud into this WAV file, sentence by "
+                               "sentence while it streams."),
 ) -> None:
     """Tell a story, streaming it to the terminal. Ctrl-C stops and keeps the text."""
     from storyteller import studio
 
-    run = None
+    run = reader = None
     try:
         req = studio.build_request(dynasty, power, style, lang, length)
         run = studio.tell(req, model, temperature=temperature, seed=seed, max_new_tokens=max_tokens)
+        reader = _reader(speak, req.lang)
         for chunk in run:
             sys.stdout.write(chunk)
             sys.stdout.flush()
+            if reader:
+                reader.feed(chunk)
     except KeyboardInterrupt:
         if run is not None:
             run.close()
@@ -47,9 +55,37 @@ def tell(
         raise typer.Exit(1) from None
     sys.stdout.write("\n")
     typer.echo(run.stats_line(req.lang), err=True)
+    if reader:
+        _save_audio(reader, speak)
     if run.error:
         typer.echo(run.error, err=True)
         raise typer.Exit(1)
+
+
+def _reader(out: Path | None, lang: str):
+    """A ReadAloud for --speak, or None; without a speech engine the story is still told."""
+    if out is None:
+        return None
+    from storyteller.errors import TTSUnavailable
+    from storyteller.tts.readaloud import ReadAloud
+    from storyteller.tts.worker import get_speaker
+
+    try:
+        get_speaker().start()
+    except TTSUnavailable as e:
+        typer.echo(f"{e} (The story is told without audio.)", err=True)
+        return None
+    return ReadAloud(lang, out_dir=Path(tempfile.mkdtemp(prefix="storyteller-speak-")))
+
+
+def _save_audio(reader, out: Path) -> None:
+    reader.finish()
+    errors = [c.error for c in reader.drain() if c.error]
+    path = reader.story_wav(out)
+    if path:
+        typer.echo(f"Audio saved to {path}", err=True)
+    else:
+        typer.echo(f"No audio was saved{': ' + errors[0] if errors else ' (the story was empty)'}.", err=True)
 
 
 @app.command()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import time
+import wave
 
 import pytest
 from typer.testing import CliRunner
@@ -24,6 +26,21 @@ def test_tell_streams_a_story_and_saves_it(model_env):
     [saved] = Store().stories()
     assert saved["status"] == "done" and saved["model"] == model_env and saved["text"].strip()
     assert saved["text"] in result.stdout and "tokens/s" in result.output
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_tell_can_read_the_story_aloud_into_a_wav(random_model, settings_env, monkeypatch, tmp_path):
+    from storyteller.config import get_settings
+
+    models_dir, model_id = random_model
+    monkeypatch.setenv("STORYTELLER_LOCAL__MODELS_DIR", str(models_dir))
+    get_settings.cache_clear()
+    out = tmp_path / "story.wav"
+    result = runner.invoke(app, ["tell", "--model", model_id, "--max-tokens", "120", "--seed", "3", "--speak", str(out)])
+    assert result.exit_code == 0, result.output
+    with wave.open(str(out), "rb") as w:
+        assert w.getnframes() / w.getframerate() > 1.0
+    assert "Audio saved" in result.output
 
 
 def test_unknown_model_is_a_friendly_error(model_env):
