@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
+STEADY := .cache/steady/node_modules/.bin/steady
+
 .PHONY: setup system run test bench model clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -21,7 +23,12 @@ setup: system $(VENV)/.installed
 run: setup
 	$(PY) app.py
 
-test: setup
+# The OpenAI spec mock server the contract tests run against (npm; skipped where npm is missing).
+$(STEADY):
+	@if command -v npm >/dev/null; then npm install --no-audit --no-fund --silent --prefix .cache/steady @stdy/cli@0.22.1; \
+	else echo "npm not found: the OpenAI contract tests will be skipped"; fi
+
+test: setup $(STEADY)
 	$(PY) -m pytest -q -rs
 
 bench: setup
@@ -31,4 +38,4 @@ model: setup
 	$(PY) -m storyteller.model.build
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .cache
