@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 app = typer.Typer(help="Storyteller: stories of heroes from Chinese dynasties who help Ultraman.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 
 
 @app.callback()
