@@ -22,8 +22,23 @@ def get_provider(name: str, store: JobStore | None = None) -> Provider:
     raise InputError(f"Unknown training provider {name!r}.", f"Choose one of: {', '.join(PROVIDERS)}.")
 
 
+def base_models(provider: str, store: JobStore | None = None) -> list[str]:
+    """Models a new job can start from: local folders (previous fine-tunes included) and Hub ids,
+    or OpenAI's fine-tunable snapshots plus the account's ft: models (continued training)."""
+    from storyteller.engines.registry import list_models
+
+    if provider == "local":
+        return [m.id for m in list_models(include_remote=False) if m.kind in ("local", "hub")]
+    from storyteller.data.pricing import FINE_TUNABLE
+
+    names = list(FINE_TUNABLE)
+    done = [j.result_model for j in (store or JobStore()).list_jobs("openai") if j.result_model]
+    remote = [m.id for m in list_models(include_remote=True) if m.id.startswith("ft:")]
+    return names + [m for m in dict.fromkeys(done + remote) if m not in names]
+
+
 def provider_for(job: Job, store: JobStore | None = None) -> Provider:
     return get_provider(job.provider, store)
 
 
-__all__ = ["Job", "JobSpec", "JobStore", "MetricRow", "Plan", "Provider", "get_provider", "provider_for"]
+__all__ = ["Job", "JobSpec", "JobStore", "MetricRow", "Plan", "Provider", "base_models", "get_provider", "provider_for"]

@@ -18,7 +18,8 @@ import gradio as gr  # noqa: E402
 from storyteller import studio  # noqa: E402
 from storyteller.config import get_settings  # noqa: E402
 from storyteller.paths import ASSETS  # noqa: E402
-from storyteller.ui import story  # noqa: E402
+from storyteller.ui import data, story  # noqa: E402
+from storyteller.ui import training  # noqa: E402
 from storyteller.ui.context import UIContext  # noqa: E402
 
 CSS_PATH = os.path.join(os.path.dirname(__file__), "style.css")
@@ -27,6 +28,8 @@ FAVICON = ASSETS / "favicon.png"
 # (label, tab id, module with render(ctx)) — one line per tab.
 TABS = [
     ("讲故事 / Story", "story", story),
+    ("数据 / Data", "data", data),
+    ("训练 / Training", "training", training),
 ]
 
 TITLE = "# 英雄穿越记 · Hero Time Travellers\n奥特曼和中国古代英雄一起打怪兽！ Ultraman teams up with heroes from Chinese history!"
