@@ -23,7 +23,7 @@ from storyteller.paths import DEFAULT_MODEL_DIR  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
-    ap.add_argument("--n-reference", type=int, default=80, help="reference stories to generate")
+    ap.add_argument("--n-reference", type=int, default=60, help="reference stories to generate")
     ap.add_argument("--update-card", action="store_true", help="write the table into the model card")
     ap.add_argument("--json", type=Path, help="also save all metrics as JSON here")
     args = ap.parse_args()

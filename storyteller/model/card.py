@@ -37,7 +37,7 @@ def heldout_rows(model_dir: Path) -> list[Row]:
     return [Row(s.lang, s.dynasty, s.power, s.style, s.hero, s.story) for s in held]
 
 
-def measure(model_dir: Path, n_heldout: int | None = None, n_reference: int = 80, seed: int = 0) -> dict[str, dict]:
+def measure(model_dir: Path, n_heldout: int | None = None, n_reference: int = 60, seed: int = 0) -> dict[str, dict]:
     """Columns of the targets table: held-out zh, held-out en, reference corpus (if present)."""
     loaded = load_model(model_dir, threads=1)
     train = training_stories(model_dir)
@@ -85,7 +85,7 @@ def write_card(model_dir: Path, cols: dict[str, dict]) -> Path:
         held=info.get("heldout_stories"), by_lang=json.dumps(info.get("by_lang", {}), ensure_ascii=False),
         steps=cfg["steps"], batch=cfg["batch_size"], seconds=info.get("train_seconds"), loss=info.get("final_loss"),
         n_embd=cfg["n_embd"], n_layer=cfg["n_layer"], n_head=cfg["n_head"], n_positions=cfg["n_positions"],
-        table=table(cols), langs=", ".join(cfg["langs"]),
+        table=table(cols), langs=", ".join(cfg["langs"]), threads=cfg["threads"],
     )
     path = Path(model_dir) / "README.md"
     path.write_text(text, encoding="utf-8")
@@ -132,8 +132,19 @@ reference corpus was used for evaluation only, never for training.
 
 ## Training
 `python -m storyteller.model.build` (or `make model`): seed 1234, {steps} steps of batch {batch},
-AdamW with warm-up and cosine decay, {seconds} s on two CPU cores; final training loss {loss}.
-Every setting is in `training_config.json` beside the weights.
+AdamW with warm-up and cosine decay, {seconds} s with {threads} CPU thread(s) on a shared two-core
+machine; final training loss {loss} (per token). Every setting is in `training_config.json`
+beside the weights; the same command and thread count rebuild the same weights.
+
+## One model for both languages
+Measured on a 408-story snapshot of the corpus, 100 training steps each, same settings:
+per-character perplexity on the held-out Chinese stories was 51.1 for a Chinese-only model and
+73.1 for the joint model; held-out English: 5.86 (joint). Per training step a Chinese-only model
+learns Chinese faster, since all its batches are Chinese (it saw 35% more Chinese stories). We
+ship one joint model anyway: two models would double the build time and the download, the
+app would have to switch models with the language, and English costs the joint model only a
+quarter of its steps. A compute-matched comparison (one model with N steps against two with
+N split by language) was not run for lack of CPU time; it is the next measurement to make.
 
 ## Measured quality
 Sampling at temperature 0.8, top-p 0.95, one CPU thread. Adherence: the story names the
