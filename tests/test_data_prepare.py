@@ -142,9 +142,11 @@ def test_data_tab_handlers(tmp_path, settings_env):
     md, preview, path, info = tab.on_upload(str(src))
     assert "Ready to train" in md and path == str(src) and info["ok"]
     msg, files, published, info = tab.run_prepare(path, "chat", 0.1, 42, info)
-    assert "train 18" in msg and published == files[0] and info["source"] == str(src)
+    files = files["value"]
+    assert "train **18**" in msg and published == files[0] and info["source"] == str(src)
     assert files[0].startswith(str(settings_env))  # outputs go to the app's data folder, not beside the upload
     msg, files2, _, _ = tab.run_prepare(published, "legacy", 0.1, 42, info)  # prepares from the source again
+    files2 = files2["value"]
     assert files2 and files2[0].endswith(".legacy.train.jsonl")
     md, *_ = tab.on_upload(str(stories_csv(tmp_path / "few.csv", n=3)))
     assert "Not ready" in md

@@ -21,6 +21,8 @@ app.add_typer(data_app, name="data")
 
 
 def _fail(e: Exception) -> None:
+    if isinstance(e, OSError):  # a path we cannot read or write: say which, no traceback
+        e = f"cannot use {e.filename or 'that file'}: {e.strerror or e}."
     typer.echo(f"Error: {e}", err=True)
     raise typer.Exit(1)
 
@@ -47,9 +49,14 @@ def generate(
     from storyteller.data.generate import generate as run
 
     cat = get_catalog()
-    lang_ = lang if lang in ("zh", "en") else "zh"
-    if template and template.startswith("@"):
-        template = Path(template[1:]).read_text(encoding="utf-8")
+    if lang not in ("zh", "en"):
+        _fail(f"--lang must be zh or en, not {lang!r}.")
+    lang_ = lang
+    try:
+        if template and template.startswith("@"):
+            template = Path(template[1:]).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        _fail(e if isinstance(e, OSError) else f"{template[1:]} is not UTF-8 text.")
     try:
         spec = GenerateSpec(model_id=model, dynasties=dynasty or cat.choices("dynasty", lang_),
                             powers=power or cat.choices("power", lang_), styles=style or cat.choices("style", lang_),
@@ -57,9 +64,12 @@ def generate(
                             max_attempts=attempts)
     except (StorytellerError, ValueError) as e:
         _fail(e)
-    bar = tqdm(total=0, unit="story", dynamic_ncols=True)
+    bars: list = []  # made on the first progress report, so an early error prints no empty bar
 
     def progress(p) -> None:
+        if not bars:
+            bars.append(tqdm(total=p.total, unit="story", dynamic_ncols=True))
+        bar = bars[0]
         bar.total = p.total
         bar.n = p.done + p.failed
         cost = f"${p.cost_usd:.4f}" if p.cost_usd is not None else "n/a"
@@ -69,13 +79,13 @@ def generate(
     try:
         res = run(spec, out, cancel=cancel, on_progress=progress)
     except KeyboardInterrupt:
-        bar.close()
+        _close(bars)
         typer.echo(f"\nStopped. Stories written so far are kept in {out}; run the same command to resume.")
         raise typer.Exit(130) from None
-    except StorytellerError as e:
-        bar.close()
+    except (StorytellerError, OSError) as e:
+        _close(bars)
         _fail(e)
-    bar.close()
+    _close(bars)
     if res.repaired_tail:
         typer.echo(f"Repaired a half-written last record; its text is kept in {res.repaired_tail}.")
     cost = f"${res.cost_usd:.4f}" if res.cost_usd is not None else "n/a (local or unknown price)"
@@ -88,6 +98,11 @@ def generate(
         raise typer.Exit(2)
 
 
+def _close(bars: list) -> None:
+    for bar in bars:
+        bar.close()
+
+
 @data_app.command()
 def check(
     file: Path = typer.Argument(..., help="A CSV or JSONL dataset."),
@@ -98,7 +113,7 @@ def check(
 
     try:
         report = run(file)
-    except StorytellerError as e:
+    except (StorytellerError, OSError) as e:
         _fail(e)
     if as_json:
         typer.echo(json.dumps(report.model_dump(mode="json") | {"ok": report.ok}, ensure_ascii=False, indent=2))
@@ -120,7 +135,7 @@ def prepare(
 
     try:
         res = run(file, format, out, val=val, seed=seed)
-    except StorytellerError as e:
+    except (StorytellerError, OSError) as e:
         _fail(e)
     typer.echo(f"train: {res.train_count} -> {res.train_path}")
     if res.val_path:

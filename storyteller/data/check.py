@@ -31,6 +31,16 @@ TARGET_EPOCHS, MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 3, 100, 25_000
 MIN_DEFAULT_EPOCHS, MAX_DEFAULT_EPOCHS = 1, 25
 ROLES = ("system", "user", "assistant", "function", "tool")
 KEYS = ("role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id")
+FORMAT_WORDS = {  # the cookbook's error types, in words a parent can act on
+    "data_type": "a line that is not a JSON object",
+    "missing_messages_list": "no \"messages\" list",
+    "message_missing_key": "a message without \"role\" or \"content\"",
+    "message_unrecognized_key": "a message with an unknown key",
+    "unrecognized_role": "a message with an unknown role",
+    "missing_content": "a message with empty content",
+    "example_missing_assistant_message": "no assistant message (the story the model should learn)",
+    "missing_prompt_or_completion": "no prompt or no completion",
+}
 _MOJIBAKE = re.compile("[ÃÂâåæçèéäïðœ][\u0080-\u00bf\u2018-\u203a\u0152\u0153\u0160\u0161\u0178\u017d\u02c6\u02dc]")
 
 
@@ -80,8 +90,8 @@ class CheckReport(BaseModel):
                 where = f" (line {i.lines[0]})" if i.lines else ""
                 raise DataError(f"{Path(self.path).name}: {i.message}{where}.", "Run `storyteller data check`.")
 
-    def text(self) -> str:
-        """The report for people, as the CLI prints it."""
+    def text(self, preview: bool = True) -> str:
+        """The report for people, as the CLI prints it (the web page shows the preview as a table)."""
         t = self.tokens
         out = [f"{Path(self.path).name}: {self.examples} examples ({self.source_format}); "
                + ("OK to train" if self.ok else "NOT ready to train")]
@@ -94,8 +104,9 @@ class CheckReport(BaseModel):
         out.append(f"Default epochs {self.epochs}; billed tokens {self.billed_tokens:,}")
         out.append(f"Estimated training cost (prices as of {self.prices_as_of}):")
         out += [f"  {m:28} ${c:,.2f}" for m, c in self.costs_usd.items()]
-        out.append("Preview:")
-        out += ["  " + json.dumps(p, ensure_ascii=False)[:160] for p in self.preview]
+        if preview:
+            out.append("Preview:")
+            out += ["  " + json.dumps(p, ensure_ascii=False)[:160] for p in self.preview]
         return "\n".join(out)
 
 
@@ -241,7 +252,7 @@ def check(path: Path, max_bytes: int = MAX_BYTES) -> CheckReport:
     issues = []
     for code, lines in found.items():
         if code == "format_error":
-            detail = ", ".join(f"{k} x{v}" for k, v in sorted(fmt_errors.items()))
+            detail = "; ".join(f"{FORMAT_WORDS.get(k, k)} ({k}) x{v}" for k, v in sorted(fmt_errors.items()))
             issues.append(Issue(code=code, severity="error", count=len(lines), lines=lines[:10],
                                 message=f"chat format errors: {detail}"))
             continue

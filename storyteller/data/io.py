@@ -18,7 +18,10 @@ from storyteller.errors import DataError
 
 MAX_BYTES = 50 * 1024 * 1024  # a story dataset is a few MB; anything bigger is a mistake
 CSV_COLUMNS = ["index", "dynasty", "super_power", "story_type", "story"]
-ALIASES = {"power": "super_power", "style": "story_type", "superpower": "super_power"}
+ALIASES = {"power": "super_power", "style": "story_type", "superpower": "super_power",
+           # headers a parent may type in Chinese Excel
+           "序号": "index", "朝代": "dynasty", "超能力": "super_power", "能力": "super_power",
+           "风格": "story_type", "故事类型": "story_type", "类型": "story_type", "故事": "story"}
 REQUIRED = ("dynasty", "super_power", "story_type", "story")
 _SHORT = {"super_power": "power", "story_type": "style"}  # the names JSONL records use
 
@@ -43,6 +46,8 @@ class Dataset:
 def read_text(path: Path, max_bytes: int = MAX_BYTES) -> tuple[str, bool]:
     """The file's text and whether it had a UTF-8 BOM. Checks the size before reading."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path.name} is a folder, not a file.", "Give the CSV or JSONL file inside it.")
     if not path.is_file():
         raise DataError(f"{path.name}: file not found.", "Check the path and try again.")
     size = path.stat().st_size
@@ -69,7 +74,8 @@ def read_text(path: Path, max_bytes: int = MAX_BYTES) -> tuple[str, bool]:
             pass
         raise DataError(
             f"{path.name}, line {line}: the file is not UTF-8 text.{guess}",
-            "Open it and save it again as 'CSV UTF-8' (Excel) or UTF-8 (any text editor).",
+            "用 Excel 打开，另存为「CSV UTF-8（逗号分隔）」/ Open it and save it again as 'CSV UTF-8' (Excel) "
+            "or as UTF-8 (any text editor).",
         ) from None
 
 
@@ -78,6 +84,9 @@ def read_dataset(path: Path, max_bytes: int = MAX_BYTES) -> Dataset:
     path = Path(path)
     text, bom = read_text(path, max_bytes)
     first = text.lstrip()[:1]
+    if first == "[":
+        raise DataError(f"{path.name}, line 1: this is one JSON list, not JSON Lines.",
+                        "Write one JSON object per line (JSONL), without the surrounding [ ].")
     if path.suffix.lower() in (".jsonl", ".json") or first == "{":
         ds = _read_jsonl(path, text)
     else:

@@ -75,6 +75,7 @@ def convert(ds: Dataset, fmt: Format) -> tuple[list[dict], int, int]:
         raise DataError(f"Unknown format {fmt!r}.", f"Choose one of: {', '.join(FORMATS)}.")
     if ds.kind != "stories":
         if ds.kind == fmt:
+            _require_valid(ds)
             return list(ds.records), 0, 0
         raise DataError(f"{ds.path.name} is already in the {ds.kind} format and cannot become {fmt}.",
                         "Start from the stories (CSV or story JSONL) instead.")
@@ -96,6 +97,26 @@ def convert(ds: Dataset, fmt: Format) -> tuple[list[dict], int, int]:
         else:
             out.append(to_local(story, line) | ({"index": len(out)} if fmt == "csv" else {}))
     return out, empty, dups
+
+
+def _require_valid(ds: Dataset) -> None:
+    """Chat/legacy files pass through as they are, so a broken example would reach the trainer."""
+    from storyteller.data.check import FORMAT_WORDS, chat_format_errors  # check imports this module
+
+    bad = []
+    for ex, line in zip(ds.records, ds.lines):
+        if ds.kind == "chat":
+            errs = chat_format_errors(ex)
+        else:
+            ok = isinstance(ex, dict) and all(isinstance(ex.get(k), str) for k in ("prompt", "completion"))
+            errs = [] if ok and ex["completion"].strip() else ["missing_prompt_or_completion"]
+        if errs:
+            bad.append((line, errs))
+    if bad:
+        line, errs = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise DataError(f"{ds.path.name}, line {line}: {'; '.join(FORMAT_WORDS.get(e, e) for e in dict.fromkeys(errs))}{more}.",
+                        "Fix or delete those lines (`storyteller data check` lists them all), then prepare again.")
 
 
 def split(examples: list[dict], val: float, seed: int) -> tuple[list[dict], list[dict]]:
@@ -136,6 +157,8 @@ def write_examples(examples: list[dict], path: Path, fmt: str) -> None:
 
 def prepare(src: Path, fmt: Format, out_dir: Path, val: float = 0.1, seed: int = 42) -> PrepareResult:
     src, out_dir = Path(src), Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(f"{out_dir.name} is a file, not a folder.", "Give a folder for the prepared files.")
     ds = read_dataset(src)
     examples, empty, dups = convert(ds, fmt)
     train, valid = split(examples, val, seed)

@@ -17,6 +17,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+try:  # POSIX; elsewhere two runs on one file are simply not prevented
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
 from storyteller.data.io import CSV_COLUMNS
 from storyteller.errors import DataError
 
@@ -56,15 +61,33 @@ class StoryFile:
         self.done: Counter[Key] = Counter()
         self.rows = 0
         self.repaired_tail: Path | None = None
-        self._load()
-        self._f = open(self.path, "a", encoding="utf-8", newline="")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._f = open(self.path, "a", encoding="utf-8", newline="")  # never truncates
+        except OSError as e:
+            raise DataError(f"Cannot write {self.path}: {e.strerror or e}.",
+                            "Choose a file name in a folder you can write to.") from None
+        try:
+            self._lock()
+            self._load()
+        except BaseException:
+            self._f.close()
+            raise
         if self.format == "csv" and self.path.stat().st_size == 0:
             self._append(self._csv_line(CSV_COLUMNS))
 
+    def _lock(self) -> None:
+        """One writer per file: two runs appending the same stories would interleave and duplicate."""
+        if fcntl is None:
+            return
+        try:
+            fcntl.flock(self._f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise DataError(f"{self.path.name} is being written by another generation right now.",
+                            "Wait for it to finish (or stop it), or choose another file name.") from None
+
     def _load(self) -> None:
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.touch()
+        if self.path.stat().st_size == 0:
             return
         raw = self.path.read_bytes()
         try:

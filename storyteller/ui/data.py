@@ -19,16 +19,18 @@ from storyteller.catalog import get_catalog
 from storyteller.data import workspace
 from storyteller.data.check import CheckReport, check
 from storyteller.data.generate import DEFAULT_TEMPLATE, GenerateSpec, generate
+from storyteller.data.io import read_dataset
 from storyteller.data.prepare import FORMATS, prepare
 from storyteller.errors import StorytellerError
 from storyteller.ui.context import UIContext
 
 
 class DataSession:
-    """Per-browser-session state: the running generation's stop signal."""
+    """Per-browser-session state: the running generation's stop signal, and whether one runs."""
 
     def __init__(self):
         self.cancel = threading.Event()
+        self.running = False
 
     def __deepcopy__(self, memo) -> "DataSession":  # gr.State copies its initial value per session
         return DataSession()
@@ -39,9 +41,40 @@ class DataSession:
         return self.cancel
 
 
+INTRO = ("训练自己的讲故事模型需要很多故事：① 用一个模型**生成**，或 ② **上传**已有的 CSV / JSONL；"
+         "看看检查报告，再 ③ **准备**成训练文件。你的文件只会被读取，不会被修改。  \n"
+         "Training a storyteller needs many stories: ① **generate** them with a model or ② **upload** a "
+         "CSV / JSONL; read the check report, then ③ **prepare** the training files. Your files are only read, "
+         "never changed.")
+ISSUE_ZH = {
+    "too_few_examples": "故事太少", "over_token_limit": "有的故事太长，会被截断", "empty_story": "有空的故事",
+    "missing_field": "朝代、超能力或风格没填", "duplicate_story": "有重复的故事", "bom": "文件开头有 BOM 标记",
+    "replacement_char": "有丢失的字（�）", "mojibake": "有乱码", "missing_prompt_or_completion": "缺少 prompt 或 completion",
+    "prompt_separator": "prompt 结尾不对", "completion_stop": "completion 结尾不对",
+    "completion_leading_space": "completion 开头少一个空格", "format_error": "聊天格式有错",
+}
+HEADERS = {"dynasty": "朝代 / dynasty", "power": "超能力 / power", "style": "风格 / style", "story": "故事 / story"}
+FORMAT_LABELS = {"chat": "chat", "legacy": "legacy", "local": "本地 / local", "csv": "CSV"}
+FORMAT_INFO = ("chat: OpenAI gpt-4o / gpt-4.1 · legacy: babbage / davinci · 本地 / local: 在这台电脑上训练 / train on "
+               "this computer · CSV: 表格 / spreadsheet")
+CHEAP_MODEL = "gpt-4o-mini-2024-07-18"
+
+
 def report_markdown(r: CheckReport) -> str:
+    """A short zh/en summary a parent can read, the problems with their lines, then the details."""
     head = "✅ 可以训练 / Ready to train" if r.ok else "⛔ 还不能训练 / Not ready to train"
-    return f"### {head}\n```text\n{r.text()}\n```"
+    facts = [f"**{r.examples}** 个例子 / examples", f"每个约 / about **{r.tokens.mean:.0f}** tokens",
+             f"默认 / default **{r.epochs}** 轮 / epochs"]
+    model = CHEAP_MODEL if CHEAP_MODEL in r.costs_usd else next(iter(r.costs_usd), None)
+    if model:
+        facts.append(f"用 / on {model.split('-20')[0]} 训练约 / training ≈ **${r.costs_usd[model]:,.2f}**")
+    lines = [f"### {head}", " · ".join(facts), ""]
+    for i in r.issues:
+        mark = "⛔" if i.severity == "error" else "⚠️"
+        where = f" — 行 / line {', '.join(map(str, i.lines))}" if i.lines else ""
+        count = f" (x{i.count})" if i.count > 1 and i.code != "format_error" else ""
+        lines.append(f"- {mark} {ISSUE_ZH.get(i.code, i.code)} / {i.message}{count}{where}")
+    return "\n".join(lines) + f"\n\n```text\n{r.text(preview=False)}\n```"
 
 
 def preview_rows(r: CheckReport) -> list[list[str]]:
@@ -49,18 +82,51 @@ def preview_rows(r: CheckReport) -> list[list[str]]:
     return [[str(p.get(k, "")) for k in keys] for p in r.preview]
 
 
+def problem_markdown(e: Exception) -> str:
+    return f"### ⚠️ 这个文件有问题 / This file has a problem\n{_friendly(e)}"
+
+
 def _checked(path: str):
     """(report markdown, preview update, dataset path, dataset info) for a file just checked."""
     report = check(path)
     keys = list(report.preview[0]) if report.preview else []
+    widths = ["10%", "12%", "10%", "68%"] if keys == list(HEADERS) else _widths(len(keys))
     info = {"source": path, "train": None, "val": None, "format": None, "ok": report.ok}
-    return report_markdown(report), gr.update(value=preview_rows(report), headers=keys), path, info
+    preview = gr.update(value=preview_rows(report), headers=[HEADERS.get(k, k) for k in keys],
+                        column_widths=widths, visible=bool(keys))
+    return report_markdown(report), preview, path, info
+
+
+def _widths(n: int) -> list[str] | None:
+    """The last column (the story) gets most of the room; no squeezed one-letter-per-line headers."""
+    if n < 2:
+        return None
+    rest = 40 // (n - 1)
+    return [f"{rest}%"] * (n - 1) + [f"{100 - rest * (n - 1)}%"]
+
+
+def _missing_choice(dynasties, powers, styles) -> str | None:
+    for values, zh, en in ((dynasties, "朝代", "dynasty"), (powers, "超能力", "power"), (styles, "风格", "style")):
+        if not [v for v in (values or []) if str(v).strip()]:
+            return f"请至少选一个{zh} / Choose at least one {en}."
+    return None
+
+
+def _has_stories(path) -> bool:
+    try:
+        return bool(read_dataset(path).records)
+    except StorytellerError:
+        return False
 
 
 def run_generate(model, dynasties, powers, styles, repeats, concurrency, template, lang, name, fmt,
                  session: DataSession) -> Iterator[tuple]:
     """Stream progress lines; at the end show the check report and offer the file."""
     keep = (gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
+    if missing := _missing_choice(dynasties, powers, styles):
+        gr.Warning(missing)
+        yield (f"⚠️ {missing}",) + keep
+        return
     try:
         spec = GenerateSpec(model_id=model, dynasties=list(dynasties or []), powers=list(powers or []),
                             styles=list(styles or []), repeats=int(repeats), concurrency=int(concurrency),
@@ -82,6 +148,7 @@ def run_generate(model, dynasties, powers, styles, repeats, concurrency, templat
         finally:
             updates.put(None)
 
+    session.running = True
     threading.Thread(target=work, daemon=True, name="datagen-ui").start()
     try:
         yield (f"⏳ {out.name} …",) + keep
@@ -90,10 +157,14 @@ def run_generate(model, dynasties, powers, styles, repeats, concurrency, templat
     except GeneratorExit:  # the page went away: stop the run, keep what is written
         cancel.set()
         raise
+    finally:
+        session.running = False
     if "error" in box:
         msg = _friendly(box["error"])
         gr.Warning(msg)
-        yield (f"⚠️ {msg} — 已写入的故事都保存在 {out.name}，再按「生成」会接着写。",) + keep
+        kept = (f"\n\n已写好的故事都保存在 {out.name}，再按「生成」会接着写 / Stories already written are kept in "
+                f"{out.name}; press Generate again to go on." if _has_stories(out) else "")
+        yield (f"⚠️ {msg}{kept}",) + keep
         return
     res = box["result"]
     status = (f"{'⏹ 已停止 / Stopped' if res.stopped else '✅ 完成 / Done'}: {res.written} new, "
@@ -103,45 +174,54 @@ def run_generate(model, dynasties, powers, styles, repeats, concurrency, templat
     try:
         md, prev, path, info = _checked(str(out))
     except StorytellerError as e:
-        yield (status + f"\n\n⚠️ {e}", str(out) if out.exists() else None, gr.update(), gr.update(), gr.update(),
-               gr.update())
+        yield (status + f"\n\n⚠️ {e}", _file(out), gr.update(), gr.update(), gr.update(), gr.update())
         return
-    yield status, str(out), md, prev, path, info
+    yield status, _file(out), md, prev, path, info
 
 
-def stop_generate(session: DataSession) -> str:
+def _file(path) -> dict:
+    """A download box that only shows when there is something to download."""
+    return gr.update(value=str(path), visible=True) if path.exists() else gr.update(value=None, visible=False)
+
+
+def stop_generate(session: DataSession):
+    if not session.running:  # keep the last run's result on screen
+        gr.Info("现在没有在生成 / Nothing is being generated right now.")
+        return gr.update()
     session.cancel.set()
     return "⏹ 正在停止，已写好的故事会保留 / Stopping; stories already written are kept."
 
 
 def on_upload(file):
-    if not file:
-        return gr.update(), gr.update(), gr.update(), gr.update()
+    if not file:  # the file was removed: forget it, so Prepare cannot use it
+        return "", gr.update(value=[], visible=False), None, {}
     try:
         return _checked(file)
     except StorytellerError as e:
-        gr.Warning(str(e))
-        return f"⚠️ {e}", gr.update(value=[]), None, {}
+        gr.Warning(_friendly(e))
+        return problem_markdown(e), gr.update(value=[], visible=False), None, {}
 
 
 def run_prepare(path, fmt, val, seed, info):
     """Prepare from the checked source (not from an earlier prepared file)."""
     path = (info or {}).get("source") or path
     if not path:
-        gr.Warning("先生成或上传一个数据集 / Generate or upload a dataset first.")
-        return gr.update(), None, path, info
+        msg = "先生成或上传一个数据集 / Generate or upload a dataset first."
+        gr.Warning(msg)
+        return f"⚠️ {msg}", gr.update(value=None, visible=False), path, info
     try:
-        res = prepare(path, fmt, workspace.prepared_dir(), val=float(val), seed=int(seed))
+        res = prepare(path, fmt, workspace.prepared_dir(), val=float(val or 0), seed=int(seed or 0))
     except StorytellerError as e:
-        gr.Warning(str(e))
-        return f"⚠️ {e}", None, path, info
+        gr.Warning(_friendly(e))
+        return f"⚠️ {_friendly(e)}", gr.update(value=None, visible=False), path, info
     files = [str(res.train_path)] + ([str(res.val_path)] if res.val_path else [])
-    msg = (f"✅ train {res.train_count} · val {res.val_count} ({res.format})"
-           + (f" · left out {res.dropped_empty} empty, {res.dropped_duplicates} duplicates"
-              if res.dropped_empty or res.dropped_duplicates else ""))
+    msg = (f"✅ 训练 / train **{res.train_count}** · 验证 / validation **{res.val_count}** ({res.format})"
+           + (f" · 去掉了 / left out {res.dropped_empty} 个空的 / empty, {res.dropped_duplicates} 个重复的 / duplicates"
+              if res.dropped_empty or res.dropped_duplicates else "")
+           + "  \n在下面下载，或到「训练」页直接使用 / Download below, or use them on the Training tab.")
     info = dict(info or {}) | {"source": path, "train": files[0], "val": files[1] if len(files) > 1 else None,
                                "format": res.format}
-    return msg, files, files[0], info
+    return msg, gr.update(value=files, visible=True), files[0], info
 
 
 def _bar(done: int, total: int, width: int = 20) -> str:
@@ -152,6 +232,8 @@ def _bar(done: int, total: int, width: int = 20) -> str:
 def _friendly(e: Exception) -> str:
     if isinstance(e, StorytellerError):
         return str(e)
+    if isinstance(e, OSError):
+        return f"{e.strerror or e} ({e.filename or ''})"
     if hasattr(e, "errors"):  # pydantic: name the field, skip the internals
         return "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
     return f"{type(e).__name__}: {e}"
@@ -166,7 +248,8 @@ def render(ctx: UIContext) -> None:
     models = list(getattr(ctx.model, "choices", None) or []) if ctx.model is not None else []
     model_choices = [c[1] if isinstance(c, tuple) else c for c in models] or ctx.settings.openai.models
 
-    with gr.Accordion("🧪 生成数据集 / Generate a dataset", open=True):
+    gr.Markdown(INTRO, elem_id="data-intro")
+    with gr.Accordion("🧪 ① 生成数据集 / Generate a dataset", open=True):
         with gr.Row():
             model = gr.Dropdown(model_choices, value=model_choices[0] if model_choices else None,
                                 allow_custom_value=True, label="生成用的模型 / Generating model", elem_id="data-model")
@@ -189,24 +272,28 @@ def render(ctx: UIContext) -> None:
             gen_btn = gr.Button("🧪 生成 / Generate", variant="primary", elem_id="data-generate")
             stop_btn = gr.Button("⏹ 停止 / Stop", variant="stop", elem_id="data-stop")
         status = gr.Markdown("", elem_id="data-status")
-        generated = gr.File(label="生成的数据集 / Generated dataset", interactive=False, elem_id="data-generated")
+        generated = gr.File(label="生成的数据集 / Generated dataset", interactive=False, visible=False,
+                            elem_id="data-generated")
 
-    with gr.Accordion("📤 上传数据集 / Upload a dataset (CSV or JSONL)", open=False):
-        upload = gr.File(file_types=[".csv", ".jsonl", ".json"], type="filepath", label="CSV / JSONL",
+    with gr.Accordion("📤 ② 上传数据集 / Upload a dataset", open=True):
+        upload = gr.File(file_types=[".csv", ".jsonl", ".json"], type="filepath", height=120,
+                         label="CSV（列 / columns: dynasty, super_power, story_type, story）或 / or JSONL",
                          elem_id="data-upload")
 
     report = gr.Markdown("", elem_id="data-report")
-    preview = gr.Dataframe(value=[], interactive=False, wrap=True, label="预览 / Preview", elem_id="data-preview")
+    preview = gr.Dataframe(value=[], interactive=False, wrap=True, max_height=320, visible=False,
+                           label="预览 / Preview", elem_id="data-preview")
 
-    with gr.Accordion("🧰 准备训练文件 / Prepare for training", open=True):
+    with gr.Accordion("🧰 ③ 准备训练文件 / Prepare for training", open=True):
         with gr.Row():
-            pfmt = gr.Radio(list(FORMATS), value="chat", label="格式 / Format")
+            pfmt = gr.Radio([(FORMAT_LABELS.get(f, f), f) for f in FORMATS], value="chat", label="格式 / Format", scale=2,
+                            info=FORMAT_INFO, elem_id="data-prepare-format")
             val = gr.Slider(0.0, 0.5, value=0.1, step=0.05, label="验证集比例 / Validation share")
             seed = gr.Number(42, precision=0, label="随机种子 / Seed")
         prep_btn = gr.Button("🧰 准备 / Prepare", variant="secondary", elem_id="data-prepare")
         prep_status = gr.Markdown("", elem_id="data-prepare-status")
         prepared = gr.File(label="训练文件 / Training files", file_count="multiple", interactive=False,
-                           elem_id="data-prepared")
+                           visible=False, elem_id="data-prepared")
 
     lang.change(lambda lg: gr.update(value=DEFAULT_TEMPLATE[lg]), lang, template, queue=False,
                 api_visibility="private")
