@@ -286,8 +286,8 @@ def render(ctx: UIContext) -> None:
 
     with gr.Accordion("🧰 ③ 准备训练文件 / Prepare for training", open=True):
         with gr.Row():
-            pfmt = gr.Radio([(FORMAT_LABELS.get(f, f), f) for f in FORMATS], value="chat", label="格式 / Format", scale=2,
-                            info=FORMAT_INFO, elem_id="data-prepare-format")
+            pfmt = gr.Radio([(FORMAT_LABELS.get(f, f), f) for f in FORMATS], value="chat", scale=2,
+                            label="格式 / Format", info=FORMAT_INFO, elem_id="data-prepare-format")
             val = gr.Slider(0.0, 0.5, value=0.1, step=0.05, label="验证集比例 / Validation share")
             seed = gr.Number(42, precision=0, label="随机种子 / Seed")
         prep_btn = gr.Button("🧰 准备 / Prepare", variant="secondary", elem_id="data-prepare")
