@@ -185,8 +185,7 @@ def _file(path) -> dict:
 
 
 def stop_generate(session: DataSession):
-    if not session.running:  # keep the last run's result on screen
-        gr.Info("现在没有在生成 / Nothing is being generated right now.")
+    if not session.running:  # nothing to stop: keep the last run's result on screen
         return gr.update()
     session.cancel.set()
     return "⏹ 正在停止，已写好的故事会保留 / Stopping; stories already written are kept."
