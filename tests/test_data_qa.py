@@ -109,6 +109,8 @@ def test_tab_buttons_pressed_with_nothing_chosen(settings_env):
     assert tab.stop_generate(session) == {"__type__": "update"}  # idle: keeps the last result on screen
     out = list(tab.run_generate("gpt-4o-mini", [], ["隐形"], ["轻松"], 1, 1, "", "zh", "x", "csv", session))
     assert len(out) == 1 and "至少选一个朝代" in out[0][0] and "List should" not in out[0][0]
+    out = list(tab.run_generate(None, ["唐"], ["隐形"], ["轻松"], 1, 1, "", "zh", "x", "csv", session))
+    assert "选一个生成用的模型" in out[0][0]
     msg, files, path, _ = tab.run_prepare(None, "chat", 0.1, 42, {})
     assert "先生成或上传" in msg and files["visible"] is False and path is None
     md, preview, path, info = tab.on_upload(None)  # the file was removed: forget it

@@ -105,7 +105,9 @@ def _widths(n: int) -> list[str] | None:
     return [f"{rest}%"] * (n - 1) + [f"{100 - rest * (n - 1)}%"]
 
 
-def _missing_choice(dynasties, powers, styles) -> str | None:
+def _missing_choice(dynasties, powers, styles, model="-") -> str | None:
+    if not str(model or "").strip():
+        return "请选一个生成用的模型 / Choose the model that writes the stories."
     for values, zh, en in ((dynasties, "朝代", "dynasty"), (powers, "超能力", "power"), (styles, "风格", "style")):
         if not [v for v in (values or []) if str(v).strip()]:
             return f"请至少选一个{zh} / Choose at least one {en}."
@@ -123,7 +125,7 @@ def run_generate(model, dynasties, powers, styles, repeats, concurrency, templat
                  session: DataSession) -> Iterator[tuple]:
     """Stream progress lines; at the end show the check report and offer the file."""
     keep = (gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
-    if missing := _missing_choice(dynasties, powers, styles):
+    if missing := _missing_choice(dynasties, powers, styles, model):
         gr.Warning(missing)
         yield (f"⚠️ {missing}",) + keep
         return
