@@ -21,10 +21,14 @@ def shipped():
     Row("zh", "魏", "喷火", "努力", None, ""),  # dynasty and power never trained on
     Row("en", "宋", "冰冻", "幽默", None, ""),
 ], ids=["zh-seen", "zh-unseen", "en-seen"])
+@pytest.mark.slow
 def test_story_names_dynasty_power_and_ultraman(shipped, row):
     model, tok = shipped
-    stories = [generate(model, tok, row.request(), max_new_tokens=640, seed=s)["story"] for s in range(3)]
-    good = [s for s in stories if story_checks(row, s)["adherent"]]
-    assert good, stories  # sampling: at least one of three fixed seeds
+    stories = []
+    for seed in range(3):  # sampling: one of three fixed seeds must do it (usually the first)
+        stories.append(generate(model, tok, row.request(), max_new_tokens=640, seed=seed)["story"])
+        if story_checks(row, stories[-1])["adherent"]:
+            break
+    assert story_checks(row, stories[-1])["adherent"], stories
     assert all("<|" not in s for s in stories)
-    assert len(good[0]) > 100
+    assert len(stories[-1]) > 100
