@@ -8,6 +8,7 @@ spoken and streamed to the player while the text keeps growing.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 
@@ -88,6 +89,28 @@ def tell_story(dynasty, power, style, lang, length, model, temperature, session:
             yield text, status, None, None
 
 
+def _quiet_player(handler):
+    """The event handler for `handler`: with read-aloud off, the streaming player is cleared once and
+    then skipped. Gradio opens a media stream for every value a streaming output gets, None included,
+    and clients fetch its playlist, on every story: work on the way to the first word that buys nothing."""
+
+    @functools.wraps(handler)
+    def run(*args):
+        frames = handler(*args)
+        if args[8]:  # read_aloud: the player streams the story's voice
+            yield from frames
+            return
+        clear = gr.update(value=None)
+        try:
+            for text, status, _, download in frames:
+                yield text, status, clear, download
+                clear = gr.skip()
+        finally:
+            frames.close()  # Stop or a closed tab: end the story now
+
+    return run
+
+
 def regenerate(dynasty, power, style, lang, length, model, temperature, session: TellSession,
                read_aloud: bool = False, voice: str = readaloud.AUTO, rate: int = 150):
     """Tell it again with the same choices as the last story (or the ones on screen)."""
@@ -166,10 +189,10 @@ def render(ctx: UIContext) -> None:
               speech["read"], speech["voice"], speech["rate"]]
     outputs = [story, stats, speech["player"], speech["download"]]
     limit = ctx.settings.ui.concurrency
-    told = tell_btn.click(tell_story, inputs, outputs, api_name="tell", concurrency_limit=limit,
+    told = tell_btn.click(_quiet_player(tell_story), inputs, outputs, api_name="tell", concurrency_limit=limit,
                           concurrency_id="story", show_progress="hidden")
-    again = again_btn.click(regenerate, inputs, outputs, api_name="regenerate", concurrency_limit=limit,
-                            concurrency_id="story", show_progress="hidden")
+    again = again_btn.click(_quiet_player(regenerate), inputs, outputs, api_name="regenerate",
+                            concurrency_limit=limit, concurrency_id="story", show_progress="hidden")
     stop_btn.click(stop_story, [lang, session], stats, cancels=[told, again], queue=False,
                    api_visibility="private")
     lang.change(switch_language, [lang, dynasty, power, style],
