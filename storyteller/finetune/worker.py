@@ -96,7 +96,8 @@ def make_trainer_classes():
         def on_train_begin(self, args, state, control, **kw):
             self.t0, self.step0 = time.time(), state.global_step
             if state.is_world_process_zero:
-                self.log.event(f"Training: {state.max_steps} steps", total_steps=state.max_steps)
+                self.log.event(f"Training: {state.max_steps} steps", total_steps=state.max_steps,
+                               threads=torch.get_num_threads(), device=str(args.device))
                 if self.store:
                     self.store.update_job(self.job_id, status="running", total_steps=state.max_steps,
                                           step=state.global_step)
