@@ -60,20 +60,22 @@ class AudioFrames:
 
 
 def speak_frames(frames: Iterator[tuple[str, str]], lang: str, voice: str | None, rate: int):
-    """(text, status, audio chunk or None, file) frames: the story and its voice, together."""
+    """(text, status, audio chunk, file) frames: the story and its voice, together. Frames without
+    new audio skip the player (a None would open an empty media stream)."""
     try:
         get_speaker().start()
     except TTSUnavailable as e:
         gr.Warning(str(e))
         for text, status in frames:
-            yield text, status, None, None
+            yield text, status, gr.skip(), gr.skip()
         return
     audio = AudioFrames(lang, voice, rate)
     last = ("", "")
     try:
         for text, status in frames:
             last = (text, status)
-            yield text, status, audio.feed(text), gr.skip()
+            chunk = audio.feed(text)
+            yield text, status, chunk if chunk else gr.skip(), gr.skip()
     except GeneratorExit:
         audio.reader.cancel()
         raise
@@ -83,7 +85,7 @@ def speak_frames(frames: Iterator[tuple[str, str]], lang: str, voice: str | None
     if errors:
         gr.Warning(errors[0])
     whole = audio.reader.story_wav()
-    yield *last, None, str(whole) if whole else None
+    yield *last, gr.skip(), str(whole) if whole else None
 
 
 def voice_choices(lang: str) -> list[tuple[str, str]]:

@@ -8,8 +8,8 @@ spoken and streamed to the player while the text keeps growing.
 
 from __future__ import annotations
 
-import functools
 import threading
+import time
 from collections.abc import Iterator
 
 import gradio as gr
@@ -29,6 +29,7 @@ LABELS = {
            "temperature": "Imagination (temperature)", "advanced": "Advanced",
            "waiting": "Thinking of a story…", "empty": "*Pick a dynasty, a superpower and a style, then press Tell!*"},
 }
+FRAME_S = 0.04  # seconds between frames while a story streams
 DEFAULTS = {"dynasty": "唐", "power": "隐形", "style": "轻松"}
 
 
@@ -52,12 +53,16 @@ class TellSession:
 
 
 def stream_frames(run: studio.StoryRun, lang: str) -> Iterator[tuple[str, str]]:
-    """(story text, status line) after every chunk, then a final frame with timing or the error.
-    The partial story always stays on screen."""
+    """(story text, status line) as the story grows, then a final frame with timing or the error.
+    The first words go out at once; after that at most one frame per FRAME_S, since Gradio does
+    real work per frame and nobody reads faster. The partial story always stays on screen."""
     yield "", LABELS[lang]["waiting"]
+    shown_at = 0.0
     try:
         for _ in run:
-            yield run.text, LABELS[lang]["waiting"]
+            if (now := time.perf_counter()) - shown_at >= FRAME_S:
+                shown_at = now
+                yield run.text, LABELS[lang]["waiting"]
     finally:
         run.close()
     status = run.stats_line(lang)
@@ -79,36 +84,18 @@ def tell_story(dynasty, power, style, lang, length, model, temperature, session:
         session.run = studio.tell(req, model, temperature=temperature, cancel=cancel)
     except StorytellerError as e:
         gr.Warning(str(e))
-        yield gr.update(), f"**{e}**", None, None
+        yield gr.update(), f"**{e}**", gr.skip(), gr.skip()
         return
     frames = stream_frames(session.run, lang)
     if read_aloud:
         yield from readaloud.speak_frames(frames, req.lang, voice, rate)
-    else:
-        for text, status in frames:
-            yield text, status, None, None
-
-
-def _quiet_player(handler):
-    """The event handler for `handler`: with read-aloud off, the streaming player is cleared once and
-    then skipped. Gradio opens a media stream for every value a streaming output gets, None included,
-    and clients fetch its playlist, on every story: work on the way to the first word that buys nothing."""
-
-    @functools.wraps(handler)
-    def run(*args):
-        frames = handler(*args)
-        if args[8]:  # read_aloud: the player streams the story's voice
-            yield from frames
-            return
-        clear = gr.update(value=None)
-        try:
-            for text, status, _, download in frames:
-                yield text, status, clear, download
-                clear = gr.skip()
-        finally:
-            frames.close()  # Stop or a closed tab: end the story now
-
-    return run
+        return
+    # Gradio opens a media stream for every value a streaming output gets, None included (and
+    # clients fetch its playlist): clear the player once, then leave it alone.
+    clear = None
+    for text, status in frames:
+        yield text, status, clear, clear
+        clear = gr.skip()
 
 
 def regenerate(dynasty, power, style, lang, length, model, temperature, session: TellSession,
@@ -189,9 +176,9 @@ def render(ctx: UIContext) -> None:
               speech["read"], speech["voice"], speech["rate"]]
     outputs = [story, stats, speech["player"], speech["download"]]
     limit = ctx.settings.ui.concurrency
-    told = tell_btn.click(_quiet_player(tell_story), inputs, outputs, api_name="tell", concurrency_limit=limit,
+    told = tell_btn.click(tell_story, inputs, outputs, api_name="tell", concurrency_limit=limit,
                           concurrency_id="story", show_progress="hidden")
-    again = again_btn.click(_quiet_player(regenerate), inputs, outputs, api_name="regenerate",
+    again = again_btn.click(regenerate, inputs, outputs, api_name="regenerate",
                             concurrency_limit=limit, concurrency_id="story", show_progress="hidden")
     stop_btn.click(stop_story, [lang, session], stats, cancels=[told, again], queue=False,
                    api_visibility="private")

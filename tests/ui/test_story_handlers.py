@@ -33,7 +33,7 @@ def frames(*choices, session=None):
 def test_tell_streams_growing_text_then_stats(engine):
     out, warned = frames(*CHOICES)
     texts = [text for text, *_ in out]
-    assert len(texts) > 100 and texts == sorted(texts, key=len) and texts[-1] == engine.text
+    assert len(texts) >= 8 and texts == sorted(texts, key=len) and texts[-1] == engine.text  # ~0.44 s at 1 frame per 40 ms
     assert "讲完啦" in out[-1][1] and "replay" in out[-1][1] and not warned
     assert Store().stories()[0]["text"] == engine.text
 
