@@ -134,7 +134,8 @@ class Speaker:
         child.close()
         if not parent.poll(self.timeout_s):
             proc.kill()
-            raise TTSUnavailable("The speech engine did not start in time.")
+            raise TTSUnavailable("The speech engine was too slow to start (the computer is busy).",
+                                 hint="Try reading aloud again in a moment.")
         hello = parent.recv()
         if "error" in hello:
             proc.join(timeout=1)
