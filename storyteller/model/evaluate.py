@@ -95,6 +95,9 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 700, temperatu
     limit = min(max_new_tokens, model.config.max_position_embeddings - ids.shape[1]) if hasattr(
         model.config, "max_position_embeddings") else max_new_tokens
     gen = torch.Generator().manual_seed(seed)
+    penalty = getattr(model.generation_config, "repetition_penalty", None) or 1.0
+    seen = torch.zeros(model.config.vocab_size, dtype=torch.bool)
+    seen[ids[0]] = True
     out_ids: list[int] = []
     shown, decoded, ended, past = [], "", False, None
     t0, first = time.perf_counter(), None
@@ -103,7 +106,11 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 700, temperatu
         for _ in range(limit):
             res = model(input_ids=x, past_key_values=past, use_cache=True)
             past, logits = res.past_key_values, res.logits[0, -1].float()
+            if penalty != 1.0:  # as generate's repetition_penalty, so eval sees what the app shows
+                logits = torch.where(seen & (logits > 0), logits / penalty,
+                                     torch.where(seen, logits * penalty, logits))
             nxt = _sample(logits, temperature, top_p, gen)
+            seen[nxt] = True
             if nxt == end_id:
                 ended = True
                 break
