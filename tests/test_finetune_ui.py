@@ -6,15 +6,12 @@ so a fine-tune never lands in the repository's models/.
 
 from __future__ import annotations
 
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.tiny_model import build_tiny_model
-from tests.ui.conftest import CLI, app_env, free_port
+from tests.ui.conftest import app_env, serve_app
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -73,33 +70,10 @@ def training_app(tmp_path_factory):
         pytest.skip("Chromium is not installed at /usr/bin/chromium")
     base = tmp_path_factory.mktemp("training-app")
     build_tiny_model(base / "models" / "tiny", storyteller=True)
-    port = free_port()
     env = app_env(base / "models", "tiny", base / "var") | {"STORYTELLER_TRAINING__RUNS_DIR": str(base / "runs"),
                                                              "STORYTELLER_TRAINING__POLL_S": "0.5"}
-    log = open(base / "app.log", "wb")
-    proc = subprocess.Popen(CLI + ["ui", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (base / "app.log").read_text(errors="replace")[-3000:]
-            try:
-                with urllib.request.urlopen(url + "/", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the app did not start"
-            time.sleep(0.3)
+    with serve_app(env, base) as url:
         yield url, base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.mark.browser

@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -116,15 +117,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app(story_model, tmp_path_factory) -> Iterator[SimpleNamespace]:
-    """The web app served by `storyteller ui` in a subprocess: `.url`, `.db` (its database)."""
-    models_dir, model_id = story_model
+@contextmanager
+def serve_app(env: dict[str, str], var: Path) -> Iterator[str]:
+    """Run `storyteller ui` in a subprocess on a free loopback port until the block ends; yields its URL.
+    Its output goes to var/app.log, shown if it exits early."""
     port = free_port()
-    var = tmp_path_factory.mktemp("app-var")
     log = open(var / "app.log", "wb")
-    proc = subprocess.Popen(CLI + ["ui", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT,
-                            env=app_env(models_dir, model_id, var), stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(CLI + ["ui", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     try:
@@ -140,7 +140,7 @@ def app(story_model, tmp_path_factory) -> Iterator[SimpleNamespace]:
             if time.monotonic() > deadline:
                 pytest.fail("the app did not start within 90 s")
             time.sleep(0.3)
-        yield SimpleNamespace(url=url, db=var / "storyteller.db", model=model_id)
+        yield url
     finally:
         proc.terminate()
         try:
@@ -149,3 +149,11 @@ def app(story_model, tmp_path_factory) -> Iterator[SimpleNamespace]:
             proc.kill()
         log.close()
 
+
+@pytest.fixture(scope="session")
+def app(story_model, tmp_path_factory) -> Iterator[SimpleNamespace]:
+    """The web app served by `storyteller ui` in a subprocess: `.url`, `.db` (its database)."""
+    models_dir, model_id = story_model
+    var = tmp_path_factory.mktemp("app-var")
+    with serve_app(app_env(models_dir, model_id, var), var) as url:
+        yield SimpleNamespace(url=url, db=var / "storyteller.db", model=model_id)
