@@ -188,6 +188,22 @@ class SeededSampler(LogitsProcessor):
         return out.scatter(-1, choice, 0.0)
 
 
+class NoLongRuns(LogitsProcessor):
+    """Ban a token that already ends the text `max_run` times in a row. Tiny character-level
+    models can fall into "奶奶奶奶…" loops that a repetition penalty alone does not break."""
+
+    def __init__(self, max_run: int = 2):
+        self.max_run = max_run
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if input_ids.shape[1] < self.max_run:
+            return scores
+        tail = input_ids[:, -self.max_run:]
+        looping = (tail == tail[:, -1:]).all(-1)
+        return scores.scatter(-1, tail[:, -1:], torch.where(looping[:, None], float("-inf"),
+                                                            scores.gather(-1, tail[:, -1:])))
+
+
 class LocalHFEngine(Engine):
     """A transformers causal LM; the embedded storyteller model uses its slot format."""
 
@@ -227,7 +243,7 @@ class LocalHFEngine(Engine):
             max_new = min(max_new, loaded.max_positions - inputs["input_ids"].shape[1])
         gen = loaded.model.generation_config
         eos = tok.convert_tokens_to_ids(END) if loaded.storyteller else (gen.eos_token_id or tok.eos_token_id)
-        processors = LogitsProcessorList()
+        processors = LogitsProcessorList([NoLongRuns()] if loaded.storyteller else [])
         if params.temperature > 0:
             seed = params.seed if params.seed is not None else secrets.randbits(63)
             processors.append(SeededSampler(seed, params.temperature, params.top_p, loaded.device))

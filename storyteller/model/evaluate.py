@@ -109,6 +109,8 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 700, temperatu
             if penalty != 1.0:  # as generate's repetition_penalty, so eval sees what the app shows
                 logits = torch.where(seen & (logits > 0), logits / penalty,
                                      torch.where(seen, logits * penalty, logits))
+            if len(out_ids) >= 2 and out_ids[-1] == out_ids[-2]:  # as the engine's NoLongRuns
+                logits[out_ids[-1]] = float("-inf")
             nxt = _sample(logits, temperature, top_p, gen)
             seen[nxt] = True
             if nxt == end_id:
