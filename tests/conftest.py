@@ -13,7 +13,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.fakes.fixtures import fake_openai  # noqa: E402,F401  (loopback OpenAI server fixture)
+from tests.fakes.fixtures import fake_openai, openai_env, story_sample  # noqa: E402,F401  (loopback OpenAI fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "ultraman_stories.csv"

@@ -13,23 +13,17 @@ from storyteller.cli import commands  # noqa: F401  (registers the commands)
 from tests.fakes.openai_finetune import FineTuning
 from tests.fakes.tiny_model import build_tiny_model
 
-ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
 
 @pytest.fixture
-def env(settings_env, fake_openai, monkeypatch, tmp_path):
+def env(openai_env, story_sample, monkeypatch, tmp_path):
     from storyteller.config import get_settings
 
     build_tiny_model(tmp_path / "models" / "tiny", storyteller=True)
     monkeypatch.setenv("STORYTELLER_LOCAL__MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     get_settings.cache_clear()
-    lines = (ROOT / "assets" / "corpus" / "zh_b.jsonl").read_text(encoding="utf-8").splitlines()[:12]
-    data = tmp_path / "stories.jsonl"
-    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return FineTuning(fake_openai, steps=3), data
+    return FineTuning(openai_env, steps=3), story_sample
 
 
 def test_openai_start_follow_status_list(env):

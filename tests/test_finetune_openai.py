@@ -4,7 +4,6 @@ cancel, failure and resume from a checkpoint, friendly errors."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,21 +11,12 @@ from storyteller.errors import AuthError, DataError, JobError
 from storyteller.finetune import JobSpec, JobStore, get_provider
 from tests.fakes.openai_finetune import FineTuning
 
-ROOT = Path(__file__).resolve().parent.parent
 BASE = "gpt-4o-mini-2024-07-18"
 
 
 @pytest.fixture
-def ft(settings_env, fake_openai, monkeypatch, tmp_path):
-    from storyteller.config import get_settings
-
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    get_settings.cache_clear()
-    lines = (ROOT / "assets" / "corpus" / "zh_b.jsonl").read_text(encoding="utf-8").splitlines()[:12]
-    data = tmp_path / "stories.jsonl"
-    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return FineTuning(fake_openai, steps=4), data
+def ft(openai_env, story_sample):
+    return FineTuning(openai_env, steps=4), story_sample
 
 
 def follow(p, job_id):
