@@ -44,6 +44,7 @@ class LocalSettings(BaseModel):
     device: str = Field("auto", description="auto, cpu, cuda or mps.")
     threads: int = Field(0, description="torch threads for local generation; 0 picks 1 for tiny models.")
     cache_size: int = Field(3, description="How many loaded models to keep in memory.")
+    lean: bool = Field(True, description="Decode small GPT-2 models on CPU with the lean loop (off: model.generate).")
 
 
 class TTSSettings(BaseModel):

@@ -1,10 +1,9 @@
 """Local causal LMs with transformers: a folder under models/, any path, or a Hub id.
 
-`model.generate` runs in a worker thread and streams through `TextIteratorStreamer`. Stop is
-real: a `StoppingCriteria` reads the cancel event after every token, so the thread ends within a
-token or two. Sampling uses a per-request `torch.Generator` inside our own logits processor
-(generate itself runs greedy over the processed scores), so the seed of one request never touches
-the global RNG and concurrent requests cannot disturb each other. Loaded models live in a small
+`model.generate` (or, for small GPT-2 models on CPU, the lean loop of `lean_gpt2`, twice as fast)
+runs in a worker thread and streams through `TextIteratorStreamer`. Stop is real: a
+`StoppingCriteria` reads the cancel event after every token, so the thread ends within a token or
+two. Sampling is seeded per request (see `sampling`). Loaded models live in a small
 process-wide LRU cache; loading is locked per model so two requests never load it twice.
 """
 
@@ -12,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import socket
 import threading
 from collections import OrderedDict
@@ -22,18 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    LogitsProcessor,
-    LogitsProcessorList,
-    StoppingCriteria,
-    StoppingCriteriaList,
-    TextIteratorStreamer,
-)
+from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteriaList, TextIteratorStreamer
 
 from storyteller.config import get_settings
 from storyteller.engines.base import Engine, Prompt
+from storyteller.engines.lean_gpt2 import LeanGPT2
+from storyteller.engines.sampling import Cancelled, NoLongRuns, SeededSampler, story_processors  # noqa: F401
 from storyteller.errors import ModelNotFoundError, OfflineError, ServiceError, StorytellerError
 
 log = logging.getLogger(__name__)
@@ -95,6 +87,13 @@ class Loaded:
     storyteller: bool
     n_params: int
     max_positions: int | None
+    lean: LeanGPT2 | None = None  # the fast decode loop, where the model fits it
+
+    def generate(self, **kwargs: Any) -> torch.Tensor:
+        """`model.generate`, or the lean GPT-2 loop with the same arguments and result."""
+        if self.lean is not None and get_settings().local.lean:
+            return self.lean.generate(**kwargs)
+        return self.model.generate(**kwargs)
 
 
 class ModelCache:
@@ -154,54 +153,8 @@ def _load(source: str, is_hub: bool, device: str) -> Loaded:
         ) from e
     cfg = model.config
     return Loaded(model, tokenizer, device, is_storyteller_model(cfg), sum(p.numel() for p in model.parameters()),
-                  getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None))
-
-
-class _Cancelled(StoppingCriteria):
-    """Ends generation once the user's cancel event (or our own, when the reader leaves) is set."""
-
-    def __init__(self, *events: threading.Event):
-        self.events = events
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
-        stop = any(e.is_set() for e in self.events)
-        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
-
-
-class SeededSampler(LogitsProcessor):
-    """Temperature + top-p sampling with a private generator; leaves only the chosen token finite,
-    so generate's greedy step picks it. Runs after the model's own processors (repetition penalty...)."""
-
-    def __init__(self, seed: int, temperature: float, top_p: float, device: str):
-        self.temperature, self.top_p = temperature, top_p
-        self.generator = torch.Generator(device=device).manual_seed(seed)
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        logits = scores / self.temperature
-        if self.top_p < 1.0:
-            sorted_logits, idx = torch.sort(logits, descending=True)
-            cum = sorted_logits.softmax(-1).cumsum(-1)
-            drop = cum - sorted_logits.softmax(-1) > self.top_p  # keep the token that crosses top_p
-            logits = logits.scatter(-1, idx, sorted_logits.masked_fill(drop, float("-inf")))
-        choice = torch.multinomial(logits.softmax(-1), 1, generator=self.generator)
-        out = torch.full_like(scores, float("-inf"))
-        return out.scatter(-1, choice, 0.0)
-
-
-class NoLongRuns(LogitsProcessor):
-    """Ban a token that already ends the text `max_run` times in a row. Tiny character-level
-    models can fall into "奶奶奶奶…" loops that a repetition penalty alone does not break."""
-
-    def __init__(self, max_run: int = 2):
-        self.max_run = max_run
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if input_ids.shape[1] < self.max_run:
-            return scores
-        tail = input_ids[:, -self.max_run:]
-        looping = (tail == tail[:, -1:]).all(-1)
-        return scores.scatter(-1, tail[:, -1:], torch.where(looping[:, None], float("-inf"),
-                                                            scores.gather(-1, tail[:, -1:])))
+                  getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None),
+                  LeanGPT2(model) if LeanGPT2.fits(model) else None)
 
 
 class LocalHFEngine(Engine):
@@ -243,10 +196,7 @@ class LocalHFEngine(Engine):
             max_new = min(max_new, loaded.max_positions - inputs["input_ids"].shape[1])
         gen = loaded.model.generation_config
         eos = tok.convert_tokens_to_ids(END) if loaded.storyteller else (gen.eos_token_id or tok.eos_token_id)
-        processors = LogitsProcessorList([NoLongRuns()] if loaded.storyteller else [])
-        if params.temperature > 0:
-            seed = params.seed if params.seed is not None else secrets.randbits(63)
-            processors.append(SeededSampler(seed, params.temperature, params.top_p, loaded.device))
+        processors = story_processors(loaded.storyteller, params.temperature, params.top_p, params.seed, loaded.device)
         return dict(
             **{k: v.to(loaded.device) for k, v in inputs.items()},
             max_new_tokens=max_new, do_sample=False, temperature=None, top_p=None, top_k=None,
@@ -260,14 +210,14 @@ class LocalHFEngine(Engine):
         kwargs = self.generate_kwargs(loaded, prompt, text)
         streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
         left = threading.Event()  # set when the reader stops early, so the worker stops too
-        stopping = StoppingCriteriaList([_Cancelled(left, *([cancel] if cancel else []))])
+        stopping = StoppingCriteriaList([Cancelled(left, *([cancel] if cancel else []))])
         errors: list[BaseException] = []
 
         def work() -> None:
             try:
                 set_threads(loaded)
                 with torch.inference_mode():
-                    out = loaded.model.generate(**kwargs, streamer=streamer, stopping_criteria=stopping)
+                    out = loaded.generate(**kwargs, streamer=streamer, stopping_criteria=stopping)
                 self.last_new_tokens = int(out.shape[1] - kwargs["input_ids"].shape[1])
             except BaseException as e:  # reported to the reader below
                 errors.append(e)

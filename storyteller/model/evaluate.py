@@ -84,69 +84,51 @@ def load_model(model_id: str | Path, threads: int = 1):
 
 def generate(model, tok, req: StoryRequest, max_new_tokens: int = 700, temperature: float = 0.8,
              top_p: float = 0.95, seed: int = 0) -> dict:
-    """One story, streamed token by token: text, whether it ended by itself, and timing."""
-    import torch
+    """One story, decoded as the app decodes it (same processors, same lean loop): text, whether it
+    ended by itself, and timing."""
+    from transformers import StoppingCriteriaList, StopStringCriteria
+
+    from storyteller.engines.lean_gpt2 import LeanGPT2
+    from storyteller.engines.sampling import story_processors
 
     story_fmt = is_storyteller_model(model.config)
     prompt = prompt_text(req) if story_fmt else req.legacy_prompt()
     end_id = tok.convert_tokens_to_ids(END) if story_fmt else tok.eos_token_id
-    filler = SlotFiller(req) if story_fmt else None
     ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
-    limit = min(max_new_tokens, model.config.max_position_embeddings - ids.shape[1]) if hasattr(
-        model.config, "max_position_embeddings") else max_new_tokens
-    gen = torch.Generator().manual_seed(seed)
-    penalty = getattr(model.generation_config, "repetition_penalty", None) or 1.0
-    seen = torch.zeros(model.config.vocab_size, dtype=torch.bool)
-    seen[ids[0]] = True
-    out_ids: list[int] = []
-    shown, decoded, ended, past = [], "", False, None
-    t0, first = time.perf_counter(), None
-    with torch.inference_mode():
-        x = ids
-        for _ in range(limit):
-            res = model(input_ids=x, past_key_values=past, use_cache=True)
-            past, logits = res.past_key_values, res.logits[0, -1].float()
-            if penalty != 1.0:  # as generate's repetition_penalty, so eval sees what the app shows
-                logits = torch.where(seen & (logits > 0), logits / penalty,
-                                     torch.where(seen, logits * penalty, logits))
-            if len(out_ids) >= 2 and out_ids[-1] == out_ids[-2]:  # as the engine's NoLongRuns
-                logits[out_ids[-1]] = float("-inf")
-            nxt = _sample(logits, temperature, top_p, gen)
-            seen[nxt] = True
-            if nxt == end_id:
-                ended = True
-                break
-            out_ids.append(nxt)
-            x = torch.tensor([[nxt]])
-            text = tok.decode(out_ids, skip_special_tokens=True)
-            if text.endswith("\ufffd"):
-                continue  # half a character (byte fallback): wait for the rest
-            piece, decoded = text[len(decoded):], text
-            piece = filler.feed(piece) if filler else piece
-            if piece:
-                first = first or time.perf_counter()
-                shown.append(piece)
-            if not story_fmt and LEGACY_STOP in "".join(shown):
-                ended = True
-                break
-    if filler:
-        shown.append(filler.flush())
-    story = "".join(shown).split(LEGACY_STOP)[0].strip()
+    n_pos = getattr(model.config, "max_position_embeddings", None)
+    limit = min(max_new_tokens, n_pos - ids.shape[1]) if n_pos else max_new_tokens
+    clock = _Clock()
+    run = LeanGPT2(model).generate if LeanGPT2.fits(model) else model.generate
+    out = run(input_ids=ids, max_new_tokens=limit, do_sample=False, temperature=None, top_p=None, top_k=None,
+              eos_token_id=end_id, pad_token_id=end_id, streamer=clock,
+              logits_processor=story_processors(story_fmt, temperature, top_p, seed),
+              stopping_criteria=StoppingCriteriaList([] if story_fmt else [StopStringCriteria(tok, [LEGACY_STOP])]))
     done = time.perf_counter()
-    return {"story": story, "ended": ended, "tokens": len(out_ids), "ttft_s": (first or done) - t0,
-            "seconds": done - t0}
+    new = out[0, ids.shape[1]:].tolist()
+    ended = bool(new) and new[-1] == end_id
+    text = tok.decode(new, skip_special_tokens=True)
+    if story_fmt:
+        filler = SlotFiller(req)
+        text = filler.feed(text) + filler.flush()
+    ended = ended or LEGACY_STOP in text
+    story = text.split(LEGACY_STOP)[0].strip()
+    return {"story": story, "ended": ended, "tokens": len(new), "ttft_s": (clock.first or done) - clock.t0,
+            "seconds": done - clock.t0}
 
 
-def _sample(logits, temperature: float, top_p: float, gen) -> int:
-    import torch
+class _Clock:
+    """A streamer that only notes when the first new token arrived."""
 
-    if temperature <= 0:
-        return int(logits.argmax())
-    probs = torch.softmax(logits / temperature, -1)
-    sorted_p, idx = probs.sort(descending=True)
-    keep = sorted_p.cumsum(-1) - sorted_p < top_p
-    sorted_p = sorted_p * keep
-    return int(idx[torch.multinomial(sorted_p / sorted_p.sum(), 1, generator=gen)])
+    def __init__(self) -> None:
+        self.t0, self.first, self.prompt_seen = time.perf_counter(), None, False
+
+    def put(self, value) -> None:
+        if self.prompt_seen and self.first is None:
+            self.first = time.perf_counter()
+        self.prompt_seen = True
+
+    def end(self) -> None:
+        pass
 
 
 def units(text: str, lang: str) -> list[str]:
