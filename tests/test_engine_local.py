@@ -10,7 +10,7 @@ import pytest
 
 from storyteller.engines.base import Prompt
 from storyteller.engines.local_hf import CACHE, LocalHFEngine
-from storyteller.engines.sampling import NoLongRuns, SeededSampler
+from storyteller.engines.sampling import SeededSampler
 from storyteller.errors import ModelNotFoundError, OfflineError
 from storyteller.paths import DEFAULT_MODEL_DIR
 from storyteller.prompts import StoryRequest
@@ -172,17 +172,6 @@ def test_shipped_model_streams_a_story_with_the_hero(settings_env):
     text = "".join(chunks)
     assert len(chunks) > 20 and "<|" not in text
     assert "李白" in text or "唐" in text
-
-
-def test_no_long_runs_bans_a_third_repeat_only():
-    import torch
-
-
-    scores = torch.zeros(2, 5)
-    ids = torch.tensor([[1, 3, 3], [3, 1, 3]])
-    out = NoLongRuns(max_run=2)(ids, scores)
-    assert out[0, 3] == float("-inf") and torch.isfinite(out[0, [0, 1, 2, 4]]).all()
-    assert torch.isfinite(out[1]).all()  # "3 1 3" is no run
 
 
 def test_lean_loop_and_model_generate_tell_the_same_story(local_env, monkeypatch):

@@ -25,7 +25,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteriaLi
 from storyteller.config import get_settings
 from storyteller.engines.base import Engine, Prompt
 from storyteller.engines.lean_gpt2 import LeanGPT2
-from storyteller.engines.sampling import Cancelled, NoLongRuns, SeededSampler, story_processors  # noqa: F401
+from storyteller.engines.sampling import Cancelled, story_processors
 from storyteller.errors import ModelNotFoundError, OfflineError, ServiceError, StorytellerError
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,8 @@ class LocalHFEngine(Engine):
             max_new = min(max_new, loaded.max_positions - inputs["input_ids"].shape[1])
         gen = loaded.model.generation_config
         eos = tok.convert_tokens_to_ids(END) if loaded.storyteller else (gen.eos_token_id or tok.eos_token_id)
-        processors = story_processors(loaded.storyteller, params.temperature, params.top_p, params.seed, loaded.device)
+        processors = story_processors(loaded.storyteller, params.temperature, params.top_p, params.seed, loaded.device,
+                                      tok, prompt.request.lang if prompt.request else None)
         return dict(
             **{k: v.to(loaded.device) for k, v in inputs.items()},
             max_new_tokens=max_new, do_sample=False, temperature=None, top_p=None, top_k=None,

@@ -9,8 +9,11 @@ for the same seed.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
+from functools import lru_cache
+from typing import Any
 
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria
@@ -44,20 +47,100 @@ class SeededSampler(LogitsProcessor):
         return torch.full_like(scores, float("-inf")).scatter(-1, choice, 0.0)
 
 
-class NoLongRuns(LogitsProcessor):
-    """Ban a token that already ends the text `max_run` times in a row. Tiny character-level
-    models can fall into "奶奶奶奶…" loops that a repetition penalty alone does not break."""
+class NoLoops(LogitsProcessor):
+    """Ban the token that would repeat a short pattern a third time in a row ("奶奶奶", "喷喷嚏喷喷嚏
+    喷喷嚏"): tiny character-level models fall into such loops and a repetition penalty alone does
+    not pull them out. Two in a row ("咕嘟咕嘟") stay allowed."""
 
-    def __init__(self, max_run: int = 2):
-        self.max_run = max_run
+    def __init__(self, max_period: int = 4):
+        self.max_period = max_period
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if input_ids.shape[1] < self.max_run:
+        banned = []
+        for row, ids in enumerate(input_ids[:, -(3 * self.max_period - 1):].tolist()):
+            for p in range(1, self.max_period + 1):
+                tail = ids[-(3 * p - 1):]
+                if len(tail) == 3 * p - 1 and all(tail[i] == tail[i + p] for i in range(len(tail) - p)):
+                    banned.append((row, tail[-p]))
+        if not banned:
             return scores
-        tail = input_ids[:, -self.max_run:]
-        looping = (tail == tail[:, -1:]).all(-1)
-        return scores.scatter(-1, tail[:, -1:], torch.where(looping[:, None], float("-inf"),
-                                                            scores.gather(-1, tail[:, -1:])))
+        rows, cols = zip(*banned)
+        scores = scores.clone()
+        scores[list(rows), list(cols)] = float("-inf")
+        return scores
+
+
+class KeepScript(LogitsProcessor):
+    """Ban the tokens of the other language's script. A tiny model that learnt Chinese and English
+    together otherwise slips a "rubbed" into a Chinese story or a "瓜" into an English one."""
+
+    def __init__(self, banned: torch.Tensor):
+        self.banned = banned
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        return scores.masked_fill(self.banned[: scores.shape[-1]].to(scores.device), float("-inf"))
+
+
+LATIN = re.compile("[A-Za-z]")
+BYTE = re.compile("<0x[0-9A-Fa-f]{2}>")
+CJK = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+@lru_cache(maxsize=8)
+def token_shapes(tokenizer: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ends a sentence, is only whitespace) for every token of the vocabulary."""
+    from storyteller.model.format import ENDINGS
+
+    texts = [tokenizer.convert_tokens_to_string([t]) for t in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))]
+    return (torch.tensor([bool(t.strip()) and t.rstrip()[-1] in ENDINGS for t in texts]),
+            torch.tensor([not t.strip() for t in texts]))
+
+
+@lru_cache(maxsize=8)
+def other_script(tokenizer: Any, lang: str) -> torch.Tensor:
+    """Vocabulary mask of tokens written in a script `lang` stories never use (Latin letters in
+    Chinese, hanzi and full-width punctuation in English); special and byte tokens always pass."""
+    pattern = LATIN if lang == "zh" else CJK
+    special = set(tokenizer.all_special_tokens) | set(getattr(tokenizer, "added_tokens_encoder", {}))
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return torch.tensor([t not in special and not BYTE.fullmatch(t or "") and bool(pattern.search(t or ""))
+                         for t in tokens])
+
+
+class StoryEnd(LogitsProcessor):
+    """How a story may end: after a finished sentence, once the dynasty and the power were named.
+    A slot still missing `nudge_after` tokens in is nudged up a little more with every token, and so
+    is the end once the story runs past `long_after` tokens. (Left alone, a 4M-parameter model skips
+    the dynasty in one story in ten, stops mid-sentence or rambles on to the token limit.)"""
+
+    def __init__(self, required: list[int], end_id: int, enders: torch.Tensor, blank: torch.Tensor,
+                 nudge_after: int = 120, long_after: int = 450, step: float = 0.05):
+        self.required, self.end_id, self.enders, self.blank = required, end_id, enders, blank
+        self.nudge_after, self.long_after, self.step = nudge_after, long_after, step
+        self.start: int | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.start is None:
+            self.start = input_ids.shape[1]  # the prompt holds the slots' values, never slot tokens
+        written = input_ids.shape[1] - self.start
+        scores = scores.clone()
+        for row, ids in enumerate(input_ids):
+            missing = [t for t in self.required if not bool((ids[self.start:] == t).any())]
+            if missing or not self._after_sentence(ids.tolist()):
+                scores[row, self.end_id] = float("-inf")
+            if missing and written > self.nudge_after:
+                scores[row, missing] += self.step * (written - self.nudge_after)
+            elif written > self.long_after:
+                scores[row, self.end_id] += self.step * (written - self.long_after)
+        return scores
+
+    def _after_sentence(self, ids: list[int]) -> bool:
+        for t in reversed(ids[self.start:]):
+            if t >= len(self.blank):
+                return False
+            if not self.blank[t]:
+                return bool(self.enders[t])
+        return False
 
 
 class Cancelled(StoppingCriteria):
@@ -72,9 +155,17 @@ class Cancelled(StoppingCriteria):
 
 
 def story_processors(storyteller: bool, temperature: float, top_p: float, seed: int | None,
-                     device: str = "cpu") -> LogitsProcessorList:
-    """No long runs for our own char-level models, then seeded sampling (none: greedy)."""
-    processors = LogitsProcessorList([NoLongRuns()] if storyteller else [])
+                     device: str = "cpu", tokenizer: Any = None, lang: str | None = None) -> LogitsProcessorList:
+    """Our own char-level models keep to the story's script, fall into no loops and end well (see
+    `StoryEnd`); then seeded sampling (temperature 0: greedy)."""
+    processors = LogitsProcessorList([NoLoops()] if storyteller else [])
+    if storyteller and tokenizer is not None:
+        from storyteller.model.format import DYNASTY, END, POWER
+
+        if lang in ("zh", "en"):
+            processors.insert(0, KeepScript(other_script(tokenizer, lang)))
+        processors.append(StoryEnd(tokenizer.convert_tokens_to_ids([DYNASTY, POWER]),
+                                   tokenizer.convert_tokens_to_ids(END), *token_shapes(tokenizer)))
     if temperature > 0:
         seed = seed if seed is not None else secrets.randbits(63)
         processors.append(SeededSampler(seed, temperature, top_p, device))

@@ -20,11 +20,11 @@ from pathlib import Path
 from storyteller import corpus
 from storyteller.catalog import get_catalog
 from storyteller.errors import DataError, ModelNotFoundError
-from storyteller.model.format import END, SlotFiller, is_storyteller_model, prompt_text, slot_values, to_slots
+from storyteller.model.format import (END, ENDINGS, SlotFiller, is_storyteller_model, prompt_text, slot_values,
+                                      to_slots)
 from storyteller.prompts import LEGACY_STOP, StoryRequest
 
 ULTRAMAN = {"zh": "奥特曼", "en": "Ultraman"}
-ENDINGS = "。！？.!?”\"』」…~）)"
 WINDOW = 20
 
 
@@ -101,7 +101,7 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 700, temperatu
     run = LeanGPT2(model).generate if LeanGPT2.fits(model) else model.generate
     out = run(input_ids=ids, max_new_tokens=limit, do_sample=False, temperature=None, top_p=None, top_k=None,
               eos_token_id=end_id, pad_token_id=end_id, streamer=clock,
-              logits_processor=story_processors(story_fmt, temperature, top_p, seed),
+              logits_processor=story_processors(story_fmt, temperature, top_p, seed, tokenizer=tok, lang=req.lang),
               stopping_criteria=StoppingCriteriaList([] if story_fmt else [StopStringCriteria(tok, [LEGACY_STOP])]))
     done = time.perf_counter()
     new = out[0, ids.shape[1]:].tolist()

@@ -29,6 +29,7 @@ FORMAT_VERSION = 1
 DYNASTY, HERO, POWER, FACT = "<|dynasty|>", "<|hero|>", "<|power|>", "<|fact|>"
 SLOTS = {DYNASTY: "dynasty", HERO: "hero", POWER: "power", FACT: "fact"}
 END = "<|end|>"  # end of story; the model's eos token
+ENDINGS = "。！？.!?”\"』」…~）)"  # a finished sentence ends with one of these
 STORY = "<|story|>"  # ends the header; the story starts right after it
 LANG_TAGS = {"zh": "<|zh|>", "en": "<|en|>"}
 SEP = "|"  # never inside a field: prompts.clean_field strips it

@@ -1,0 +1,81 @@
+"""The processors that shape a story from the embedded model: no loops, one script, a good ending."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from storyteller.engines.sampling import KeepScript, NoLoops, StoryEnd, other_script, token_shapes
+from storyteller.model.format import DYNASTY, END, POWER
+from storyteller.paths import DEFAULT_MODEL_DIR
+from tests.fakes.tiny_model import build_tiny_model
+
+INF = float("-inf")
+
+
+@pytest.fixture(scope="module")
+def tok(tmp_path_factory):
+    return AutoTokenizer.from_pretrained(build_tiny_model(tmp_path_factory.mktemp("s") / "t", storyteller=True))
+
+
+def ids_of(tok, text: str) -> list[int]:
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+def test_no_loops_bans_a_third_repeat_of_short_patterns_only(tok):
+    def banned(text):
+        out = NoLoops()(torch.tensor([ids_of(tok, text)]), torch.zeros(1, len(tok)))
+        return {tok.convert_ids_to_tokens(i) for i in torch.nonzero(out[0] == INF).flatten().tolist()}
+
+    assert banned("从前有有") == {"有"}
+    assert banned("从帮助帮助帮") == {"助"}
+    assert banned("大家都很开心大家都很开") == set()  # period 5: longer than a loop
+    assert banned("英雄来到今天他获得了超能力帮助奥特曼打败怪兽大家都很开心小朋友们勇敢善良的故") == set()
+    assert banned("帮助帮") == set()  # two in a row is fine
+
+
+def test_keep_script_bans_the_other_language(tok):
+    zh, en = other_script(tok, "zh"), other_script(tok, "en")
+    names = tok.convert_ids_to_tokens(list(range(len(tok))))
+    assert zh[names.index("a")] and not zh[names.index("英")] and not zh[names.index("。")]
+    assert en[names.index("英")] and en[names.index("。")] and not en[names.index("a")]
+    assert not zh[names.index(DYNASTY)] and not en[names.index(END)]
+    out = KeepScript(zh)(torch.tensor([[5]]), torch.zeros(1, len(tok)))
+    assert out[0, names.index("a")] == INF and out[0, names.index("英")] == 0
+
+
+def story_end(tok, **kw):
+    return StoryEnd(tok.convert_tokens_to_ids([DYNASTY, POWER]), tok.convert_tokens_to_ids(END), *token_shapes(tok),
+                    **kw)
+
+
+def test_story_ends_after_a_finished_sentence_that_named_dynasty_and_power(tok):
+    end, prompt = tok.convert_tokens_to_ids(END), ids_of(tok, "从前")
+
+    def scores_after(text, proc=None):
+        proc = proc or story_end(tok)
+        proc(torch.tensor([prompt]), torch.zeros(1, len(tok)))  # the first call notes the prompt length
+        return proc(torch.tensor([prompt + ids_of(tok, text)]), torch.zeros(1, len(tok)))[0]
+
+    assert scores_after(f"{DYNASTY}的英雄有了{POWER}。")[end] == 0
+    assert scores_after(f"{DYNASTY}的英雄有了{POWER}。\n")[end] == 0  # a line break after the full stop
+    assert scores_after(f"{DYNASTY}的英雄有了{POWER}的")[end] == INF  # mid-sentence
+    assert scores_after(f"{DYNASTY}的英雄有了超能力。")[end] == INF  # the power never named
+    late = scores_after(f"{DYNASTY}的英雄" + "大家都很开心，" * 30, story_end(tok, nudge_after=50, step=0.1))
+    assert late[tok.convert_tokens_to_ids(POWER)] > 5 and late[tok.convert_tokens_to_ids(DYNASTY)] == 0
+    long = scores_after(f"{DYNASTY}的英雄有了{POWER}" + "大家都很开心。" * 30, story_end(tok, long_after=100))
+    assert long[end] > 3
+
+
+@pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "config.json").is_file(), reason="no shipped model")
+def test_shipped_model_stories_name_their_dynasty_and_power_and_end_cleanly():
+    from storyteller.model.evaluate import Row, generate, load_model, story_checks
+
+    model, tok = load_model(DEFAULT_MODEL_DIR)
+    rows = [Row("zh", "秦", "时间暂停", "轻松", None, ""), Row("zh", "魏", "读心术", "艰难", None, ""),
+            Row("en", "唐", "冰冻", "轻松", None, ""), Row("zh", "南北朝", "喷火", "搞笑", None, "")]
+    for i, row in enumerate(rows):
+        g = generate(model, tok, row.request(), 700, seed=i)
+        assert story_checks(row, g["story"])["adherent"] and g["ended"] and g["story"][-1] in "。！？.!?”\"", g
+        assert not any("\u4e00" <= c <= "\u9fff" for c in g["story"]) if row.lang == "en" else True
