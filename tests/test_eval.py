@@ -32,6 +32,14 @@ def test_copied_share_counts_verbatim_20_char_windows():
     assert len(windows("a" * 25)) == 6
 
 
+def test_copied_share_of_own_words_skips_what_the_request_supplied():
+    train = ["Li Bai of the Tang dynasty flew over the river and the moon smiled at him."]
+    story = "Li Bai of the Tang dynasty could fly. He waved at a cloud and it waved back, so warm."
+    assert copied_share([story], train) > 0.1  # "Li Bai of the Tang dynasty" is in the training story
+    assert copied_share([story], train, [["Li Bai", "Tang"]]) == 0.0
+    assert copied_share([train[0]], train, [["Li Bai"]]) == 1.0  # copied own words still count
+
+
 def test_story_checks_adherence_and_hero():
     row = Row("zh", "唐", "隐形", "轻松", None, "")
     ok = story_checks(row, "唐朝的李白学会了隐形，帮助奥特曼。")

@@ -26,6 +26,7 @@ from storyteller.prompts import LEGACY_STOP, StoryRequest
 
 ULTRAMAN = {"zh": "奥特曼", "en": "Ultraman"}
 WINDOW = 20
+GIVEN = "\x00"  # stands in for a value the request supplied
 
 
 @dataclass
@@ -154,10 +155,17 @@ def windows(text: str, size: int = WINDOW) -> list[str]:
     return [flat[i : i + size] for i in range(len(flat) - size + 1)]
 
 
-def copied_share(texts: list[str], train_texts: list[str]) -> float:
-    """Share of the generated 20-character windows found verbatim in the training stories."""
+def copied_share(texts: list[str], train_texts: list[str], given: list[list[str]] | None = None) -> float:
+    """Share of the generated 20-character windows found verbatim in the training stories. With
+    `given` (per text: the names and fact the request supplied, which the model writes through its
+    slots), only windows of the model's own words count: "of the Three Kingdoms period" is the
+    request talking, not the model remembering."""
     seen = {w for t in train_texts for w in windows(t)}
-    gen = [w for t in texts for w in windows(t)]
+    gen = []
+    for i, text in enumerate(texts):
+        for value in sorted(given[i] if given else [], key=len, reverse=True):
+            text = text.replace(value, GIVEN)
+        gen += [w for w in windows(text) if GIVEN not in w]
     return sum(w in seen for w in gen) / len(gen) if gen else 0.0
 
 
@@ -232,6 +240,9 @@ def evaluate(model_id: str | Path, data: Path, n: int | None = 20, max_new_token
         "distinct_2_pooled": round(d2_pooled, 4), "distinct_4_pooled": round(d4_pooled, 4),
         "clean_end": mean([g["ended"] and g["story"].rstrip()[-1:] in ENDINGS for g in gens]),
         "copied_20char": round(copied_share([g["story"] for g in gens], train_texts), 4),
+        "copied_20char_own_words": round(copied_share([g["story"] for g in gens], train_texts,
+                                                      [[v for v in slot_values(r.request()).values() if v]
+                                                       for r in rows]), 4),
         "ppl_per_char": round(perplexity(model, tok, rows), 3),
         "chars_per_s": round(chars / gen_seconds, 1) if gen_seconds > 0 else None,
         "ttft_ms": round(1000 * sum(g["ttft_s"] for g in gens) / len(gens), 1) if gens else None,
