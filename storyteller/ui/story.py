@@ -90,12 +90,15 @@ def tell_story(dynasty, power, style, lang, length, model, temperature, session:
     if read_aloud:
         yield from readaloud.speak_frames(frames, req.lang, voice, rate)
         return
-    # Gradio opens a media stream for every value a streaming output gets, None included (and
-    # clients fetch its playlist): clear the player once, then leave it alone.
-    clear = None
+    # Read-aloud off: the first frame clears the player and the download, later frames leave them be.
+    # The player is cleared with an update: a streaming output opens a media stream for any plain
+    # value, None included, and the browser then fetches its playlist on the way to the first word.
+    # The download stays None (as cheap as a value gets); gr.skip() rebuilds the component on every
+    # frame, which costs milliseconds of the server's event loop per frame.
+    player = gr.update(value=None)
     for text, status in frames:
-        yield text, status, clear, clear
-        clear = gr.skip()
+        yield text, status, player, None
+        player = gr.skip()
 
 
 def regenerate(dynasty, power, style, lang, length, model, temperature, session: TellSession,

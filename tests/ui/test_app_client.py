@@ -33,3 +33,31 @@ def test_api_offers_tell_and_regenerate_only(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert {"/tell", "/regenerate"} <= names
     assert not any("stop" in n or "switch" in n for n in names)
+
+
+def test_story_without_read_aloud_opens_no_media_stream(app):
+    """Read like a browser (join the queue, one event stream): no frame carries the player's stream
+    playlist, which browsers would fetch on the way to the first word."""
+    import json
+    import uuid
+
+    import httpx
+
+    config = httpx.get(app.url + "/config").json()
+    dep = next(d for d in config["dependencies"] if d.get("api_name") == "tell")
+    defaults = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}
+    data = ["唐", "隐形", "轻松", "zh", 100, app.model, 0.8]
+    data += [defaults[i] for i in dep["inputs"][len(data):]]
+    session, messages = uuid.uuid4().hex, []
+    with httpx.Client(timeout=120) as http:
+        http.post(app.url + "/gradio_api/queue/join",
+                  json={"data": data, "fn_index": dep["id"], "session_hash": session}).raise_for_status()
+        with http.stream("GET", app.url + "/gradio_api/queue/data", params={"session_hash": session}) as r:
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    messages.append(json.loads(line[5:]))
+                    if messages[-1]["msg"] == "process_completed":
+                        break
+    assert messages[-1]["success"] and messages[-1]["output"]["data"][0]
+    assert sum(m["msg"] == "process_generating" for m in messages) >= 3
+    assert not any("playlist" in json.dumps(m) or '"is_stream": true' in json.dumps(m) for m in messages)

@@ -8,6 +8,7 @@ import time
 import wave
 import warnings
 
+import gradio as gr
 import pytest
 
 from storyteller import studio
@@ -62,7 +63,10 @@ def test_no_speech_engine_still_tells_the_story(engine, monkeypatch):
 def test_reading_aloud_off_sends_no_audio(engine):
     frames = list(story.tell_story(*CHOICES, story.TellSession()))
     assert frames[-1][0] == STORY and not any(isinstance(f[2], str) or isinstance(f[3], str) for f in frames)
-    assert frames[0][2] is None  # the player is cleared once, then left alone
+    # The player is cleared once by an update (a plain None would open a media stream), then left alone;
+    # the download is None throughout (cheaper for Gradio than a skip on every frame).
+    assert frames[0][2] == gr.update(value=None) and all(f[2] == gr.skip() for f in frames[1:])
+    assert all(f[3] is None for f in frames)
 
 
 @needs_espeak
@@ -110,4 +114,9 @@ def test_browser_player_appears_while_text_still_grows(app):
             grew = len(page.locator("#story-text").inner_text()) > heard_at + 20
         assert grew, "the text did not keep growing after the audio started"
         page.click("#stop")
+        page.click("#read-aloud input")  # off: the next story empties the player and opens no stream
+        page.click("#tell")
+        while clip_link.count() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert clip_link.count() == 0 and page.locator("#story-audio audio").count() == 0
         browser.close()
