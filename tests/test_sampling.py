@@ -43,6 +43,8 @@ def test_keep_script_bans_the_other_language(tok):
     assert not zh[names.index(DYNASTY)] and not en[names.index(END)]
     out = KeepScript(zh)(torch.tensor([[5]]), torch.zeros(1, len(tok)))
     assert out[0, names.index("a")] == INF and out[0, names.index("英")] == 0
+    padded = KeepScript(zh)(torch.tensor([[5]]), torch.zeros(1, len(tok) + 3))  # vocabulary padded past the tokenizer
+    assert padded.shape[-1] == len(tok) + 3 and padded[0, names.index("a")] == INF and padded[0, -1] == 0
 
 
 def story_end(tok, **kw):

@@ -78,7 +78,10 @@ class KeepScript(LogitsProcessor):
         self.banned = banned
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        return scores.masked_fill(self.banned[: scores.shape[-1]].to(scores.device), float("-inf"))
+        banned = self.banned[: scores.shape[-1]]
+        if banned.shape[0] < scores.shape[-1]:  # a model vocabulary padded past the tokenizer's
+            banned = torch.cat([banned, banned.new_zeros(scores.shape[-1] - banned.shape[0])])
+        return scores.masked_fill(banned.to(scores.device), float("-inf"))
 
 
 LATIN = re.compile("[A-Za-z]")
