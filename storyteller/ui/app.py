@@ -32,6 +32,9 @@ TABS = [
     ("训练 / Training", "training", training),
 ]
 
+# The app serves once the default model is warm, or after this long (a big model goes on loading).
+WARM_UP_WAIT_S = 60.0
+
 TITLE = "# 英雄穿越记 · Hero Time Travellers\n奥特曼和中国古代英雄一起打怪兽！ Ultraman teams up with heroes from Chinese history!"
 
 
@@ -66,10 +69,13 @@ def launch_kwargs() -> dict:
 
 def launch(host: str | None = None, port: int | None = None, prevent_thread_lock: bool = False,
            quiet: bool = False) -> gr.Blocks:
-    """Serve the app on settings.ui.host:port (loopback by default, never a share link)."""
+    """Serve the app on settings.ui.host:port (loopback by default, never a share link), once the
+    default model is loaded (at most WARM_UP_WAIT_S): a page that answers is ready to tell."""
     settings = get_settings()
+    warm = threading.Thread(target=studio.warm_up, name="warm-up", daemon=True)
+    warm.start()  # imports torch and loads the weights (seconds) while the UI is built
     demo = build_ui()
-    threading.Thread(target=studio.warm_up, name="warm-up", daemon=True).start()
+    warm.join(WARM_UP_WAIT_S)  # serve once warm, so the first story does not wait for loading
     demo.launch(server_name=host or settings.ui.host, server_port=port or settings.ui.port,
                 prevent_thread_lock=prevent_thread_lock, quiet=quiet, **launch_kwargs())
     return demo
