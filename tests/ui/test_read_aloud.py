@@ -114,8 +114,10 @@ def test_browser_player_appears_while_text_still_grows(app):
             grew = len(page.locator("#story-text").inner_text()) > heard_at + 20
         assert grew, "the text did not keep growing after the audio started"
         page.click("#stop")
+        page.locator("#story-stats", has_text="已停止").wait_for(timeout=30_000)  # Tell answers again
         page.click("#read-aloud input")  # off: the next story empties the player and opens no stream
         page.click("#tell")
+        deadline = time.monotonic() + 30
         while clip_link.count() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert clip_link.count() == 0 and page.locator("#story-audio audio").count() == 0
