@@ -148,6 +148,25 @@ def test_friendly_errors_for_bad_inputs(ft_env, tmp_path):
     assert plan.settings["steps"] == 7 and plan.settings["source"].endswith("tiny") and "s" in plan.estimate
 
 
+def test_plan_shows_the_defaults_the_worker_uses(ft_env, tmp_path):
+    """Only a dataset given: epochs, batch, learning rate and schedule are the worker's, and a
+    dataset of 20+ stories trains on the 90% that is not held out for validation."""
+    from storyteller.finetune.worker import BATCH, EPOCHS, SCHEDULE, default_lr
+
+    _, data = ft_env
+    p = get_provider("local")
+    s = p.plan(JobSpec(base_model="tiny", train_file=str(data), mix_share=0.5)).settings
+    assert (s["n_epochs"], s["batch_size"], s["method"]) == (EPOCHS, BATCH, "full")
+    assert s["learning_rate"] == default_lr("full", 1e6) == 3e-4 and s["lr_schedule"].startswith(SCHEDULE)
+    assert s["trained_on"] == 12 and s["steps"] == -(-(12 + 12) // BATCH) * EPOCHS
+    lines = (ROOT / "assets" / "corpus" / "zh_a.jsonl").read_text(encoding="utf-8").splitlines()[:30]
+    big = tmp_path / "big.jsonl"
+    big.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    s = p.plan(JobSpec(base_model="tiny", train_file=str(big), mix_share=0.5, learning_rate=1e-3)).settings
+    assert (s["stories"], s["trained_on"], s["learning_rate"]) == (30, 27, 1e-3)
+    assert s["steps"] == -(-(27 + 27) // BATCH) * EPOCHS
+
+
 def test_store_ingests_only_whole_log_lines(ft_env, tmp_path):
     """A line the worker is still writing is read on the next poll, never half."""
     _, data = ft_env

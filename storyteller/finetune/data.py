@@ -28,6 +28,12 @@ from storyteller.prompts import build_messages
 
 CONFIG_FILE = "training_config.json"
 DATA_DIR = "finetune_data"
+VAL_SHARE, VAL_MIN_STORIES = 0.1, 20  # without a validation file, 10% of 20+ stories are held out
+
+
+def n_train(n: int, has_val_file: bool) -> int:
+    """How many of `n` stories are trained on (the rest are held out for the validation curve)."""
+    return n if has_val_file or n < VAL_MIN_STORIES else n - max(1, round(n * VAL_SHARE))
 
 
 def read_stories(path: str | Path) -> list[tuple[dict, int]]:
@@ -100,8 +106,8 @@ def build_examples(spec: JobSpec, meta: dict, tok, config) -> tuple[list[dict], 
     stories = read_stories(meta["train_file"])
     if meta.get("val_file"):
         valid = read_stories(meta["val_file"])
-    elif len(stories) >= 20:  # hold out 10% for the validation curve, the same split every run
-        train_i, val_i = split(list(range(len(stories))), 0.1, spec.seed)
+    elif len(stories) >= VAL_MIN_STORIES:  # the same split every run
+        train_i, val_i = split(list(range(len(stories))), VAL_SHARE, spec.seed)
         stories, valid = [stories[i] for i in train_i], [stories[i] for i in val_i]
     else:
         valid = []

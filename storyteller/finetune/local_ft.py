@@ -21,8 +21,9 @@ from pathlib import Path
 from storyteller.config import get_settings
 from storyteller.errors import InputError, JobError, ModelNotFoundError
 from storyteller.finetune.base import Checkpoint, Job, JobSpec, Plan, Provider
-from storyteller.finetune.data import read_stories
-from storyteller.finetune.worker import CANCEL_FLAG, LOG_FILE, last_checkpoint
+from storyteller.finetune.data import n_train, read_stories
+from storyteller.finetune.worker import (BATCH, CANCEL_FLAG, EPOCHS, LOG_FILE, SCHEDULE, WARMUP, default_lr,
+                                         default_method, last_checkpoint)
 from storyteller.paths import ROOT
 
 NAME = re.compile(r"^[\w\u4e00-\u9fff][\w.\u4e00-\u9fff-]{0,63}$")
@@ -95,17 +96,21 @@ class LocalProvider(Provider):
             read_stories(spec.val_file)
         name = self._name(spec)
         share = get_settings().training.mix_share if spec.mix_share is None else spec.mix_share
-        n = len(stories)
+        n = n_train(len(stories), bool(spec.val_file))
         mixed = round(n * share / (1 - share)) if share else 0
-        chars = sum(len(r["story"]) for r, _ in stories) / n
-        epochs, batch = spec.n_epochs or 3, spec.batch_size or 8
+        chars = sum(len(r["story"]) for r, _ in stories) / len(stories)
+        epochs, batch = spec.n_epochs or EPOCHS, spec.batch_size or BATCH
         steps = spec.max_steps or max(1, -(-(n + mixed) // batch)) * epochs
         mparams = _params_m(source)
+        method = spec.method if spec.method != "auto" or not mparams else default_method(mparams * 1e6)
+        lr = spec.learning_rate or (default_lr(method, mparams * 1e6) if mparams and method != "auto" else "auto")
         seconds = steps * batch * (chars + 40) / (TOKENS_PER_S_PER_MPARAM / max(mparams, 0.5)) if mparams else None
         settings = {"provider": "local", "base_model": spec.base_model, "source": source, "output": f"models/{name}",
                     **spec.model_dump(exclude={"provider", "base_model", "name", "learning_rate_multiplier",
-                                               "method_form"}), "mix_share": share, "steps": steps,
-                    "stories": n, "earlier_stories_mixed_in": f"up to {mixed}"}
+                                               "method_form"}),
+                    "n_epochs": epochs, "batch_size": batch, "learning_rate": lr, "method": method,
+                    "lr_schedule": f"{SCHEDULE}, {WARMUP:.0%} warm-up", "mix_share": share, "steps": steps,
+                    "stories": len(stories), "trained_on": n, "earlier_stories_mixed_in": f"up to {mixed}"}
         est = f"about {_fmt_s(seconds)} on this computer's CPU ({steps} steps)" if seconds else f"{steps} steps"
         return Plan(settings=settings, estimate=est, seconds=seconds)
 
