@@ -3,9 +3,12 @@
 1. Training throughput (tokens/s) of the local provider (the real worker process, HF Trainer with its
    reporting callback) vs a plain PyTorch loop, same model, data, batch size, steps and threads.
    Target: provider >= 0.9x the plain loop.
-2. Incremental fine-tune: adherence (dynasty, power and Ultraman named) of the embedded model on
-   powers the corpus never has, before and after a short fine-tune on new-power stories (corpus
-   stories with the power renamed, earlier stories mixed in), and on corpus powers (old skills kept).
+2. Incremental fine-tune with the product's defaults (what Launch does with only a dataset): adherence
+   (dynasty, power and Ultraman named) of the embedded model on powers the corpus never has, before
+   and after a fine-tune on 30 new-power stories (held-out stories, never trained on, with the power
+   renamed; earlier stories mixed in), and on corpus powers (old skills kept); per-character
+   perplexity on the new stories (learnt) and on the other held-out stories, zh and en (not forgotten).
+   `--ft-lr` and `--ft-epochs` override the defaults, to compare.
 Without a built model, a quick one is built first (`--build-steps`, a few minutes).
 """
 
@@ -30,17 +33,21 @@ from storyteller.paths import DEFAULT_MODEL_DIR  # noqa: E402
 NEW_POWERS = [("读心术", "mind reading"), ("喷火", "fire breathing"), ("不死之身", "never getting hurt")]
 
 
-def new_power_stories(n: int, seed: int = 0) -> list[dict]:
+def retold(stories: list) -> list[dict]:
     """Corpus stories retold with a power the corpus never has (the power's name swapped)."""
-    cat, rng = get_catalog(), random.Random(seed)
-    zh = [s for s in corpus.load() if s.lang == "zh"]
-    out = []
-    for s in rng.sample(zh, n):
-        new_zh, _ = NEW_POWERS[len(out) % len(NEW_POWERS)]
-        old = cat.power(s.power).name("zh")
+    cat, out = get_catalog(), []
+    for i, s in enumerate(stories):
+        new_zh, _ = NEW_POWERS[i % len(NEW_POWERS)]
         out.append({"dynasty": s.dynasty, "power": new_zh, "style": s.style, "lang": "zh", "hero": s.hero,
-                    "story": s.story.replace(old, new_zh)})
+                    "story": s.story.replace(cat.power(s.power).name("zh"), new_zh)})
     return out
+
+
+def heldout(model_dir: Path) -> list:
+    """The corpus stories the model never trained on (its training_config.json's held-out ids)."""
+    cfg = json.loads((model_dir / "training_config.json").read_text(encoding="utf-8"))
+    ids = set(cfg.get("heldout_ids") or [])
+    return [s for s in corpus.load() if s.id in ids]
 
 
 def plain_loop(source: str, examples: list[dict], batch: int, steps: int, lr: float, threads: int) -> float:
@@ -69,18 +76,26 @@ def plain_loop(source: str, examples: list[dict], batch: int, steps: int, lr: fl
     return tokens / (time.perf_counter() - t0)
 
 
-def adherence(model_dir: Path, powers: list[str], n: int, threads: int) -> float:
-    from storyteller.model.evaluate import Row, generate, load_model, story_checks
+def measure(model_dir: Path, n: int, texts: dict[str, list]) -> dict[str, float]:
+    """Adherence on new and corpus powers (the same n requests and seeds for every model, one thread,
+    the app's sampling and length) and per-character perplexity of each set of `texts`."""
+    from storyteller.model.evaluate import Row, generate, load_model, perplexity, story_checks
 
-    model, tok = load_model(model_dir, threads)
-    cat, rng = get_catalog(), random.Random(1)
-    dyn = [d.name("zh") for d in cat.dynasties]
-    styles = cat.choices("style", "zh")
-    ok = 0
-    for i in range(n):
-        row = Row("zh", rng.choice(dyn), powers[i % len(powers)], rng.choice(styles), None, "")
-        ok += story_checks(row, generate(model, tok, row.request(), 500, seed=i)["story"])["adherent"]
-    return ok / n
+    model, tok = load_model(model_dir, 1)
+    cat = get_catalog()
+    dyn, styles = [d.name("zh") for d in cat.dynasties], cat.choices("style", "zh")
+    out = {}
+    for key, powers in (("new", [z for z, _ in NEW_POWERS]), ("corpus", cat.choices("power", "zh"))):
+        rng, ok = random.Random(1), 0
+        for i in range(n):
+            row = Row("zh", rng.choice(dyn), powers[i % len(powers)], rng.choice(styles), None, "")
+            story = generate(model, tok, row.request(), model.generation_config.max_new_tokens or 700, seed=i)["story"]
+            ok += story_checks(row, story)["adherent"]
+        out[key] = ok / n
+    for key, stories in texts.items():
+        out[key] = perplexity(model, tok, [Row(s["lang"], s["dynasty"], s["power"], s["style"], s["hero"], s["story"])
+                                           for s in stories])
+    return out
 
 
 def main() -> int:
@@ -88,8 +103,9 @@ def main() -> int:
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=40, help="steps for the throughput comparison")
-    ap.add_argument("--ft-steps", type=int, default=120, help="steps of the incremental fine-tune")
-    ap.add_argument("--n-eval", type=int, default=24, help="stories generated per adherence figure")
+    ap.add_argument("--ft-lr", type=float, help="fine-tune learning rate (default: the product's)")
+    ap.add_argument("--ft-epochs", type=int, help="fine-tune epochs (default: the product's)")
+    ap.add_argument("--n-eval", type=int, default=48, help="stories generated per adherence figure")
     ap.add_argument("--rounds", type=int, default=2, help="alternating throughput runs (best of each)")
     ap.add_argument("--skip-adherence", action="store_true", help="only the throughput comparison")
     ap.add_argument("--build-steps", type=int, default=250, help="when no model exists, build one this long")
@@ -110,8 +126,13 @@ def main() -> int:
     from storyteller.finetune import JobSpec, get_provider
     from storyteller.finetune.data import build_examples
 
+    held = heldout(model_dir)
+    picked = random.Random(0).sample([s for s in held if s.lang == "zh"], 30)
+    new = retold(picked)
+    others = [s.model_dump() for s in held if s not in picked]
+    texts = {"ppl_new": new, **{f"ppl_{lang}": [s for s in others if s["lang"] == lang] for lang in ("zh", "en")}}
     data = work / "new_powers.jsonl"
-    data.write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in new_power_stories(30)), "utf-8")
+    data.write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in new), "utf-8")
     p = get_provider("local")
     batch, lr = 8, 1e-3
 
@@ -139,23 +160,35 @@ def main() -> int:
     if args.skip_adherence:
         return 0
 
-    # 2. incremental fine-tune on new powers
-    new = [z for z, _ in NEW_POWERS]
-    old = get_catalog().choices("power", "zh")
-    before = (adherence(model_dir, new, args.n_eval, 1), adherence(model_dir, old, args.n_eval, 1))
+    # 2. incremental fine-tune on new powers: only the dataset (and threads) given, as a parent would
+    ft = JobSpec(base_model="base", train_file=str(data), name="bench-newpowers", threads=args.threads,
+                 learning_rate=args.ft_lr, n_epochs=args.ft_epochs)
+    plan = p.plan(ft).settings
+    before = measure(model_dir, args.n_eval, texts)
     t0 = time.time()
-    job = p.start(spec.model_copy(update={"name": "bench-newpowers", "max_steps": args.ft_steps}))
+    job = p.start(ft)
     done = [x for x in p.follow(job.id, poll_s=0.5, timeout_s=3600)][-1]
     assert done.status == "succeeded", done.error
     secs = time.time() - t0
     after_dir = work / "models" / "bench-newpowers"
-    after = (adherence(after_dir, new, args.n_eval, 1), adherence(after_dir, old, args.n_eval, 1))
-    rows = p.metrics(job.id)
-    print(f"\nIncremental fine-tune: 30 new-power stories + earlier stories (mix_share 0.5), {args.ft_steps} steps, "
-          f"{secs:.0f} s wall (worker start included); train loss {rows[0].train_loss:.3f} -> {rows[-1].train_loss:.3f}")
-    print(f"  {'adherence':28} {'before':>8} {'after':>8}")
-    print(f"  {'new powers (' + ','.join(new) + ')':28} {before[0]:8.2f} {after[0]:8.2f}")
-    print(f"  {'corpus powers (old skills)':28} {before[1]:8.2f} {after[1]:8.2f}")
+    after = measure(after_dir, args.n_eval, texts)
+    ft_cfg = json.loads((after_dir / "training_config.json").read_text(encoding="utf-8"))["finetune"]
+    rows, info, res = p.metrics(job.id), ft_cfg["data"], ft_cfg["result"]
+    print(f"\nIncremental fine-tune with the product's defaults: {info['new']} new-power stories "
+          f"({info['valid']} more held out) + {info['mixed']} earlier ones (mix_share {info['mix_share']}); "
+          f"{res['steps']} steps = {plan['n_epochs']} epochs x batch {plan['batch_size']}, lr {plan['learning_rate']} "
+          f"({plan['lr_schedule']}), {plan['method']} fine-tune; {secs:.0f} s wall (worker start included)")
+    print(f"  train loss {rows[0].train_loss:.3f} (step 1) -> {rows[-1].train_loss:.3f} (step {rows[-1].step})")
+    table = [(f"adherence, {len(NEW_POWERS)} powers the corpus never has", "new"),
+             ("adherence, corpus powers (old skills)", "corpus"),
+             (f"perplexity/char, the {len(new)} new stories (learnt)", "ppl_new"),
+             (f"perplexity/char, {len(texts['ppl_zh'])} other held-out zh (kept)", "ppl_zh"),
+             (f"perplexity/char, {len(texts['ppl_en'])} held-out en (kept)", "ppl_en")]
+    print(f"  {'':46} {'before':>8} {'after':>8}")
+    for label, key in table:
+        print(f"  {label:46} {before[key]:8.2f} {after[key]:8.2f}")
+    print(f"  (adherence: {args.n_eval} zh stories each, the same requests and seeds before and after; "
+          f"new powers: {', '.join(z for z, _ in NEW_POWERS)})")
     print(f"\n(model: {model_dir}; work dir {work})")
     return 0
 
