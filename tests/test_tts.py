@@ -139,7 +139,7 @@ def test_two_sessions_at_once_each_get_their_own_audio(speaker, tmp_path):
     en_clips, en_wav = results["en"]
     assert zh_wav.parent == tmp_path / "zh" and en_wav.parent == tmp_path / "en"
     assert {c.text for c in zh_clips}.isdisjoint({c.text for c in en_clips})
-    assert all(c.path.parent == tmp_path / "zh" for c in zh_clips)
+    assert all(c.path and c.path.parent == tmp_path / "zh" for c in zh_clips), [c.error for c in zh_clips]
     assert wav_stats(zh_wav)[1] > 300 and wav_stats(en_wav)[1] > 300
 
 

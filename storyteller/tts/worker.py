@@ -3,8 +3,9 @@
 pyttsx3's engine is a process-wide singleton that is not safe across threads, and its
 `runAndWait()` can return before the WAV file is written. So the engine lives in a dedicated
 worker process fed through a pipe; a request is done only when the WAV on disk is whole (its
-header's frame count matches its size and the size has stopped changing). A worker that hangs
-past the timeout is killed and replaced on the next request.
+header's frame count matches its size and the size has stopped changing). Now and then the
+engine drops a request and never writes the file: after a short grace it is asked once more. A
+worker that hangs past the timeout is killed and replaced on the next request.
 """
 
 from __future__ import annotations
@@ -104,11 +105,18 @@ def _serve(conn, driver_name: str | None = None) -> None:
             if voice:
                 engine.setProperty("voice", voice)
             engine.setProperty("rate", int(req["rate"]))
-            path = Path(req["path"])
-            path.unlink(missing_ok=True)
-            engine.save_to_file(speakable(req["text"], req["lang"], driver), str(path))
-            engine.runAndWait()
-            duration = _wait_for_wav(path, req["timeout_s"])
+            path, text = Path(req["path"]), speakable(req["text"], req["lang"], driver)
+            grace = max(3.0, req["timeout_s"] / 4)  # a sentence takes tens of ms; far more means it was dropped
+            for wait_s in (grace, req["timeout_s"] - grace):
+                path.unlink(missing_ok=True)
+                engine.save_to_file(text, str(path))
+                engine.runAndWait()
+                try:
+                    duration = _wait_for_wav(path, wait_s)
+                    break
+                except TimeoutError:
+                    if wait_s != grace:
+                        raise
             conn.send({"ok": True, "path": str(path), "duration": duration})
         except Exception as e:
             conn.send({"error": "failed", "detail": f"{type(e).__name__}: {e}"})
