@@ -34,7 +34,7 @@ def test_upload_check_prepare_download(data_page, tmp_path: Path):
     report = page.locator("#data-report")
     report.get_by_text("可以训练 / Ready to train").wait_for(timeout=30_000)
     assert "20" in report.inner_text() and "gpt-4o-mini" in report.inner_text()
-    assert page.locator("#data-preview").get_by_text("朝代 / dynasty").is_visible()
+    page.locator("#data-preview").get_by_text("朝代 / dynasty").wait_for(timeout=30_000)  # the preview renders after the report
     assert page.locator("#data-preview").get_by_text("第4个故事").first.is_visible()
 
     page.click("#data-prepare")
