@@ -124,3 +124,13 @@ class LeanGPT2:
 def _conv1d(x: torch.Tensor, bias: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """GPT-2's Conv1D (weight stored in x out), without the module call."""
     return torch.addmm(bias, x, weight)
+
+
+def decode(model: Any, lean: LeanGPT2 | None = None, **kwargs: Any) -> torch.Tensor:
+    """`model.generate(**kwargs)`, or the lean loop (`lean`, else one made here) where the model fits
+    it and the `local.lean` setting allows: the one choice the engine and `storyteller eval` share."""
+    from storyteller.config import get_settings
+
+    if get_settings().local.lean and (lean is not None or LeanGPT2.fits(model)):
+        return (lean or LeanGPT2(model)).generate(**kwargs)
+    return model.generate(**kwargs)

@@ -24,7 +24,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteriaLi
 
 from storyteller.config import get_settings
 from storyteller.engines.base import Engine, Prompt
-from storyteller.engines.lean_gpt2 import LeanGPT2
+from storyteller.engines.lean_gpt2 import LeanGPT2, decode
 from storyteller.engines.sampling import Cancelled, story_processors
 from storyteller.errors import ModelNotFoundError, OfflineError, ServiceError, StorytellerError
 
@@ -91,9 +91,7 @@ class Loaded:
 
     def generate(self, **kwargs: Any) -> torch.Tensor:
         """`model.generate`, or the lean GPT-2 loop with the same arguments and result."""
-        if self.lean is not None and get_settings().local.lean:
-            return self.lean.generate(**kwargs)
-        return self.model.generate(**kwargs)
+        return decode(self.model, self.lean, **kwargs)
 
 
 class ModelCache:

@@ -94,7 +94,8 @@ def token_shapes(tokenizer: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """(ends a sentence, is only whitespace) for every token of the vocabulary."""
     from storyteller.model.format import ENDINGS
 
-    texts = [tokenizer.convert_tokens_to_string([t]) for t in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))]
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    texts = [tokenizer.convert_tokens_to_string([t]) for t in tokens]
     return (torch.tensor([bool(t.strip()) and t.rstrip()[-1] in ENDINGS for t in texts]),
             torch.tensor([not t.strip() for t in texts]))
 

@@ -4,7 +4,8 @@ Rebuilds the embedded storyteller model from the team's corpus (assets/corpus/*.
 command: fixed seed, fixed 90/10 split by story id, a character-level tokenizer with byte
 fallback, a ~4M-parameter GPT-2 trained on slot-format stories (see format.py), saved in fp16
 with its tokenizer, generation config, training config and model card. About 25-30 minutes on
-two CPU cores (1100 steps), plus a few minutes for the evaluation in the model card. The reference corpus is never used for training.
+two CPU cores (1100 steps), plus a few minutes for the evaluation in the model card. The reference
+corpus is never used for training.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 700, temperatu
     ended by itself, and timing."""
     from transformers import StoppingCriteriaList, StopStringCriteria
 
-    from storyteller.engines.lean_gpt2 import LeanGPT2
+    from storyteller.engines.lean_gpt2 import decode
     from storyteller.engines.sampling import story_processors
 
     story_fmt = is_storyteller_model(model.config)
@@ -99,11 +99,10 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 700, temperatu
     n_pos = getattr(model.config, "max_position_embeddings", None)
     limit = min(max_new_tokens, n_pos - ids.shape[1]) if n_pos else max_new_tokens
     clock = _Clock()
-    run = LeanGPT2(model).generate if LeanGPT2.fits(model) else model.generate
-    out = run(input_ids=ids, max_new_tokens=limit, do_sample=False, temperature=None, top_p=None, top_k=None,
-              eos_token_id=end_id, pad_token_id=end_id, streamer=clock,
-              logits_processor=story_processors(story_fmt, temperature, top_p, seed, tokenizer=tok, lang=req.lang),
-              stopping_criteria=StoppingCriteriaList([] if story_fmt else [StopStringCriteria(tok, [LEGACY_STOP])]))
+    out = decode(model, input_ids=ids, max_new_tokens=limit, do_sample=False, temperature=None, top_p=None,
+                 top_k=None, eos_token_id=end_id, pad_token_id=end_id, streamer=clock,
+                 logits_processor=story_processors(story_fmt, temperature, top_p, seed, tokenizer=tok, lang=req.lang),
+                 stopping_criteria=StoppingCriteriaList([] if story_fmt else [StopStringCriteria(tok, [LEGACY_STOP])]))
     done = time.perf_counter()
     new = out[0, ids.shape[1]:].tolist()
     ended = bool(new) and new[-1] == end_id

@@ -106,8 +106,8 @@ def _serve(conn, driver_name: str | None = None) -> None:
                 engine.setProperty("voice", voice)
             engine.setProperty("rate", int(req["rate"]))
             path, text = Path(req["path"]), speakable(req["text"], req["lang"], driver)
-            grace = max(3.0, req["timeout_s"] / 4)  # a sentence takes tens of ms; far more means it was dropped
-            for wait_s in (grace, req["timeout_s"] - grace):
+            grace = max(1.0, req["timeout_s"] / 4)  # a sentence takes tens of ms; far more means it was dropped
+            for last, wait_s in ((False, grace), (True, max(grace, req["timeout_s"] - grace))):
                 path.unlink(missing_ok=True)
                 engine.save_to_file(text, str(path))
                 engine.runAndWait()
@@ -115,7 +115,7 @@ def _serve(conn, driver_name: str | None = None) -> None:
                     duration = _wait_for_wav(path, wait_s)
                     break
                 except TimeoutError:
-                    if wait_s != grace:
+                    if last:
                         raise
             conn.send({"ok": True, "path": str(path), "duration": duration})
         except Exception as e:
