@@ -1,0 +1,126 @@
+"""Compose whole stories from the story world, seeded, so that every story stays true.
+
+One monster and one place per story; the beats in the team's order (home in the dynasty → magic
+trip → a place today → the power found → the monster's mischief → Ultraman → tries → the hero's
+fact → the solution, using the power → the mischief undone → why the monster did it → a warm
+ending); the mischief and its fix always come from the same monster; the number of failed tries
+follows the style (a hard-won story fails twice, a light-hearted one rarely).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from storyteller.catalog import get_catalog
+from storyteller.world.schema import GENERIC_POWER, SLOT_RE, Variant, World
+
+# Written beats (assets/world/<lang>/beats.json); monster and power pieces go in between.
+BEATS = ("home", "trip", "today", "ultraman", "fact", "idea", "success", "ending")
+FAILS = {"艰难": (2, 2), "努力": (1, 2), "冒险": (0, 1), "轻松": (0, 1), "幽默": (0, 1), "温馨": (0, 1)}
+STYLE_WEIGHT = 3  # a variant written for this style is this much likelier than a general one
+
+
+@dataclass(frozen=True)
+class Cast:
+    """What one story is about: values in the story's language (style as its zh name)."""
+
+    dynasty: str
+    hero: str
+    power: str  # zh name of a catalog power, or a typed power in the story's language
+    style: str
+    fact: str | None = None
+    hero_key: str | None = None  # the hero's entry in the world (None: the generic one)
+
+
+def era(dynasty: str, lang: str) -> str:
+    """How a story names the time: 唐朝, 三国时期, 南北朝; the Tang dynasty, the Three Kingdoms period."""
+    if lang == "zh":
+        if dynasty.endswith("朝"):
+            return dynasty
+        return dynasty + ("朝" if len(dynasty) == 1 else "时期")
+    if "Kingdoms" in dynasty or "Dynasties" in dynasty:
+        return f"the {dynasty} period"
+    return f"the {dynasty} dynasty"
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Plain slot substitution; `{Hero}` capitalises. Unknown slots were refused at load."""
+    def sub(m):
+        name = m.group(1)
+        value = values.get(name.lower(), "")
+        return value[:1].upper() + value[1:] if name[:1].isupper() else value
+    return SLOT_RE.sub(sub, template)
+
+
+class _Teller:
+    def __init__(self, world: World, cast: Cast, rng: random.Random):
+        self.world, self.cast, self.rng = world, cast, rng
+        lang = world.lang
+        hero = world.heroes.get(cast.hero_key or "") or world.heroes[GENERIC_POWER]
+        place = rng.choice(world.places)
+        self.monster = rng.choice(world.monsters)
+        self.power = world.powers.get(cast.power) or world.powers[GENERIC_POWER]
+        power_name = get_catalog().translate("power", cast.power, lang)
+        she = hero.pronoun == "she"
+        self.values = {
+            "dynasty": cast.dynasty, "era": era(cast.dynasty, lang), "hero": cast.hero, "power": power_name,
+            "fact": cast.fact or "", "place": place.name, "thing": rng.choice(place.things),
+            "kid": rng.choice(world.kids), "monster": self.monster.name, "activity": rng.choice(hero.activity),
+            "prop": rng.choice(hero.prop), "ta": "她" if she else "他", "he": "she" if she else "he",
+            "his": "her" if she else "his", "him": "her" if she else "him",
+        }
+        self.place = place
+
+    def pick(self, options: list[str] | list[Variant]) -> str:
+        if options and isinstance(options[0], Variant):
+            style = self.cast.style
+            fit = [v for v in options if not v.styles or style in v.styles]
+            weights = [STYLE_WEIGHT if v.styles else 1 for v in fit]
+            text = self.rng.choices(fit, weights)[0].text if fit else self.rng.choice(options).text
+        else:
+            text = self.rng.choice(options)
+        return fill(text, self.values)
+
+    def beat(self, name: str) -> str:
+        return self.pick(self.world.beats[name])
+
+    def story(self) -> str:
+        m, p, rng = self.monster, self.power, self.rng
+        lo, hi = FAILS.get(self.cast.style, (0, 1))
+        fails = rng.sample(p.fail, min(len(p.fail), rng.randint(lo, hi)))
+        paragraphs = [
+            [self.beat("home")],
+            [self.beat("trip"), self.pick(self.place.arrive), self.beat("today") if rng.random() < 0.5 else ""],
+            [self.pick(p.found)],
+            [self.pick(m.looks), self.pick(m.mischief)],
+            [self.beat("ultraman"), self.pick(m.ultraman), *(fill(f, self.values) for f in fails)],
+            [self.beat("fact") if self.cast.fact else "", self.beat("idea")],
+            [self.pick(p.solve), self.beat("success"), self.pick(m.fixed)],
+            [self.pick(m.need), self.pick(m.calm), self.beat("ending")],
+        ]
+        sep = "" if self.world.lang == "zh" else " "
+        return "\n".join(sep.join(x.strip() for x in par if x.strip()) for par in paragraphs if any(par))
+
+
+def compose(world: World, cast: Cast, seed: int) -> str:
+    """One whole story for `cast`; the same seed gives the same story."""
+    return _Teller(world, cast, random.Random(seed)).story()
+
+
+def casts(lang: str, rng: random.Random) -> Iterator[Cast]:
+    """Catalog dynasty, hero, power and style, every combination in turn, shuffled per round."""
+    cat = get_catalog()
+    combos = [(d, h, p, s) for d in cat.dynasties for h in d.heroes for p in cat.powers for s in cat.styles]
+    while True:
+        rng.shuffle(combos)
+        for d, h, p, s in combos:
+            yield Cast(d.name(lang), h.name(lang), p.zh, s.zh, h.fact(lang), h.name(lang))
+
+
+def compose_many(world: World, n: int, seed: int = 0) -> Iterator[tuple[Cast, str]]:
+    """`n` stories over the whole catalog; deterministic for a seed."""
+    rng = random.Random(seed)
+    for i, cast in zip(range(n), casts(world.lang, rng)):
+        yield cast, compose(world, cast, seed * 1_000_003 + i)

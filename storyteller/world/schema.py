@@ -1,0 +1,171 @@
+"""The story world's data shapes (assets/world/<lang>/*.json) and their checks.
+
+Templates name their slots in braces, `{hero}`; a capitalised name (`{Hero}`) capitalises the
+value. Slots are filled by plain substitution, never `str.format`, so a template cannot carry a
+format spec. The checks run at load: an unknown slot or a monster without a fix is a load error,
+so a composed story can never show a raw `{slot}`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from storyteller.paths import ASSETS
+
+WORLD_DIR = ASSETS / "world"
+SLOT_RE = re.compile(r"\{([A-Za-z_]+)\}")
+# Slots every template may use; a beat may use only these.
+COMMON = {"dynasty", "era", "hero", "power", "fact", "place", "thing", "kid", "monster", "activity", "prop",
+          "ta", "he", "his", "him"}
+GENERIC_POWER = "*"
+
+
+class WorldError(ValueError):
+    """The world's files are malformed; the message says which file and template."""
+
+
+class Variant(BaseModel):
+    """One written variant of a beat; `styles` (zh style names) limits it to those styles."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    styles: list[str] = Field(default_factory=list)
+
+
+class Place(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str  # "城市公园" / "the city park"
+    things: list[str] = Field(min_length=1)  # what is there to be messed up: "滑梯和秋千"
+    arrive: list[str] = Field(min_length=1)  # what the hero sees on arrival
+
+
+class Monster(BaseModel):
+    """One monster: its mischief and the fix of *that* mischief travel together."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    looks: list[str] = Field(min_length=1)  # how it appears
+    mischief: list[str] = Field(min_length=1)  # what it does at {place} to {thing}
+    ultraman: list[str] = Field(min_length=1)  # why Ultraman cannot fix it alone
+    fixed: list[str] = Field(min_length=1)  # the mischief undone, after the power was used
+    need: list[str] = Field(min_length=1)  # why it did it (it only wanted ...)
+    calm: list[str] = Field(min_length=1)  # what it does now, as a friend
+
+
+class Power(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    found: list[str] = Field(min_length=1)  # discovering the power
+    fail: list[str] = Field(min_length=1)  # a try that does not work yet
+    solve: list[str] = Field(min_length=1)  # the power used on {monster}
+
+
+class Hero(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    activity: list[str] = Field(min_length=1)  # "正在月下写诗" / "was writing a poem under the moon"
+    prop: list[str] = Field(min_length=1)  # a thing of theirs that can glow and carry them: "毛笔"
+    pronoun: str = "he"  # "he" or "she"
+
+
+class World(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lang: str
+    kids: list[str] = Field(min_length=1)
+    places: list[Place] = Field(min_length=1)
+    monsters: list[Monster] = Field(min_length=1)
+    powers: dict[str, Power]  # by zh power name, plus "*" for typed powers
+    heroes: dict[str, Hero]  # by the hero's name in this language
+    beats: dict[str, list[Variant]]
+
+
+def templates(world: World):
+    """Every template of the world, with where it is, for the checks."""
+    for p in world.places:
+        for t in p.arrive:
+            yield f"places.{p.id}.arrive", t
+    for m in world.monsters:
+        for part in ("looks", "mischief", "ultraman", "fixed", "need", "calm"):
+            for t in getattr(m, part):
+                yield f"monsters.{m.id}.{part}", t
+    for name, p in world.powers.items():
+        for part in ("found", "fail", "solve"):
+            for t in getattr(p, part):
+                yield f"powers.{name}.{part}", t
+    for name, h in world.heroes.items():
+        for t in h.activity + h.prop:
+            yield f"heroes.{name}", t
+    for beat, variants in world.beats.items():
+        for v in variants:
+            yield f"beats.{beat}", v.text
+
+
+def check(world: World) -> list[str]:
+    """Readable problems: unknown slots, missing beats, unbalanced braces, no generic power."""
+    from storyteller.world.compose import BEATS
+
+    found = []
+    for where, text in templates(world):
+        for slot in SLOT_RE.findall(text):
+            if slot.lower() not in COMMON:
+                found.append(f"{where}: unknown slot {{{slot}}} in {text!r}")
+        if SLOT_RE.sub("", text).count("{") or SLOT_RE.sub("", text).count("}"):
+            found.append(f"{where}: stray brace in {text!r}")
+    for beat in BEATS:
+        if not world.beats.get(beat):
+            found.append(f"beats.{beat}: missing")
+    for beat in world.beats:
+        if beat not in BEATS:
+            found.append(f"beats.{beat}: not a beat (beats are {', '.join(BEATS)})")
+    if GENERIC_POWER not in world.powers:
+        found.append('powers: no generic "*" entry for typed powers')
+    for name, h in world.heroes.items():
+        if h.pronoun not in ("he", "she"):
+            found.append(f"heroes.{name}: pronoun must be he or she")
+    return found
+
+
+def _read(folder: Path) -> dict:
+    merged: dict = {}
+    for path in sorted(folder.glob("*.json")):
+        try:
+            part = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise WorldError(f"{path.name}: not valid JSON ({e})") from e
+        for key, value in part.items():
+            if isinstance(value, list):
+                merged.setdefault(key, []).extend(value)
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    if isinstance(v, list) and isinstance(merged.setdefault(key, {}).get(k), list):
+                        merged[key][k].extend(v)
+                    else:
+                        merged.setdefault(key, {})[k] = v
+            else:
+                merged[key] = value
+    return merged
+
+
+def load_world(lang: str, folder: Path | None = None, strict: bool = True) -> World:
+    """The world for `lang`, checked. Files in the folder are merged (lists are concatenated)."""
+    folder = folder or WORLD_DIR / lang
+    if not folder.is_dir():
+        raise WorldError(f"no story world for {lang!r} (expected {folder})")
+    try:
+        world = World.model_validate({"lang": lang} | _read(folder))
+    except ValidationError as e:
+        raise WorldError(f"{folder}: {e}") from e
+    problems = check(world)
+    if strict and problems:
+        raise WorldError(f"{folder}: {len(problems)} problem(s): " + "; ".join(problems[:10]))
+    return world
+
+
+@lru_cache(maxsize=4)
+def cached_world(lang: str) -> World:
+    return load_world(lang)
