@@ -113,13 +113,41 @@ def test_prompt_choice_chat_template_and_plain(local_env):
     assert "[system]" not in text and "唐" in text
 
 
-def test_stop_strings_and_greedy(local_env):
+def test_greedy_ignores_the_seed(local_env):
     engine = LocalHFEngine("tiny")
-    full = "".join(run(engine, n=60, temperature=0.0))
-    assert full == "".join(run(engine, n=60, temperature=0.0, seed=99))  # greedy ignores the seed
-    stop = full[10:12]
-    cut = "".join(run(engine, n=60, temperature=0.0, stop=[stop]))
-    assert cut == full[: full.index(stop)]
+    assert run(engine, n=60, temperature=0.0) == run(engine, n=60, temperature=0.0, seed=99)
+
+
+def test_stop_string_across_chunks_is_never_shown(local_env):
+    """The stop string starts at the end of one streamed chunk and ends in the next: whatever the
+    random weights write on this CPU, the chunks are read first and the stop is built from them."""
+    engine = LocalHFEngine("tiny")
+    chunks = run(engine, n=60, temperature=0.0, seed=3)
+    full = "".join(chunks)
+    for i in range(1, len(chunks)):
+        at = len("".join(chunks[:i]))
+        stop = full[at - 1 : at + 1]
+        if full.index(stop) == at - 1:  # its first occurrence straddles the boundary
+            break
+    else:
+        pytest.skip("no chunk boundary starts a new two-character string")
+    cut = "".join(run(engine, n=60, temperature=0.0, seed=3, stop=[stop]))
+    assert cut == full[: at - 1]
+
+
+@pytest.mark.parametrize("pieces,stops,shown", [
+    (["yyy", "yyo", "ooo"], ["oo"], "yyyyy"),  # the first "o" is held back, then dropped
+    (["ab", "c"], ["abd"], "abc"),  # held back, then shown once it is not a stop
+    (["x<", "|end"], ["<|end|>"], "x<|end"),  # held to the end of the stream, then shown
+    (["hello"], [], "hello"),
+    (["a", "stop", "more"], ["st", "stop"], "a"),  # the earliest stop wins
+])
+def test_stop_scanner(pieces, stops, shown):
+    from storyteller.engines.local_hf import StopScanner
+
+    scanner = StopScanner(stops)
+    out = "".join(scanner.feed(p) for p in pieces)
+    assert out + scanner.flush() == shown
 
 
 def test_cache_is_lru_and_loads_once(local_env, monkeypatch):

@@ -225,21 +225,19 @@ class LocalHFEngine(Engine):
 
         worker = threading.Thread(target=work, name=f"generate-{self.model_id}", daemon=True)
         worker.start()
-        stops, tail = prompt.params.stop, ""
+        scanner = StopScanner(prompt.params.stop)
         try:
             for piece in streamer:
                 if filler is not None:
                     piece = filler.feed(piece)
-                if stops:
-                    piece, hit = _cut_at_stop(tail, piece, stops)
-                    tail = (tail + piece)[-max(map(len, stops)):]
-                    if hit:
-                        if piece:
-                            yield piece
-                        return
+                piece = scanner.feed(piece)
                 if piece:
                     yield piece
-            if filler is not None and (rest := filler.flush()):
+                if scanner.hit:
+                    return
+            rest = scanner.feed(filler.flush() if filler is not None else "")
+            rest = rest if scanner.hit else rest + scanner.flush()
+            if rest:
                 yield rest
         finally:
             left.set()
@@ -248,13 +246,32 @@ class LocalHFEngine(Engine):
             raise ServiceError("The local model stopped with an error.", hint=f"Details: {errors[0]}") from errors[0]
 
 
-def _cut_at_stop(tail: str, piece: str, stops: list[str]) -> tuple[str, bool]:
-    """Cut `piece` where a stop string (maybe begun in `tail`) appears."""
-    joined = tail + piece
-    hits = [joined.find(s) for s in stops if s in joined]
-    if not hits:
-        return piece, False
-    return joined[: min(hits)][len(tail):], True
+class StopScanner:
+    """Streams text up to the first stop string. Text that may be the start of a stop string is
+    held back until the next piece shows whether it is one ("o" of "oo" is never shown early)."""
+
+    def __init__(self, stops: list[str]):
+        self.stops = [s for s in stops if s]
+        self.held, self.hit = "", False
+
+    def feed(self, piece: str) -> str:
+        if self.hit:
+            return ""
+        if not self.stops:
+            return piece
+        text = self.held + piece
+        hits = [text.find(s) for s in self.stops if s in text]
+        if hits:
+            self.hit, self.held = True, ""
+            return text[: min(hits)]
+        keep = max((k for s in self.stops for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+        self.held = text[len(text) - keep:] if keep else ""
+        return text[: len(text) - keep]
+
+    def flush(self) -> str:
+        """The held-back text, once the stream ended without a stop string."""
+        out, self.held = ("" if self.hit else self.held), ""
+        return out
 
 
 def set_threads(loaded: Loaded) -> None:
