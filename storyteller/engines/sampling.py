@@ -84,6 +84,45 @@ class KeepScript(LogitsProcessor):
         return scores.masked_fill(banned.to(scores.device), float("-inf"))
 
 
+class WholeWords(LogitsProcessor):
+    """English stories write only words the model learnt whole (the tokenizer's `story_words`):
+    pieces of words are banned, and a word never glues onto the letters before it ("sun" + "ing").
+    So a story cannot misspell a word; names come through the slots."""
+
+    def __init__(self, pieces: torch.Tensor, glue: torch.Tensor, ends_in_letter: torch.Tensor):
+        self.pieces, self.glue, self.ends_in_letter = pieces, glue, ends_in_letter
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        n = scores.shape[-1]
+        banned = _fit(self.pieces, n).to(scores.device).expand_as(scores).clone()
+        last = input_ids[:, -1].clamp(max=len(self.ends_in_letter) - 1)
+        after_letter = self.ends_in_letter.to(scores.device)[last]
+        if bool(after_letter.any()):
+            banned[after_letter] |= _fit(self.glue, n).to(scores.device)
+        return scores.masked_fill(banned, float("-inf"))
+
+
+def _fit(mask: torch.Tensor, n: int) -> torch.Tensor:
+    """A vocabulary mask cut or padded (with False) to the model's `n` logits."""
+    mask = mask[:n]
+    return torch.cat([mask, mask.new_zeros(n - mask.shape[0])]) if mask.shape[0] < n else mask
+
+
+@lru_cache(maxsize=8)
+def word_masks(tokenizer: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """(word pieces, glue-on words, ends in a letter) for a tokenizer with `story_words`, else None."""
+    words = set(getattr(tokenizer, "init_kwargs", {}).get("story_words") or [])
+    if not words:
+        return None
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    letters = [bool(t) and bool(LATIN.search(t)) and not BYTE.fullmatch(t) and not t.startswith("<|") for t in tokens]
+    pieces = torch.tensor([has and t not in words for t, has in zip(tokens, letters)])
+    glue = torch.tensor([has and t[:1].isalpha() for t, has in zip(tokens, letters)])
+    named = {"<|dynasty|>", "<|hero|>", "<|power|>"}  # slots whose values end in a letter
+    ends = torch.tensor([(has and t[-1:].isalpha()) or t in named for t, has in zip(tokens, letters)])
+    return pieces, glue, ends
+
+
 LATIN = re.compile("[A-Za-z]")
 BYTE = re.compile("<0x[0-9A-Fa-f]{2}>")
 CJK = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
@@ -168,6 +207,8 @@ def story_processors(storyteller: bool, temperature: float, top_p: float, seed: 
 
         if lang in ("zh", "en"):
             processors.insert(0, KeepScript(other_script(tokenizer, lang)))
+        if lang == "en" and word_masks(tokenizer) is not None:
+            processors.insert(1, WholeWords(*word_masks(tokenizer)))
         processors.append(StoryEnd(tokenizer.convert_tokens_to_ids([DYNASTY, POWER]),
                                    tokenizer.convert_tokens_to_ids(END), *token_shapes(tokenizer)))
     if temperature > 0:

@@ -1,15 +1,17 @@
-"""Character-level tokenizer with byte fallback (and English word pieces) for storyteller models.
+"""Character-level Chinese, whole-word English, byte fallback: the tokenizer of storyteller models.
 
-Why this shape: at ~4M parameters a character vocabulary beats BPE for Chinese (the model can
-spell any hanzi it is given, and unseen names stay copyable). English is written in whole words,
-so English alone gets BPE merges learned from the English stories: a story then fits the
-context window. Characters outside the vocabulary (rare hanzi, emoji) fall back to their UTF-8
-bytes, so nothing is ever lost. Saved as tokenizer.json, loadable with plain AutoTokenizer.
+Why this shape: at this size a character vocabulary beats BPE for Chinese (the model can spell any
+hanzi it is given, and unseen names stay copyable). English is learnt as whole words: BPE merges
+run until every word the stories use often enough is one token, and the words are listed in the
+tokenizer's config (`story_words`), so generation can allow only those (see
+`engines/sampling.WholeWords`) and a story cannot misspell a word. Rarer words still encode, as
+pieces or UTF-8 bytes, so nothing a user types is ever lost. Loadable with plain AutoTokenizer.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import string
 from collections.abc import Iterable
 
@@ -42,15 +44,16 @@ def _strip_tokens(text: str) -> str:
     return text
 
 
-def english_merges(texts: Iterable[str], n_merges: int) -> tuple[list[str], list[tuple[str, str]]]:
-    """Learn up to `n_merges` BPE merges from English text (word pieces; never across words)."""
+def english_merges(texts: Iterable[str], n_merges: int,
+                   min_frequency: int = 3) -> tuple[list[str], list[tuple[str, str]]]:
+    """Learn up to `n_merges` BPE merges from English text (never across words or punctuation)."""
     if n_merges <= 0:
         return [], []
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = _pre_tokenizer()
     alphabet = list(string.printable) + [SPACE]
     trainer = trainers.BpeTrainer(vocab_size=len(alphabet) + n_merges, initial_alphabet=alphabet,
-                                  show_progress=False, min_frequency=3)
+                                  show_progress=False, min_frequency=min_frequency)
     tok.train_from_iterator((_strip_tokens(t) for t in texts), trainer)
     state = json.loads(tok.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in state["merges"]]
@@ -59,19 +62,30 @@ def english_merges(texts: Iterable[str], n_merges: int) -> tuple[list[str], list
 
 
 def _pre_tokenizer():
-    return pre_tokenizers.Metaspace(replacement=SPACE, prepend_scheme="never", split=True)
+    return pre_tokenizers.Sequence([pre_tokenizers.Metaspace(replacement=SPACE, prepend_scheme="never", split=True),
+                                    pre_tokenizers.Punctuation("isolated")])
+
+
+WORD = re.compile(r"[A-Za-z]+")
+
+
+def english_words(tok: PreTrainedTokenizerFast, en_texts: list[str]) -> list[str]:
+    """The English words (letters only, with or without the leading space mark) that are one token."""
+    words = {w for t in en_texts for w, _ in _pre_tokenizer().pre_tokenize_str(_strip_tokens(t))}
+    vocab = tok.get_vocab()
+    return sorted(w for w in words if WORD.fullmatch(w.lstrip(SPACE)) and w in vocab)
 
 
 def build_tokenizer(texts: list[str], en_texts: list[str] | None = None, n_merges: int = 1000,
-                    extra_chars: bool = True) -> PreTrainedTokenizerFast:
-    """Vocabulary: special + slot tokens, 256 bytes, characters, then English word pieces."""
+                    extra_chars: bool = True, min_frequency: int = 3) -> PreTrainedTokenizerFast:
+    """Vocabulary: special + slot tokens, 256 bytes, characters, then English words and pieces."""
     chars: set[str] = set(string.printable) | set(PUNCT) | {SPACE}
     if extra_chars:
         chars |= set(gb2312_level1())
     for t in texts:
         chars |= set(_strip_tokens(t).replace(" ", SPACE))
     chars -= {" ", "\r", "\x0b", "\x0c"}
-    pieces, merges = english_merges(en_texts or [], n_merges)
+    pieces, merges = english_merges(en_texts or [], n_merges, min_frequency)
     vocab: dict[str, int] = {}
     for tok in [PAD, *SPECIAL_TOKENS, *SLOT_TOKENS, *BYTES, *sorted(chars), *pieces]:
         vocab.setdefault(tok, len(vocab))
@@ -82,5 +96,9 @@ def build_tokenizer(texts: list[str], en_texts: list[str] | None = None, n_merge
     tok.decoder = decoders.Sequence([decoders.Replace(SPACE, " "), decoders.ByteFallback(), decoders.Fuse()])
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in [PAD, *SPECIAL_TOKENS]])
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in SLOT_TOKENS])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=END, pad_token=PAD,
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=END, pad_token=PAD,
                                    clean_up_tokenization_spaces=False, model_max_length=4096)
+    words = english_words(fast, en_texts or [])
+    if words:
+        fast.init_kwargs["story_words"] = words  # saved in tokenizer_config.json
+    return fast
