@@ -69,3 +69,13 @@ def test_local_no_launch_prints_the_worker_command(env):
             / "job.json").is_file()
     r = runner.invoke(app, ["finetune", "cancel", job_id])
     assert r.exit_code == 0 and "cancelled" in r.output
+
+
+def test_start_with_yes_and_follow_prints_progress_to_the_end(env):
+    """The documented `finetune start --yes --follow` follows the job instead of crashing."""
+    fake, data = env
+    r = runner.invoke(app, ["finetune", "start", "--provider", "openai", "--base", "gpt-4o-mini-2024-07-18",
+                            "--data", str(data), "--yes", "--follow"])
+    assert r.exit_code == 0, r.output
+    assert "Traceback" not in r.output and "OptionInfo" not in r.output
+    assert "Step 3/3" in r.output and r.output.strip().endswith(fake.jobs[next(iter(fake.jobs))]["fine_tuned_model"])

@@ -89,7 +89,7 @@ def start(
         typer.echo(f"Run it: python -m storyteller.finetune.worker --job-dir {job.job_dir}\n"
                    f"   or: torchrun --nproc_per_node <gpus> -m storyteller.finetune.worker --job-dir {job.job_dir}")
     if follow_:
-        follow(job.id)
+        _follow(job.id, None)
 
 
 @ft_app.command("list")
@@ -134,6 +134,11 @@ def status(job_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
 @ft_app.command()
 def follow(job_id: str, poll: float = typer.Option(None, help="Seconds between polls (default from settings).")) -> None:
     """Print events and metrics until the job ends (Ctrl+C leaves it running)."""
+    _follow(job_id, poll)
+
+
+def _follow(job_id: str, poll: float | None) -> None:
+    """The body of `follow`, callable with plain values (a typer command's defaults are OptionInfo)."""
     from storyteller.config import get_settings
     from storyteller.finetune.base import Job
 
