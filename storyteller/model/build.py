@@ -1,11 +1,12 @@
 """python -m storyteller.model.build [--out models/storyteller-tiny] [--steps N] [--langs zh,en]
 
-Rebuilds the embedded storyteller model from the team's corpus (assets/corpus/*.jsonl) in one
-command: fixed seed, fixed 90/10 split by story id, a character-level tokenizer with byte
-fallback, a ~4M-parameter GPT-2 trained on slot-format stories (see format.py), saved in fp16
-with its tokenizer, generation config, training config and model card. About 25-30 minutes on
-two CPU cores (1100 steps), plus a few minutes for the evaluation in the model card. The reference
-corpus is never used for training.
+Rebuilds the embedded storyteller model in one command: fixed seed, fixed 90/10 split of the
+team's corpus (assets/corpus/*.jsonl) by story id, plus stories composed from the story world
+(assets/world, seeded: the same command composes the same stories), a tokenizer of Chinese
+characters and whole English words with byte fallback, a small GPT-2 trained on slot-format
+stories (see format.py), saved in fp16 with its tokenizer, generation config, training config and
+model card. About 100 minutes on two CPU cores, plus the evaluation in the model card. The
+reference corpus is never used for training.
 """
 
 from __future__ import annotations
@@ -32,17 +33,22 @@ class TrainConfig:
     seed: int = 1234
     langs: tuple[str, ...] = ("zh", "en")
     holdout_per_mille: int = 100  # 10% of story ids (by hash) are held out for evaluation
-    n_merges: int = 1000  # English word pieces
+    n_merges: int = 3500  # English: merges until the stories' frequent words are whole tokens
+    min_word_count: int = 2  # an English word must occur this often to become a token
+    world: dict[str, int] = field(default_factory=lambda: {"zh": 16000, "en": 5000})  # composed stories
+    world_seed: int = 2026
+    team_repeat: int = 2  # the team's stories are seen this many times as often as a composed one
     n_embd: int = 256
     n_layer: int = 4
-    n_head: int = 4
-    n_positions: int = 640
+    n_head: int = 8
+    n_positions: int = 832
     dropout: float = 0.0  # a few epochs only: no need, and faster
-    steps: int = 1100
+    steps: int = 2400
+    save_every: int = 300  # a readable snapshot beside the output (<out>-partial) while it trains
     batch_size: int = 8
-    lr: float = 3e-3
+    lr: float = 2e-3
     min_lr: float = 2e-4
-    warmup: int = 30
+    warmup: int = 60
     weight_decay: float = 0.1
     header_noise: float = 0.15  # share of examples whose header values are made up (slot robustness)
     threads: int = 2
@@ -58,6 +64,24 @@ def is_heldout(story_id: str, per_mille: int = 100) -> bool:
 def split(stories: list[corpus.Story], per_mille: int = 100) -> tuple[list, list]:
     train = [s for s in stories if not is_heldout(s.id, per_mille)]
     return train, [s for s in stories if is_heldout(s.id, per_mille)]
+
+
+def world_stories(cfg: TrainConfig) -> list[corpus.Story]:
+    """The composed stories a build trains on (deterministic for the config's seed and counts)."""
+    from storyteller.world import compose_many, load_world
+
+    cat, out = get_catalog(), []
+    for lang in cfg.langs:
+        n = cfg.world.get(lang, 0)
+        if not n:
+            continue
+        world = load_world(lang)
+        for i, (cast, story) in enumerate(compose_many(world, n, cfg.world_seed)):
+            d = cat.dynasty(cast.dynasty)
+            out.append(corpus.Story(id=f"world-{lang}-{i:06d}", lang=lang, dynasty=d.zh if d else cast.dynasty,
+                                    hero=cast.hero, hero_fact=cast.fact or "", power=cast.power, style=cast.style,
+                                    age_band="5-7", story=story))
+    return out
 
 
 def story_fields(s: corpus.Story) -> dict[str, str]:
@@ -111,16 +135,21 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
     stories = [s for s in stories if s.lang in cfg.langs]
     train_set, held = split(stories, cfg.holdout_per_mille)
     cfg.train_ids, cfg.heldout_ids = sorted(s.id for s in train_set), sorted(s.id for s in held)
-    texts = [training_text(s) for s in train_set]
-    tok = build_tokenizer([h + b for h, b in texts], [b for (h, b), s in zip(texts, train_set) if s.lang == "en"],
-                          cfg.n_merges)
+    team = len(train_set)
+    composed = world_stories(cfg)
+    texts = [training_text(s) for s in train_set + composed]
+    tok = build_tokenizer([h + b for h, b in texts],
+                          [b for (h, b), s in zip(texts, train_set + composed) if s.lang == "en"],
+                          cfg.n_merges, min_frequency=cfg.min_word_count)
+    train_set = train_set * cfg.team_repeat + composed
     config = GPT2Config(vocab_size=len(tok), n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
                         n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,
                         bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     setattr(config, FORMAT_KEY, FORMAT_VERSION)
     model = GPT2LMHeadModel(config)
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"{len(train_set)} train / {len(held)} held-out stories, vocab {len(tok)}, {n_params / 1e6:.2f}M params")
+    log(f"{team} team + {len(composed)} composed train / {len(held)} held-out stories, vocab {len(tok)}, "
+        f"{n_params / 1e6:.2f}M params")
 
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -152,22 +181,34 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
         losses.append(loss.item())
         if step % 50 == 0 or step == cfg.steps - 1:
             log(f"step {step:5d}  loss {sum(losses[-50:]) / len(losses[-50:]):.3f}  lr {lr:.2e}  {time.time() - t0:.0f}s")
+        if cfg.save_every and step and step % cfg.save_every == 0:
+            _save(model, tok, out.with_name(out.name + "-partial"))
+            model.train()
 
-    out.mkdir(parents=True, exist_ok=True)
-    model.eval()
-    model.half().save_pretrained(out, safe_serialization=True)
-    tok.save_pretrained(out)
-    gen = GenerationConfig(do_sample=True, temperature=0.8, top_p=0.95, max_new_tokens=700, repetition_penalty=1.1,
+    _save(model, tok, out)
+    gen = GenerationConfig(do_sample=True, temperature=0.8, top_p=0.95, max_new_tokens=800, repetition_penalty=1.1,
                            eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
                            bos_token_id=tok.eos_token_id)
     setattr(gen, FORMAT_KEY, FORMAT_VERSION)
     gen.save_pretrained(out)
-    info = {"train_stories": len(train_set), "heldout_stories": len(held), "vocab": len(tok), "params": n_params,
+    chars = sum(len(s.story) for s in composed) + sum(len(s.story) for s in train_set[:team])
+    info = {"train_stories": team, "composed_stories": len(composed), "train_chars": chars,
+            "heldout_stories": len(held), "vocab": len(tok), "params": n_params,
             "train_seconds": round(time.time() - t0, 1), "final_loss": round(sum(losses[-50:]) / len(losses[-50:]), 4),
-            "langs": list(cfg.langs), "by_lang": {lang: sum(s.lang == lang for s in train_set) for lang in cfg.langs}}
+            "langs": list(cfg.langs), "by_lang": {lang: sum(s.lang == lang for s in train_set[:team]) for lang in cfg.langs}}
     (out / "training_config.json").write_text(json.dumps(asdict(cfg) | {"result": info}, ensure_ascii=False,
                                                          indent=1), encoding="utf-8")
     return info
+
+
+def _save(model, tok, out: Path) -> None:
+    """Weights in fp16 (the shipped size) and the tokenizer; the model in memory stays fp32."""
+    import copy
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    copy.deepcopy(model).half().save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -179,10 +220,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=TrainConfig.threads)
     ap.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     ap.add_argument("--lr", type=float, default=TrainConfig.lr)
+    ap.add_argument("--world", default=None, help="composed stories per language, e.g. zh=16000,en=5000")
+    ap.add_argument("--layers", type=int, default=TrainConfig.n_layer)
     ap.add_argument("--no-card", action="store_true", help="skip the held-out evaluation and model card")
     args = ap.parse_args(argv)
     cfg = TrainConfig(steps=args.steps, langs=tuple(args.langs.split(",")), threads=args.threads,
-                      batch_size=args.batch_size, lr=args.lr)
+                      batch_size=args.batch_size, lr=args.lr, n_layer=args.layers)
+    if args.world:
+        cfg.world = {k: int(v) for k, v in (p.split("=") for p in args.world.split(","))}
     info = train(cfg, args.out, corpus.load(sorted(args.corpus.glob("*.jsonl"))))
     print(json.dumps(info, ensure_ascii=False))
     if not args.no_card:
