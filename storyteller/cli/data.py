@@ -1,6 +1,7 @@
 """`storyteller data generate|check|prepare`: build, check and prepare fine-tuning datasets.
 
     storyteller data generate --model gpt-4o-mini --repeats 2 --concurrency 8 --out stories.csv
+    storyteller data generate --source world --repeats 5 --out world.csv      # offline, no key
     storyteller data check stories.csv [--json]
     storyteller data prepare stories.csv --format chat --out prepared/ --val 0.1 --seed 42
 """
@@ -31,6 +32,8 @@ def _fail(e: Exception) -> None:
 def generate(
     out: Path = typer.Option(..., "--out", "-o", help="Output .csv (reference columns) or .jsonl; resumed if it exists."),
     model: str = typer.Option("gpt-4o-mini", help="Any engine id: an OpenAI model, a server's model, or a local one."),
+    source: str = typer.Option("model", help="model, or world: compose stories offline from the story world "
+                               "(no model, no key)."),
     dynasty: list[str] = typer.Option(None, "--dynasty", "-d", help="Repeat for several; default: all presets."),
     power: list[str] = typer.Option(None, "--power", "-p", help="Repeat for several; default: all presets."),
     style: list[str] = typer.Option(None, "--style", "-s", help="Repeat for several; default: all presets."),
@@ -49,6 +52,10 @@ def generate(
     from storyteller.data.generate import generate as run
 
     cat = get_catalog()
+    if source not in ("model", "world"):
+        _fail(f"--source must be model or world, not {source!r}.")
+    if source == "world":
+        model = "world"
     if lang not in ("zh", "en"):
         _fail(f"--lang must be zh or en, not {lang!r}.")
     lang_ = lang

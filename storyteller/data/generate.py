@@ -16,6 +16,7 @@ or unknown model stops the whole run: every other item would fail the same way.
 
 from __future__ import annotations
 
+import hashlib
 import string
 import threading
 import time
@@ -32,6 +33,7 @@ from storyteller.data import pricing
 from storyteller.data import tokens as tok
 from storyteller.data.storefile import Key, StoryFile
 from storyteller.engines.base import Engine, GenerationParams, Prompt
+from storyteller.engines.world import WORLD_ID, WorldEngine
 from storyteller.errors import (AuthError, GenerationStopped, InputError, ModelNotFoundError, QuotaError,
                                 ServiceError, StorytellerError)
 from storyteller.prompts import LEGACY_STOP, SYSTEM_PROMPT, Lang, StoryRequest
@@ -54,7 +56,7 @@ class GenerateSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model_id: str
+    model_id: str = Field(description="An engine id, or 'world' to compose stories offline from the story world.")
     dynasties: list[str] = Field(min_length=1)
     powers: list[str] = Field(min_length=1)
     styles: list[str] = Field(min_length=1)
@@ -168,7 +170,11 @@ def build_prompt(spec: GenerateSpec, item: Item) -> Prompt:
               "style": cat.translate("style", item.style, spec.lang),
               "hero": hero, "fact": req.hero_fact() or "", "length": spec.length}
     user = check_template(spec.template or DEFAULT_TEMPLATE[spec.lang]).format(**fields)
-    params = GenerationParams(temperature=spec.temperature, max_new_tokens=spec.max_new_tokens)
+    seed = None
+    if spec.model_id == WORLD_ID:  # the same dataset every time: a seed per combination and repeat
+        seed = int(hashlib.sha1(f"{spec.lang}|{item.dynasty}|{item.power}|{item.style}|{item.repeat}"
+                                .encode()).hexdigest()[:8], 16)
+    params = GenerationParams(temperature=spec.temperature, max_new_tokens=spec.max_new_tokens, seed=seed)
     return Prompt(messages=[{"role": "system", "content": SYSTEM_PROMPT[spec.lang]},
                             {"role": "user", "content": user}], request=req, params=params)
 
@@ -207,7 +213,9 @@ def generate(spec: GenerateSpec, out: Path, engine: Engine | None = None, cancel
     if spec.template:
         check_template(spec.template)
     items = plan(spec)
-    if engine is None:
+    if engine is None and spec.model_id == WORLD_ID:
+        engine = WorldEngine()
+    elif engine is None:
         from storyteller.engines.registry import get_engine
 
         engine = get_engine(spec.model_id)

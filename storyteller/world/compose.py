@@ -17,7 +17,7 @@ from storyteller.catalog import get_catalog
 from storyteller.world.schema import GENERIC_POWER, SLOT_RE, Variant, World
 
 # Written beats (assets/world/<lang>/beats.json); monster and power pieces go in between.
-BEATS = ("home", "trip", "today", "ultraman", "fact", "idea", "success", "ending")
+BEATS = ("home", "trip", "today", "named", "ultraman", "fact", "idea", "success", "ending")
 FAILS = {"艰难": (2, 2), "努力": (1, 2), "冒险": (0, 1), "轻松": (0, 1), "幽默": (0, 1), "温馨": (0, 1)}
 STYLE_WEIGHT = 3  # a variant written for this style is this much likelier than a general one
 
@@ -83,6 +83,12 @@ class _Teller:
             text = self.rng.choice(options)
         return fill(text, self.values)
 
+    def found(self, found: list[str]) -> list[str]:
+        """Discovering the power, said by name: a story must name the power it was asked for."""
+        name = self.values["power"].lower()
+        text = self.pick([f for f in found if name in fill(f, self.values).lower()] or found)
+        return [text] if name in text.lower() else [text, self.beat("named")]
+
     def beat(self, name: str) -> str:
         return self.pick(self.world.beats[name])
 
@@ -93,7 +99,7 @@ class _Teller:
         paragraphs = [
             [self.beat("home")],
             [self.beat("trip"), self.pick(self.place.arrive), self.beat("today") if rng.random() < 0.5 else ""],
-            [self.pick(p.found)],
+            self.found(p.found),
             [self.pick(m.looks), self.pick(m.mischief)],
             [self.beat("ultraman"), self.pick(m.ultraman), *(fill(f, self.values) for f in fails)],
             [self.beat("fact") if self.cast.fact else "", self.beat("idea")],

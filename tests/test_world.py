@@ -1,0 +1,87 @@
+"""The story world: its files load clean, and composed stories stay true to their cast."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from storyteller.catalog import get_catalog
+from storyteller.world import compose, compose_many, load_world
+from storyteller.world.compose import Cast
+from storyteller.world.schema import WorldError, check
+
+
+@pytest.fixture(scope="module", params=["zh", "en"])
+def world(request):
+    return load_world(request.param)
+
+
+def test_shipped_worlds_have_no_problems_and_cover_the_catalog(world):
+    assert check(world) == []
+    cat = get_catalog()
+    assert {p.zh for p in cat.powers} <= set(world.powers)
+    assert {h.name(world.lang) for d in cat.dynasties for h in d.heroes} <= set(world.heroes)
+    assert len(world.monsters) >= 20 and len(world.places) >= 16
+
+
+def test_composed_stories_keep_one_monster_one_place_and_the_request(world):
+    lang, ultraman = world.lang, {"zh": "奥特曼", "en": "Ultraman"}[world.lang]
+    monsters = [m.name for m in world.monsters]
+    places = [p.name for p in world.places]
+    for cast, story in compose_many(world, 120, seed=5):
+        assert "{" not in story and "}" not in story
+        named = [m for m in monsters if m in story]
+        assert len(named) == 1 or len(set(named)) == 1 or all(m in max(named, key=len) for m in named), named
+        assert sum(p in story for p in places if not any(p in q and p != q for q in places)) <= 1
+        power = get_catalog().translate("power", cast.power, lang)
+        assert cast.hero in story and power in story and ultraman in story
+        assert cast.fact in story
+        paragraphs = story.split("\n")
+        assert cast.dynasty in paragraphs[0] or (lang == "zh" and cast.dynasty[:1] in paragraphs[0])
+        assert len(paragraphs) >= 7
+
+
+def test_the_same_seed_tells_the_same_story_and_another_seed_another(world):
+    cast = next(compose_many(world, 1, seed=1))[0]
+    assert compose(world, cast, 7) == compose(world, cast, 7)
+    assert len({compose(world, cast, s) for s in range(10)}) == 10
+
+
+def test_a_typed_power_and_hero_use_the_generic_entries(world):
+    power = "喷火" if world.lang == "zh" else "breathing fire"
+    cast = Cast(dynasty="魏" if world.lang == "zh" else "Wei", hero="小飞" if world.lang == "zh" else "Kiki",
+                power=power, style="幽默")
+    story = compose(world, cast, 3)
+    assert power in story and ("小飞" in story or "Kiki" in story)
+
+
+def test_a_hard_won_story_fails_before_it_succeeds():
+    world = load_world("zh")
+    fails = {f for p in world.powers.values() for f in p.fail}
+    cat = get_catalog()
+    cast = Cast(dynasty="唐", hero="李白", power="隐形", style="艰难", fact=cat.hero("唐", "李白").fact_zh, hero_key="李白")
+    story = compose(world, cast, 11)
+    values = {"hero": "李白", "ta": "他", "power": "隐形"}
+    tried = [f for f in world.powers["隐形"].fail if re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "\0"),
+                                                           f).split("\0")[0] in story]
+    assert len(tried) >= 2 and fails
+
+
+@pytest.mark.parametrize("template", ["{length:>999999999}", "{hero.__class__}", "{secret}", "{hero"])
+def test_a_template_with_an_unknown_slot_or_a_format_spec_is_refused(tmp_path, template):
+    folder = tmp_path / "zh"
+    folder.mkdir()
+    seed = json.loads((load_world.__globals__["WORLD_DIR"] / "zh" / "seed.json").read_text(encoding="utf-8"))
+    seed["beats"]["home"].append({"text": template})
+    (folder / "seed.json").write_text(json.dumps(seed, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(WorldError, match="unknown slot|stray brace"):
+        load_world("zh", folder)
+
+
+def test_a_broken_world_file_says_which_file(tmp_path):
+    (tmp_path / "zh").mkdir()
+    (tmp_path / "zh" / "bad.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(WorldError, match="bad.json"):
+        load_world("zh", tmp_path / "zh")
