@@ -14,7 +14,7 @@ from itertools import combinations
 from storyteller.catalog import get_catalog
 
 WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
-SENTENCE_END = re.compile(r"(?<=[。！？!?.])[”\"’']?\s*|\n+")
+SENTENCE = re.compile(r"[^。！？!?.\n]+(?:[。！？!?.]+[”\"’']?)?|[。！？!?.]+[”\"’']?")
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +71,7 @@ def nonword_share(texts: list[str]) -> float:
 
 def sentences(text: str) -> list[str]:
     """A story's sentences, stripped (Chinese and English)."""
-    return [s.strip() for s in SENTENCE_END.split(text) if s and s.strip()]
+    return [s.strip() for s in SENTENCE.findall(text) if s.strip() and s.strip() not in "”\"’'"]
 
 
 def shared_sentences(a: str, b: str) -> float:
