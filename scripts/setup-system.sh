@@ -2,7 +2,7 @@
 # Installs the system packages the app and its tests need (read-aloud, audio streaming, CJK
 # fonts, the test browser, npm for the OpenAI spec mock). Skips quietly where they are present or apt is not ours to use.
 set -euo pipefail
-want="$(grep -v '^#' "$(dirname "$0")/../packages.txt" | xargs) chromium"
+want="$(grep -v '^#' "$(dirname "$0")/../packages.txt" | xargs) chromium libime-data-language-model"
 missing=""
 for p in $want; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 command -v npm >/dev/null || missing="$missing npm"  # for the OpenAI spec mock in the contract tests

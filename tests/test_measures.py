@@ -36,3 +36,19 @@ def test_shared_sentence_share():
     assert shared_sentences(a, b) == 0.5 and shared_sentences(a, c) == 0.0
     assert abs(mean_pairwise_shared([a, b, c]) - 0.5 / 3) < 1e-9
     assert mean_pairwise_shared([a]) == 0.0
+
+
+def test_the_chinese_fluency_measure_ranks_old_model_stories_below_team_stories():
+    from storyteller.model import fluency
+
+    if not fluency.available():
+        import pytest
+
+        pytest.skip(fluency.why_not())
+    team = [s.story for s in corpus.load() if s.lang == "zh"][:20]
+    old = [fluency.zh_fluency(t) for t in OLD["zh"]]
+    ours = [fluency.zh_fluency(t) for t in team]
+    pairs = [(o < t) for o in old for t in ours]
+    assert sum(pairs) / len(pairs) >= 0.85  # AUC: an old story ranks below a team story
+    assert sum(ours) / len(ours) - sum(old) / len(old) >= 0.08
+    assert fluency.zh_fluency("他笑了。") > fluency.zh_fluency("了笑他。")

@@ -22,6 +22,9 @@ from storyteller.catalog import get_catalog
 from storyteller.errors import DataError, ModelNotFoundError
 from storyteller.model.format import (END, ENDINGS, SlotFiller, is_storyteller_model, prompt_text, slot_values,
                                       to_slots)
+from storyteller.model.fluency import available as fluency_available
+from storyteller.model.fluency import mean_fluency
+from storyteller.model.measures import masked, mean_pairwise_shared, nonword_share
 from storyteller.prompts import LEGACY_STOP, StoryRequest
 
 ULTRAMAN = {"zh": "奥特曼", "en": "Ultraman"}
@@ -229,6 +232,8 @@ def evaluate(model_id: str | Path, data: Path, n: int | None = 20, max_new_token
     chars = sum(len(g["story"]) for g in gens)
     gen_seconds = sum(g["seconds"] - g["ttft_s"] for g in gens)
     mean = lambda xs: round(sum(xs) / len(xs), 4) if xs else None  # noqa: E731
+    en = [g["story"] for r, g in zip(rows, gens) if r.lang == "en"]
+    zh = [g["story"] for r, g in zip(rows, gens) if r.lang == "zh"]
     return {
         "model": str(model_id), "data": str(data), "n": len(rows),
         "adherence": mean([c["adherent"] for c in checks]),
@@ -243,11 +248,28 @@ def evaluate(model_id: str | Path, data: Path, n: int | None = 20, max_new_token
                                                       [[v for v in slot_values(r.request()).values() if v]
                                                        for r in rows]), 4),
         "ppl_per_char": round(perplexity(model, tok, rows), 3),
+        "nonword_share": round(nonword_share(en), 4) if en else None,
+        "zh_fluency": round(mean_fluency(zh), 4) if zh and fluency_available() else None,
         "chars_per_s": round(chars / gen_seconds, 1) if gen_seconds > 0 else None,
         "ttft_ms": round(1000 * sum(g["ttft_s"] for g in gens) / len(gens), 1) if gens else None,
         "mean_chars": round(chars / len(gens), 1) if gens else 0,
         "threads": threads,
     }
+
+
+def variety(model, tok, requests: list[StoryRequest], tellings: int = 10, seed: int = 0) -> dict:
+    """Variety a child notices: `tellings` stories per request. Same request: the mean pairwise share
+    of identical sentences (≤ 0.2 wanted). Different requests: the same share once the request's
+    names are masked, over the first telling of each (different requests should get different plots)."""
+    per_request, firsts = [], []
+    for i, req in enumerate(requests):
+        stories = [generate(model, tok, req, seed=seed + 1000 * i + k)["story"] for k in range(tellings)]
+        per_request.append(mean_pairwise_shared(stories))
+        firsts.append(masked(stories[0], [v for v in slot_values(req).values() if v]))
+    return {"same_request_shared": round(sum(per_request) / len(per_request), 4),
+            "per_request": [round(x, 4) for x in per_request],
+            "across_requests_shared": round(mean_pairwise_shared(firsts), 4), "tellings": tellings,
+            "requests": len(requests)}
 
 
 def training_stories(model_id: str | Path) -> list[str]:

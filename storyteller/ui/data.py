@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import gradio as gr
 
+from storyteller.engines.world import WORLD_ID
 from storyteller.catalog import get_catalog
 from storyteller.data import workspace
 from storyteller.data.check import CheckReport, check
@@ -248,11 +249,13 @@ def render(ctx: UIContext) -> None:
     ctx.dataset_path, ctx.extra["dataset"] = dataset_path, dataset_info
     models = list(getattr(ctx.model, "choices", None) or []) if ctx.model is not None else []
     model_choices = [c[1] if isinstance(c, tuple) else c for c in models] or ctx.settings.openai.models
+    model_choices = [("故事世界（离线，不用模型）/ Story world (offline, no model)", WORLD_ID),
+                     *[(c, c) for c in model_choices if c != WORLD_ID]]
 
     gr.Markdown(INTRO, elem_id="data-intro")
     with gr.Accordion("🧪 ① 生成数据集 / Generate a dataset", open=True):
         with gr.Row():
-            model = gr.Dropdown(model_choices, value=model_choices[0] if model_choices else None,
+            model = gr.Dropdown(model_choices, value=WORLD_ID,
                                 allow_custom_value=True, label="生成用的模型 / Generating model", elem_id="data-model")
             lang = gr.Radio([("中文", "zh"), ("English", "en")], value="zh", label="语言 / Language")
         with gr.Row():
