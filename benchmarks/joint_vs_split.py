@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from storyteller import corpus  # noqa: E402
-from storyteller.model.build import TrainConfig, split, train  # noqa: E402
+from storyteller.corpus import split  # noqa: E402
+from storyteller.model.build import TrainConfig, train  # noqa: E402
 from storyteller.model.evaluate import Row, load_model, perplexity  # noqa: E402
 
 

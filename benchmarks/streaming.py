@@ -51,7 +51,7 @@ def model_dir(args) -> tuple[str, Path]:
 
     from transformers import AutoTokenizer, GenerationConfig
 
-    from storyteller.model.format import END
+    from storyteller.story_format import END
 
     out = build_tiny_model(Path(tempfile.mkdtemp()) / "tiny-bench", storyteller=True, n_embd=256, n_layer=4,
                            n_head=4, n_positions=640)

@@ -227,7 +227,7 @@ def raw_generate(args, path: Path, req, prompt) -> tuple[float, float, Callable[
     import torch
 
     from storyteller.engines.local_hf import LocalHFEngine, set_threads
-    from storyteller.model.format import SlotFiller
+    from storyteller.story_format import SlotFiller
 
     engine = LocalHFEngine(path.name, source=str(path))
     loaded = engine.load()

@@ -1,7 +1,8 @@
 """Settings, read once from the environment (prefix STORYTELLER_, nested with `__`) and `.env`.
 
 Examples: STORYTELLER_LOCAL__THREADS=1, STORYTELLER_OPENAI__BASE_URL=http://127.0.0.1:8000/v1.
-OPENAI_API_KEY and OPENAI_BASE_URL are honoured as well, as the OpenAI SDK does.
+OPENAI_API_KEY and OPENAI_BASE_URL count too, from the environment or `.env` (the environment wins),
+as users of the OpenAI SDK expect.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from dotenv import dotenv_values
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storyteller.paths import DEFAULT_MODEL_DIR, MODELS_DIR, ROOT
+
+SDK_NAMES = ("OPENAI_API_KEY", "OPENAI_BASE_URL")
 
 
 class OpenAISettings(BaseModel):
@@ -27,14 +31,20 @@ class OpenAISettings(BaseModel):
         default_factory=lambda: ["gpt-4o-mini"], description="Chat models offered in the picker when a key is set."
     )
 
+    _dotenv: dict[str, str] = PrivateAttr(default_factory=dict)  # the SDK's names as `.env` sets them
+
+    def _sdk(self, name: str) -> str | None:
+        """The SDK's variable: the process environment first (read now, as the SDK does), then `.env`."""
+        return os.environ.get(name) or self._dotenv.get(name) or None
+
     def resolved_key(self) -> SecretStr | None:
         if self.api_key is not None and self.api_key.get_secret_value():
             return self.api_key
-        env = os.environ.get("OPENAI_API_KEY")
-        return SecretStr(env) if env else None
+        key = self._sdk("OPENAI_API_KEY")
+        return SecretStr(key) if key else None
 
     def resolved_base_url(self) -> str | None:
-        return self.base_url or os.environ.get("OPENAI_BASE_URL") or None
+        return self.base_url or self._sdk("OPENAI_BASE_URL")
 
 
 class LocalSettings(BaseModel):
@@ -42,7 +52,9 @@ class LocalSettings(BaseModel):
     default_model: str = Field(str(DEFAULT_MODEL_DIR.name), description="Model used when none is chosen.")
     hub_ids: list[str] = Field(default_factory=list, description="Hugging Face Hub ids offered in the picker.")
     device: str = Field("auto", description="auto, cpu, cuda or mps.")
-    threads: int = Field(0, description="torch threads for local generation; 0 picks 1 for tiny models.")
+    threads: int = Field(
+        0, description="torch threads for local generation; 0: one for tiny models, torch's default for others."
+    )
     cache_size: int = Field(3, description="How many loaded models to keep in memory.")
     lean: bool = Field(True, description="Decode small GPT-2 models on CPU with the lean loop (off: model.generate).")
 
@@ -57,6 +69,9 @@ class TTSSettings(BaseModel):
 class TrainingSettings(BaseModel):
     runs_dir: Path = Field(ROOT / "runs", description="Where local fine-tunes write checkpoints and logs.")
     poll_s: float = Field(2.0, description="How often the UI and CLI poll a running job.")
+    max_running: int = Field(
+        1, ge=1, description="Local jobs that train at once; more wait as 'queued' and start when one ends."
+    )
     mix_share: float = Field(
         0.5, ge=0.0, lt=1.0,
         description="Incremental fine-tuning: share of each epoch's examples drawn from earlier stories "
@@ -82,9 +97,24 @@ class Settings(BaseSettings):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     ui: UISettings = Field(default_factory=UISettings)
 
+    def model_post_init(self, context: object) -> None:
+        """pydantic-settings reads only our own names from `.env`; keep the SDK's two as well."""
+        found = _read_env_files(self.model_config.get("env_file"), self.model_config.get("env_file_encoding"))
+        self.openai._dotenv = {k: v for k in SDK_NAMES if (v := found.get(k))}
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "storyteller.db"
+
+
+def _read_env_files(env_file: object, encoding: str | None) -> dict[str, str]:
+    """The variables in the settings' `.env` file(s); a later file wins, as in pydantic-settings."""
+    files = [env_file] if isinstance(env_file, (str, Path)) else list(env_file or ())
+    found: dict[str, str] = {}
+    for f in files:
+        if Path(f).expanduser().is_file():
+            found |= {k: v for k, v in dotenv_values(Path(f).expanduser(), encoding=encoding or "utf-8").items() if v}
+    return found
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ Run `python -m storyteller.corpus` to check the corpus and print its coverage.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -59,6 +60,16 @@ def load(paths: list[Path] | None = None) -> list[Story]:
                 except ValidationError as e:
                     raise ValueError(f"{path.name}:{n}: {e}") from e
     return out
+
+
+def is_heldout(story_id: str, per_mille: int = 100) -> bool:
+    """A fixed split: the same story is always on the same side, however the corpus grows."""
+    return int(hashlib.sha1(story_id.encode()).hexdigest(), 16) % 1000 < per_mille
+
+
+def split(stories: list[Story], per_mille: int = 100) -> tuple[list, list]:
+    train = [s for s in stories if not is_heldout(s.id, per_mille)]
+    return train, [s for s in stories if is_heldout(s.id, per_mille)]
 
 
 def problems(story: Story) -> list[str]:

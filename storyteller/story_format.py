@@ -16,11 +16,13 @@ The engine's part (storyteller/engines/local_hf.py):
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from storyteller.catalog import get_catalog
+from storyteller.corpus import Story
 from storyteller.prompts import StoryRequest
 
 FORMAT_KEY = "storyteller_format"
@@ -205,3 +207,33 @@ def _replace_word(text: str, value: str, slot: str, lang: str, ignore_case: bool
         return text.replace(value, slot)
     flags = re.I if ignore_case else 0
     return re.sub(rf"(?<![A-Za-z]){re.escape(value)}(?![a-z])", slot, text, flags=flags)
+
+
+def story_fields(s: Story) -> dict[str, str]:
+    """A corpus row's values in its own language (the corpus stores dynasty/power/style in zh)."""
+    cat, lang = get_catalog(), s.lang
+    return {
+        "dynasty": cat.translate("dynasty", s.dynasty, lang),
+        "hero": s.hero,
+        "power": cat.translate("power", s.power, lang),
+        "style": cat.translate("style", s.style, lang),
+        "fact": s.hero_fact,
+    }
+
+
+def training_text(s: Story, rng: random.Random | None = None, noise: float = 0.0) -> tuple[str, str]:
+    """(header, story in slot form + END). With `noise`, header values are sometimes made up,
+    so the model learns to write slots whatever the header says (unseen powers, typed heroes)."""
+    f = story_fields(s)
+    story = to_slots(s.story, s.lang, f["dynasty"], f["hero"], f["power"], f["fact"]) + END
+    h = dict(f)
+    if rng is not None and rng.random() < noise:
+        key = rng.choice(["dynasty", "hero", "power"])
+        h[key] = _made_up(rng, s.lang)
+    return header(s.lang, h["dynasty"], h["hero"], h["power"], h["style"]), story
+
+
+def _made_up(rng: random.Random, lang: str) -> str:
+    if lang == "en":
+        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
+    return "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(rng.randint(1, 4)))

@@ -29,9 +29,11 @@ def reference_csv() -> Path:
 
 @pytest.fixture
 def settings_env(tmp_path, monkeypatch):
-    """Point data, runs and the database at a temp folder; clear cached settings around it."""
-    from storyteller.config import get_settings
+    """Point data, runs and the database at a temp folder; clear cached settings around it. A developer's
+    `.env` is not read, so a key in it cannot change what tests see."""
+    from storyteller.config import Settings, get_settings
 
+    monkeypatch.setitem(Settings.model_config, "env_file", None)
     monkeypatch.setenv("STORYTELLER_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("STORYTELLER_TRAINING__RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)

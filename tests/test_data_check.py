@@ -7,7 +7,8 @@ import json
 import pytest
 
 from storyteller.data import pricing, tokens
-from storyteller.data.check import check, chat_format_errors, default_epochs
+from storyteller.data.check import check, default_epochs
+from storyteller.data.formats import chat_format_errors
 from storyteller.errors import DataError
 
 

@@ -92,8 +92,51 @@ def test_concurrent_requests_never_mix(local_env):
     assert sequential[0] == sequential[3] and sequential[0] != sequential[1]
 
 
+def fresh_thread_threads() -> int:
+    """The torch thread count a new thread starts with (what any later generation would inherit)."""
+    import torch
+
+    got: list[int] = []
+    worker = threading.Thread(target=lambda: got.append(torch.get_num_threads()))
+    worker.start()
+    worker.join()
+    return got[0]
+
+
+def test_each_model_generates_with_its_own_thread_count(local_env, tmp_path, monkeypatch):
+    """The app warms a tiny model up on one thread; a larger model told after it must not inherit
+    that. The count is read inside each generation (a logits processor runs on its thread)."""
+    import torch
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    from storyteller import studio
+    from storyteller.engines import local_hf, registry
+
+    class Record(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            seen[-1].add(torch.get_num_threads())
+            return scores
+
+    real = local_hf.story_processors
+    monkeypatch.setattr(local_hf, "story_processors", lambda *a, **k: LogitsProcessorList([Record(), *real(*a, **k)]))
+    monkeypatch.setattr(local_hf, "PROCESS_THREADS", 3)  # as on a machine where torch picks 3 threads
+    larger = LocalHFEngine("larger", source=str(build_tiny_model(tmp_path / "larger", n_embd=64)))
+    monkeypatch.setattr(local_hf, "TINY_PARAMS", larger.load().n_params)  # "tiny" stops just below it
+    assert LocalHFEngine("tiny").load().n_params < local_hf.TINY_PARAMS
+    before = fresh_thread_threads()
+
+    seen: list[set[int]] = [set()]
+    monkeypatch.setattr(registry, "_engines", {})  # the warm-up finds "tiny" in this test's models folder
+    studio.warm_up("tiny")
+    for engine in (larger, LocalHFEngine("tiny"), larger):
+        seen.append(set())
+        run(engine, n=5)
+    assert seen == [{1}, {3}, {1}, {3}]
+    assert fresh_thread_threads() == before  # nothing a generation set outlives it
+
+
 def test_storyteller_format_fills_slots(local_env):
-    from storyteller.model.format import SLOT_TOKENS
+    from storyteller.story_format import SLOT_TOKENS
 
     engine = LocalHFEngine("tiny-st")
     loaded = engine.load()

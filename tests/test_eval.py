@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -89,3 +90,23 @@ def test_reference_corpus_loads(reference_csv):
     rows = load_rows(reference_csv)
     assert len(rows) == 464 and {r.dynasty for r in rows} >= {"魏", "唐"}
     assert sum(not r.seen() for r in rows) > 100  # 魏 and 读心术/不死之身/喷火 are not in our catalog
+
+
+def test_eval_cli_reports_the_measures_and_variety(tmp_path):
+    """`storyteller eval` on a tiny storyteller model: every measure present, variety over tellings."""
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from storyteller.cli import app
+    from storyteller.cli import commands  # noqa: F401
+    from tests.fakes.tiny_model import build_tiny_model
+
+    model = build_tiny_model(tmp_path / "tiny-st", storyteller=True, n_positions=512)
+    data = Path(__file__).resolve().parents[1] / "assets" / "corpus" / "en_b.jsonl"
+    r = CliRunner().invoke(app, ["eval", "--model", str(model), "--data", str(data), "--n", "2", "--max-new-tokens",
+                                 "40", "--tellings", "3"])
+    assert r.exit_code == 0, r.output
+    out = _json.loads(r.output)
+    assert out["n"] == 2 and 0.0 <= out["nonword_share"] <= 1.0 and out["zh_fluency"] is None
+    assert out["variety"]["tellings"] == 3 and 0.0 <= out["variety"]["same_request_shared"] <= 1.0

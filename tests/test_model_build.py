@@ -8,9 +8,11 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from storyteller.corpus import Story
-from storyteller.model.build import TrainConfig, is_heldout, split, train, training_text
+from storyteller.corpus import is_heldout, split
+from storyteller.model.build import TrainConfig, train
+from storyteller.story_format import training_text
 from storyteller.model.evaluate import generate, load_model
-from storyteller.model.format import DYNASTY, END, FACT, HERO, POWER, is_storyteller_model
+from storyteller.story_format import DYNASTY, END, FACT, HERO, POWER, is_storyteller_model
 from storyteller.prompts import StoryRequest
 
 FACT_LI_BAI = "李白写了很多诗，被人们称为“诗仙”。"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from transformers import GPT2Config
 
-from storyteller.model.format import (
+from storyteller.story_format import (
     DYNASTY, END, FACT, HERO, POWER, STORY, SlotFiller, is_storyteller_model, prompt_text, to_slots,
 )
 from storyteller.prompts import StoryRequest

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
-from storyteller.model.format import END, HERO, POWER
+from storyteller.story_format import END, HERO, POWER
 from storyteller.model.tokenizer import BYTES, build_tokenizer, gb2312_level1
 
 EN = ["Li Bai flew over the park and waved at Ultraman. The children cheered and waved back."] * 5
@@ -53,3 +53,35 @@ def test_slots_survive_skip_special_tokens_but_end_does_not(saved):
     assert len(ids) == 5
     assert saved.decode(ids, skip_special_tokens=True) == f"{HERO}会{POWER}。"
     assert saved.eos_token == END
+
+
+def test_english_words_used_often_enough_are_whole_tokens_and_listed(tmp_path):
+    en = ["The brave girl waved. The brave dog waved back, and the children cheered."] * 3 + ["A zebra once."]
+    tok = build_tokenizer(en, en, n_merges=500, min_frequency=2)
+    tok.save_pretrained(tmp_path)
+    saved = AutoTokenizer.from_pretrained(tmp_path)
+    words = set(saved.init_kwargs["story_words"])
+    assert {"▁brave", "▁waved", "▁children", "▁cheered", "The"} <= words
+    assert "▁zebra" not in words  # seen once: still encodes, in pieces, but is not a word to write
+    assert saved.tokenize("The brave dog waved.") == ["The", "▁brave", "▁dog", "▁waved", "."]
+    assert saved.decode(saved("A zebra once.", add_special_tokens=False)["input_ids"]) == "A zebra once."
+
+
+def test_whole_words_processor_bans_pieces_and_glue(tmp_path):
+    import torch
+
+    from storyteller.engines.sampling import WholeWords, word_masks
+
+    en = ["The brave girl waved. The brave dog waved back, and the children cheered."] * 3 + ["A zebra once."]
+    tok = build_tokenizer(en, en, n_merges=500, min_frequency=2)
+    pieces, glue, ends = word_masks(tok)
+    vocab = tok.get_vocab()
+    assert pieces[vocab["▁ze"] if "▁ze" in vocab else vocab["z"]] and not pieces[vocab["▁brave"]]
+    proc = WholeWords(pieces, glue, ends)
+    scores = torch.zeros(1, len(tok))
+    after_word = proc(torch.tensor([[vocab["▁brave"]]]), scores.clone())
+    assert after_word[0, vocab["▁dog"]] == 0 and after_word[0, vocab["."]] == 0
+    assert after_word[0, vocab["The"]] == float("-inf")  # "braveThe": a word glued onto a word
+    after_stop = proc(torch.tensor([[vocab["."]]]), scores.clone())
+    assert after_stop[0, vocab["The"]] == 0  # a new sentence may start with a word
+    assert (after_stop[0][pieces] == float("-inf")).all()

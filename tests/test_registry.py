@@ -11,7 +11,7 @@ from storyteller.engines import registry
 from storyteller.engines.local_hf import LocalHFEngine
 from storyteller.engines.openai import OpenAIChatEngine, OpenAICompletionEngine
 from storyteller.errors import ModelNotFoundError
-from tests.fakes.tiny_model import build_tiny_model
+from tests.fakes.tiny_model import CHARS, build_tiny_model
 
 
 @pytest.fixture
@@ -71,6 +71,32 @@ def test_default_and_paths(env):
     assert engine.model_id == "storyteller-tiny" and engine.source == str(env / "storyteller-tiny")
     assert isinstance(registry.get_engine(str(env / "my-ft")), LocalHFEngine)
     assert registry.get_engine("Qwen/Qwen2.5-0.5B-Instruct").is_hub
+
+
+def test_a_folder_without_config_is_not_a_model_for_any_path(env):
+    """A half-copied folder that shares a Hub id's name: the registry and the local engine both
+    take the id as the Hub's (one rule), not the folder for one and the Hub for the other."""
+    (env / "acme" / "story-7b").mkdir(parents=True)
+    engine = registry.get_engine("acme/story-7b")
+    assert isinstance(engine, LocalHFEngine) and (engine.source, engine.is_hub) == ("acme/story-7b", True)
+    assert (LocalHFEngine("acme/story-7b").source, LocalHFEngine("acme/story-7b").is_hub) == ("acme/story-7b", True)
+
+
+@pytest.mark.parametrize("model_id, base", [
+    ("ft:gpt-4o-mini-2024-07-18:acme::abc", "gpt-4o-mini-2024-07-18"),
+    ("openai:ft:davinci-002:acme:custom:ghi", "davinci-002"),
+    ("ft:babbage-002", None),  # no organisation: not an id OpenAI gives out
+    ("ft:", None),
+    ("ft::acme::abc", None),
+    ("gpt-4o-mini", None),
+])
+def test_ft_ids_read_alike_for_routing_and_pricing(env, model_id, base):
+    from storyteller.data import pricing
+
+    legacy = base in ("babbage-002", "davinci-002")
+    assert isinstance(registry.get_engine(model_id), OpenAICompletionEngine) == legacy
+    price = pricing.price_for(model_id)
+    assert (price is not None and price[1]) == (base is not None)  # billed as a fine-tune only when it is one
 
 
 @pytest.mark.parametrize("bad", ["nonsense", "not-a-model", "../../etc", "a/b/c", "x" * 5000, "bad\x00id"])
@@ -133,9 +159,12 @@ def test_real_tiny_model_through_registry(env):
     from storyteller.prompts import StoryRequest
 
     engine = registry.get_engine("tiny-real")
-    text = engine.prompt(Prompt.for_story(StoryRequest(dynasty="宋", power="飞行", style="搞笑"),
-                                          max_new_tokens=20, seed=1)).text()
-    assert text
+    prompt = Prompt.for_story(StoryRequest(dynasty="宋", power="飞行", style="搞笑"), max_new_tokens=20, seed=1)
+    text = engine.prompt(prompt).text()
+    assert isinstance(engine, LocalHFEngine) and engine.source == str(env / "tiny-real")
+    assert text and set(text) <= set(CHARS), "written by this model's character tokenizer"
+    assert len(text) <= engine.last_new_tokens <= 20  # at most one character per token, within the limit
+    assert registry.get_engine("tiny-real").prompt(prompt).text() == text  # the same seed tells it again
 
 
 def test_missing_default_model_says_how_to_rebuild(env):

@@ -20,12 +20,18 @@ def eval_model(
     max_new_tokens: int = typer.Option(700, min=16, max=4096, help="Longest story, in tokens."),
     seed: int = typer.Option(0, help="Sampling seed; the same seed gives the same stories."),
     threads: int = typer.Option(1, min=1, help="CPU threads (1 is fastest for tiny models)."),
+    tellings: int = typer.Option(0, min=0, max=50, help="Also tell the first request this many times and report "
+                                 "the share of identical sentences between tellings (variety)."),
 ) -> None:
-    """Generate stories and print prompt adherence, hero consistency, diversity, copying, perplexity, speed."""
-    from storyteller.model.evaluate import evaluate
+    """Generate stories and print English non-words, Chinese fluency, variety, copying, perplexity, speed, and
+    the figures the story format guarantees (adherence, hero consistency, clean end)."""
+    from storyteller.model.evaluate import evaluate, load_model, load_rows, variety
 
     try:
-        result = evaluate(model, data, n=n, max_new_tokens=max_new_tokens, seed=seed, threads=threads)
+        loaded = load_model(model, threads)
+        result = evaluate(model, data, n=n, max_new_tokens=max_new_tokens, seed=seed, threads=threads, loaded=loaded)
+        if tellings > 1:
+            result["variety"] = variety(*loaded, [load_rows(data)[0].request()], tellings=tellings, seed=seed)
     except StorytellerError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(1) from None

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from storyteller.data import pricing
 from storyteller.data import tokens as tok
+from storyteller.data.formats import FORMAT_WORDS, chat_format_errors, legacy_format_errors
 from storyteller.data.io import MAX_BYTES, read_dataset
 from storyteller.data.prepare import MIN_EXAMPLES, to_chat
 from storyteller.errors import DataError
@@ -29,18 +30,6 @@ from storyteller.prompts import LEGACY_SEPARATOR, LEGACY_STOP
 MAX_TOKENS_PER_EXAMPLE = 65_536
 TARGET_EPOCHS, MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 3, 100, 25_000
 MIN_DEFAULT_EPOCHS, MAX_DEFAULT_EPOCHS = 1, 25
-ROLES = ("system", "user", "assistant", "function", "tool")
-KEYS = ("role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id")
-FORMAT_WORDS = {  # the cookbook's error types, in words a parent can act on
-    "data_type": "a line that is not a JSON object",
-    "missing_messages_list": "no \"messages\" list",
-    "message_missing_key": "a message without \"role\" or \"content\"",
-    "message_unrecognized_key": "a message with an unknown key",
-    "unrecognized_role": "a message with an unknown role",
-    "missing_content": "a message with empty content",
-    "example_missing_assistant_message": "no assistant message (the story the model should learn)",
-    "missing_prompt_or_completion": "no prompt or no completion",
-}
 _MOJIBAKE = re.compile("[ÃÂâåæçèéäïðœ][\u0080-\u00bf\u2018-\u203a\u0152\u0153\u0160\u0161\u0178\u017d\u02c6\u02dc]")
 
 
@@ -121,33 +110,6 @@ def default_epochs(n: int) -> int:
     return TARGET_EPOCHS
 
 
-def chat_format_errors(ex) -> list[str]:
-    """The cookbook's format error types found in one chat example."""
-    if not isinstance(ex, dict):
-        return ["data_type"]
-    messages = ex.get("messages")
-    if not messages or not isinstance(messages, list):
-        return ["missing_messages_list"]
-    errs = []
-    for m in messages:
-        if not isinstance(m, dict):
-            errs.append("data_type")
-            continue
-        if "role" not in m or "content" not in m:
-            errs.append("message_missing_key")
-        if any(k not in KEYS for k in m):
-            errs.append("message_unrecognized_key")
-        if m.get("role") not in ROLES:
-            errs.append("unrecognized_role")
-        content = m.get("content")
-        if (not content and not m.get("function_call") and not m.get("tool_calls")) or (
-                content is not None and not isinstance(content, str)):
-            errs.append("missing_content")
-    if not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):
-        errs.append("example_missing_assistant_message")
-    return errs
-
-
 def _text_problems(text: str) -> list[str]:
     found = []
     if "\ufffd" in text:
@@ -213,8 +175,7 @@ def check(path: Path, max_bytes: int = MAX_BYTES) -> CheckReport:
             if len(preview) < 5:
                 preview.append({m["role"]: m["content"][:80] for m in ex["messages"]})
         else:
-            if not isinstance(ex, dict) or not isinstance(ex.get("prompt"), str) or not isinstance(
-                    ex.get("completion"), str) or not ex["completion"].strip():
+            if legacy_format_errors(ex):
                 flag("missing_prompt_or_completion", line)
                 continue
             p, text = ex["prompt"], ex["completion"]

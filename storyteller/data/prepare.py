@@ -25,6 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from storyteller.data.formats import FORMAT_WORDS, chat_format_errors, legacy_format_errors
 from storyteller.data.io import CSV_COLUMNS, Dataset, read_dataset
 from storyteller.errors import DataError, InputError
 from storyteller.prompts import LEGACY_STOP, StoryRequest, build_messages
@@ -101,15 +102,9 @@ def convert(ds: Dataset, fmt: Format) -> tuple[list[dict], int, int]:
 
 def _require_valid(ds: Dataset) -> None:
     """Chat/legacy files pass through as they are, so a broken example would reach the trainer."""
-    from storyteller.data.check import FORMAT_WORDS, chat_format_errors  # check imports this module
-
     bad = []
     for ex, line in zip(ds.records, ds.lines):
-        if ds.kind == "chat":
-            errs = chat_format_errors(ex)
-        else:
-            ok = isinstance(ex, dict) and all(isinstance(ex.get(k), str) for k in ("prompt", "completion"))
-            errs = [] if ok and ex["completion"].strip() else ["missing_prompt_or_completion"]
+        errs = chat_format_errors(ex) if ds.kind == "chat" else legacy_format_errors(ex)
         if errs:
             bad.append((line, errs))
     if bad:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from storyteller.engines import ids
+
 AS_OF = "2025-06-01"
 SOURCE = "OpenAI pricing page (openai.com/api/pricing), standard tier, USD per 1M tokens"
 
@@ -43,7 +45,7 @@ FINE_TUNABLE: dict[str, str] = {
     "davinci-002": "davinci-002",
     "babbage-002": "babbage-002",
 }
-LEGACY_BASES = ("davinci-002", "babbage-002")  # prompt/completion format, not chat
+LEGACY_BASES = ids.LEGACY_BASES  # prompt/completion format, not chat
 
 
 def price_for(model_id: str) -> tuple[Price, bool] | None:
@@ -52,14 +54,11 @@ def price_for(model_id: str) -> tuple[Price, bool] | None:
     Understands dated snapshots ("gpt-4o-mini-2024-07-18") and fine-tuned ids
     ("ft:gpt-4o-mini-2024-07-18:org::abc"); local paths and other servers give None.
     """
-    mid = model_id.strip().removeprefix("openai:")
-    fine_tuned = mid.startswith("ft:")
-    if fine_tuned:
-        mid = mid.split(":")[1]
+    mid = ids.base_model(model_id)
     base = FINE_TUNABLE.get(mid, mid)
     for name in sorted(PRICES, key=len, reverse=True):  # longest first: gpt-4o-mini before gpt-4o
         if base == name or base.startswith(name + "-"):
-            return PRICES[name], fine_tuned
+            return PRICES[name], ids.fine_tune_base(model_id) is not None
     return None
 
 

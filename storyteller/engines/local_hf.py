@@ -3,7 +3,8 @@
 `model.generate` (or, for small GPT-2 models on CPU, the lean loop of `lean_gpt2`, twice as fast)
 runs in a worker thread and streams through `TextIteratorStreamer`. Stop is real: a
 `StoppingCriteria` reads the cancel event after every token, so the thread ends within a token or
-two. Sampling is seeded per request (see `sampling`). Loaded models live in a small
+two. Sampling is seeded per request (see `sampling`). Each generation runs with its own model's torch
+thread count (`model_threads`), never one left by another model. Loaded models live in a small
 process-wide LRU cache; loading is locked per model so two requests never load it twice.
 """
 
@@ -15,8 +16,8 @@ import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,12 +25,15 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteriaLi
 
 from storyteller.config import get_settings
 from storyteller.engines.base import Engine, Prompt
+from storyteller.engines.ids import resolve_source
 from storyteller.engines.lean_gpt2 import LeanGPT2, decode
 from storyteller.engines.sampling import Cancelled, story_processors
 from storyteller.errors import ModelNotFoundError, OfflineError, ServiceError, StorytellerError
+from storyteller.story_format import END, SlotFiller, is_storyteller_model, prompt_text
 
 log = logging.getLogger(__name__)
 TINY_PARAMS = 100_000_000  # below this, one torch thread is fastest
+PROCESS_THREADS = torch.get_num_threads()  # torch's count for this machine, before any model set its own
 
 
 def pick_device(setting: str = "auto") -> str:
@@ -40,15 +44,6 @@ def pick_device(setting: str = "auto") -> str:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
-
-
-def resolve_source(model_id: str) -> tuple[str, bool]:
-    """(where to load from, is it a Hub id). A folder under models_dir or an existing path is local."""
-    models_dir = Path(get_settings().local.models_dir)
-    for candidate in (models_dir / model_id, Path(model_id).expanduser()):
-        if candidate.is_dir():
-            return str(candidate), False
-    return model_id, True
 
 
 def _offline() -> bool:
@@ -132,8 +127,6 @@ CACHE = ModelCache()
 
 
 def _load(source: str, is_hub: bool, device: str) -> Loaded:
-    from storyteller.model.format import is_storyteller_model
-
     try:
         if is_hub:
             check_hub_available(source)
@@ -160,18 +153,17 @@ class LocalHFEngine(Engine):
 
     needs_key = False
 
-    def __init__(self, model_id: str, source: str | None = None):
+    def __init__(self, model_id: str, source: str | None = None, is_hub: bool = False):
+        """`source`: where to load from as `ids.route` found it; None resolves `model_id` the same way."""
         super().__init__(model_id)
         self.last_new_tokens: int | None = None  # tokens the last finished request generated (benchmarks)
-        self.source, self.is_hub = (source, False) if source else resolve_source(model_id)
+        self.source, self.is_hub = (source, is_hub) if source else resolve_source(model_id)
 
     def load(self) -> Loaded:
         return CACHE.get(self.source, self.is_hub, pick_device(get_settings().local.device))
 
     def build_input(self, loaded: Loaded, prompt: Prompt) -> tuple[str, Any]:
         """(prompt text, SlotFiller or None): storyteller format, else chat template, else plain text."""
-        from storyteller.model.format import SlotFiller, prompt_text
-
         if loaded.storyteller and prompt.request is not None:
             return prompt_text(prompt.request), SlotFiller(prompt.request)
         tok = loaded.tokenizer
@@ -181,8 +173,6 @@ class LocalHFEngine(Engine):
 
     def generate_kwargs(self, loaded: Loaded, prompt: Prompt, text: str) -> dict[str, Any]:
         """Everything `model.generate` gets, except the streamer and stopping criteria."""
-        from storyteller.model.format import END
-
         tok, params = loaded.tokenizer, prompt.params
         inputs = tok(text, return_tensors="pt", add_special_tokens=not getattr(tok, "chat_template", None))
         max_new = params.max_new_tokens
@@ -214,8 +204,7 @@ class LocalHFEngine(Engine):
 
         def work() -> None:
             try:
-                set_threads(loaded)
-                with torch.inference_mode():
+                with model_threads(loaded), torch.inference_mode():
                     out = loaded.generate(**kwargs, streamer=streamer, stopping_criteria=stopping)
                 self.last_new_tokens = int(out.shape[1] - kwargs["input_ids"].shape[1])
             except BaseException as e:  # reported to the reader below
@@ -274,10 +263,30 @@ class StopScanner:
         return out
 
 
-def set_threads(loaded: Loaded) -> None:
-    """settings.local.threads, or 1 for tiny models (thread hand-offs cost more than they save)."""
+def threads_for(loaded: Loaded) -> int | None:
+    """settings.local.threads, else 1 for tiny models (thread hand-offs cost more than they save),
+    else the process's own count; None off the CPU."""
     if loaded.device != "cpu":
-        return
-    n = get_settings().local.threads or (1 if loaded.n_params < TINY_PARAMS else 0)
-    if n and torch.get_num_threads() != n:
+        return None
+    return get_settings().local.threads or (1 if loaded.n_params < TINY_PARAMS else PROCESS_THREADS)
+
+
+def set_threads(loaded: Loaded) -> int:
+    """Give the calling thread `loaded`'s torch thread count; returns the count it had, to restore."""
+    before, n = torch.get_num_threads(), threads_for(loaded)
+    if n and n != before:
         torch.set_num_threads(n)
+    return before
+
+
+@contextmanager
+def model_threads(loaded: Loaded) -> Iterator[None]:
+    """`loaded`'s thread count for one generation, restored after it. Torch keeps a count per thread
+    once set, but a new thread starts with the last count set anywhere, so a count left behind by a
+    tiny model's warm-up would otherwise hold every later (larger) model to one thread."""
+    before = set_threads(loaded)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)

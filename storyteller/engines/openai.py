@@ -20,16 +20,13 @@ from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attemp
 
 from storyteller.config import OpenAISettings, get_settings
 from storyteller.engines.base import Engine, Prompt
+from storyteller.engines.ids import fine_tune_base, openai_name
 from storyteller.errors import AuthError, ModelNotFoundError, QuotaError, ServiceError, StorytellerError
 from storyteller.prompts import LEGACY_SEPARATOR, LEGACY_STOP
 
 log = logging.getLogger(__name__)
 KEYLESS = "sk-no-key-required"  # local OpenAI-compatible servers accept any key
 _END = object()
-
-
-def model_name(model_id: str) -> str:
-    return model_id.removeprefix("openai:")
 
 
 def is_keyless(base_url: str | None) -> bool:
@@ -101,7 +98,7 @@ class OpenAIChatEngine(Engine):
 
     def __init__(self, model_id: str):
         super().__init__(model_id)
-        self.name = model_name(model_id)
+        self.name = openai_name(model_id)
         self._client: tuple[tuple, openai.OpenAI] | None = None
         self._lock = threading.Lock()
 
@@ -236,6 +233,6 @@ def list_fine_tunes(settings: OpenAISettings | None = None) -> list[str]:
     s = settings or get_settings().openai
     client = make_client(s)
     try:
-        return sorted(m.id for m in client.models.list() if m.id.startswith("ft:"))
+        return sorted(m.id for m in client.models.list() if fine_tune_base(m.id))
     except openai.OpenAIError as e:
         raise friendly(e, "models", s.resolved_base_url(), client.api_key) from None

@@ -1,17 +1,9 @@
-"""Model ids -> engines, and the list of models a user can pick.
-
-Routing, first match wins:
-  "openai:<name>"                                  -> OpenAI-compatible server (any name)
-  a folder under settings.local.models_dir / a path -> local transformers model
-  "gpt-*", "ft:*", "o1*"/"o3*"/"o4*", "chatgpt-*"    -> OpenAI chat
-  "babbage-002", "davinci-002" and ft: ids on them  -> OpenAI legacy completions
-  "org/name"                                       -> Hugging Face Hub via the local engine
-"""
+"""Model ids -> engines, and the list of models a user can pick. What an id names is `ids.route`'s
+rule; this module only builds the engine for it and says what exists when it names nothing."""
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from pathlib import Path
 from typing import Literal
@@ -21,12 +13,10 @@ from pydantic import BaseModel
 
 from storyteller.config import get_settings
 from storyteller.engines.base import Engine
+from storyteller.engines.ids import fine_tune_base, is_legacy_completion, is_openai_name, route
 from storyteller.errors import ModelNotFoundError, StorytellerError
 
 log = logging.getLogger(__name__)
-OPENAI_PREFIXES = ("gpt-", "ft:", "o1", "o3", "o4", "chatgpt-", "babbage-002", "davinci-002")
-LEGACY_BASES = ("babbage-002", "davinci-002")
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -40,40 +30,15 @@ class ModelInfo(BaseModel):
     needs_key: bool = False
 
 
-def is_openai_name(name: str) -> bool:
-    return name.startswith(OPENAI_PREFIXES)
-
-
-def is_legacy_completion(name: str) -> bool:
-    """babbage-002 / davinci-002 and their fine-tunes ("ft:babbage-002:org::id")."""
-    base = name.split(":")[1] if name.startswith("ft:") and ":" in name[3:] else name
-    return base in LEGACY_BASES
-
-
-def _local_path(model_id: str) -> Path | None:
-    models_dir = Path(get_settings().local.models_dir)
-    for p in (models_dir / model_id, Path(model_id).expanduser()):
-        try:
-            if p.is_dir() and (p / "config.json").is_file():
-                return p
-        except (OSError, ValueError):  # absurd names (too long, NUL) are simply not paths
-            continue
-    return None
-
-
 def _make(model_id: str) -> Engine:
     from storyteller.engines.local_hf import LocalHFEngine
     from storyteller.engines.openai import OpenAIChatEngine, OpenAICompletionEngine
 
-    if model_id.startswith("openai:") and len(model_id) > len("openai:"):
-        name = model_id.removeprefix("openai:")
-        return OpenAICompletionEngine(model_id) if is_legacy_completion(name) else OpenAIChatEngine(model_id)
-    if (path := _local_path(model_id)) is not None:
-        return LocalHFEngine(model_id, source=str(path))
-    if is_openai_name(model_id):
+    where = route(model_id)
+    if where is not None and where.kind == "openai":
         return OpenAICompletionEngine(model_id) if is_legacy_completion(model_id) else OpenAIChatEngine(model_id)
-    if HUB_ID.match(model_id) and ".." not in model_id:
-        return LocalHFEngine(model_id, source=None)
+    if where is not None:
+        return LocalHFEngine(model_id, source=where.source, is_hub=where.kind == "hub")
     known = ", ".join(m.id for m in list_models(include_remote=False)) or "none yet"
     if model_id == get_settings().local.default_model:
         raise ModelNotFoundError(
@@ -178,7 +143,7 @@ def _openai_models(include_remote: bool) -> list[ModelInfo]:
     for name in names:
         mid = name if is_openai_name(name) else f"openai:{name}"
         kind = "legacy completion fine-tune" if is_legacy_completion(name) else "chat model"
-        label = f"{name} (fine-tuned)" if name.startswith("ft:") else name
+        label = f"{name} (fine-tuned)" if fine_tune_base(name) else name
         out.append(ModelInfo(id=mid, label=label, kind="openai", needs_key=True,
                              description=f"OpenAI-compatible {kind}; needs OPENAI_API_KEY unless a local server."))
     return out

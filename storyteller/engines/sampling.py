@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria
 
+from storyteller.story_format import DYNASTY, END, ENDINGS, POWER
+
 
 NUCLEUS_K = 512
 
@@ -131,8 +133,6 @@ CJK = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 @lru_cache(maxsize=8)
 def token_shapes(tokenizer: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """(ends a sentence, is only whitespace) for every token of the vocabulary."""
-    from storyteller.model.format import ENDINGS
-
     tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     texts = [tokenizer.convert_tokens_to_string([t]) for t in tokens]
     return (torch.tensor([bool(t.strip()) and t.rstrip()[-1] in ENDINGS for t in texts]),
@@ -203,8 +203,6 @@ def story_processors(storyteller: bool, temperature: float, top_p: float, seed: 
     `StoryEnd`); then seeded sampling (temperature 0: greedy)."""
     processors = LogitsProcessorList([NoLoops()] if storyteller else [])
     if storyteller and tokenizer is not None:
-        from storyteller.model.format import DYNASTY, END, POWER
-
         if lang in ("zh", "en"):
             processors.insert(0, KeepScript(other_script(tokenizer, lang)))
         if lang == "en" and word_masks(tokenizer) is not None:

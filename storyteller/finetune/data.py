@@ -1,7 +1,7 @@
 """Training examples for local fine-tunes, rendered exactly as the model will be prompted.
 
 Storyteller-format models (models/storyteller-tiny and its fine-tunes) get the build's own
-rendering: header + slot-form story + END (storyteller.model.build/format), so a fine-tune keeps
+rendering: header + slot-form story + END (storyteller.model.build, story_format), so a fine-tune keeps
 the slot filling that makes stories name what was asked. Other models get the local engine's
 prompt (chat template, else the plain messages) followed by the story and the eos token.
 
@@ -23,7 +23,8 @@ from storyteller.data.io import read_dataset
 from storyteller.data.prepare import request_for, split
 from storyteller.errors import DataError
 from storyteller.finetune.base import JobSpec
-from storyteller.model.format import END, is_storyteller_model, prompt_text, slot_values, to_slots
+from storyteller.corpus import split as build_split
+from storyteller.story_format import END, is_storyteller_model, prompt_text, slot_values, to_slots, training_text
 from storyteller.prompts import build_messages
 
 CONFIG_FILE = "training_config.json"
@@ -81,8 +82,6 @@ def base_config(source: str | Path) -> dict:
 
 def earlier_pool(meta: dict, storyteller: bool, tok, new_texts: set[str]) -> list[tuple[str, str]]:
     """(prompt, completion) of the stories the base model learned from, for mixing in."""
-    from storyteller.model.build import split as build_split
-    from storyteller.model.build import training_text
 
     cfg = base_config(meta["base_source"])
     pool: list[tuple[str, str]] = []

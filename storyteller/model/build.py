@@ -12,7 +12,6 @@ reference corpus is never used for training.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import random
@@ -22,7 +21,8 @@ from pathlib import Path
 
 from storyteller import corpus
 from storyteller.catalog import get_catalog
-from storyteller.model.format import END, FORMAT_KEY, FORMAT_VERSION, STORY, header, to_slots
+from storyteller.corpus import split
+from storyteller.story_format import END, FORMAT_KEY, FORMAT_VERSION, training_text
 from storyteller.paths import CORPUS_DIR, DEFAULT_MODEL_DIR
 
 
@@ -43,7 +43,7 @@ class TrainConfig:
     n_head: int = 8
     n_positions: int = 832
     dropout: float = 0.0  # a few epochs only: no need, and faster
-    steps: int = 2400
+    steps: int = 1500
     save_every: int = 300  # a readable snapshot beside the output (<out>-partial) while it trains
     batch_size: int = 8
     lr: float = 2e-3
@@ -54,16 +54,6 @@ class TrainConfig:
     threads: int = 2
     train_ids: list[str] = field(default_factory=list)
     heldout_ids: list[str] = field(default_factory=list)
-
-
-def is_heldout(story_id: str, per_mille: int = 100) -> bool:
-    """A fixed split: the same story is always on the same side, however the corpus grows."""
-    return int(hashlib.sha1(story_id.encode()).hexdigest(), 16) % 1000 < per_mille
-
-
-def split(stories: list[corpus.Story], per_mille: int = 100) -> tuple[list, list]:
-    train = [s for s in stories if not is_heldout(s.id, per_mille)]
-    return train, [s for s in stories if is_heldout(s.id, per_mille)]
 
 
 def world_stories(cfg: TrainConfig) -> list[corpus.Story]:
@@ -82,36 +72,6 @@ def world_stories(cfg: TrainConfig) -> list[corpus.Story]:
                                     hero=cast.hero, hero_fact=cast.fact or "", power=cast.power, style=cast.style,
                                     age_band="5-7", story=story))
     return out
-
-
-def story_fields(s: corpus.Story) -> dict[str, str]:
-    """A corpus row's values in its own language (the corpus stores dynasty/power/style in zh)."""
-    cat, lang = get_catalog(), s.lang
-    return {
-        "dynasty": cat.translate("dynasty", s.dynasty, lang),
-        "hero": s.hero,
-        "power": cat.translate("power", s.power, lang),
-        "style": cat.translate("style", s.style, lang),
-        "fact": s.hero_fact,
-    }
-
-
-def training_text(s: corpus.Story, rng: random.Random | None = None, noise: float = 0.0) -> tuple[str, str]:
-    """(header, story in slot form + END). With `noise`, header values are sometimes made up,
-    so the model learns to write slots whatever the header says (unseen powers, typed heroes)."""
-    f = story_fields(s)
-    story = to_slots(s.story, s.lang, f["dynasty"], f["hero"], f["power"], f["fact"]) + END
-    h = dict(f)
-    if rng is not None and rng.random() < noise:
-        key = rng.choice(["dynasty", "hero", "power"])
-        h[key] = _made_up(rng, s.lang)
-    return header(s.lang, h["dynasty"], h["hero"], h["power"], h["style"]), story
-
-
-def _made_up(rng: random.Random, lang: str) -> str:
-    if lang == "en":
-        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
-    return "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(rng.randint(1, 4)))
 
 
 def encode(tok, head: str, story: str, n_positions: int) -> tuple[list[int], list[int]]:

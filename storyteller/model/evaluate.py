@@ -20,7 +20,7 @@ from pathlib import Path
 from storyteller import corpus
 from storyteller.catalog import get_catalog
 from storyteller.errors import DataError, ModelNotFoundError
-from storyteller.model.format import (END, ENDINGS, SlotFiller, is_storyteller_model, prompt_text, slot_values,
+from storyteller.story_format import (END, ENDINGS, SlotFiller, is_storyteller_model, prompt_text, slot_values,
                                       to_slots)
 from storyteller.model.fluency import available as fluency_available
 from storyteller.model.fluency import mean_fluency

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from storyteller.model.format import END, SLOT_TOKENS, SPECIAL_TOKENS
+from storyteller.story_format import END, SLOT_TOKENS, SPECIAL_TOKENS
 
 SPACE = "▁"  # spaces become this mark, so English word pieces can start with a space
 PAD = "<|pad|>"

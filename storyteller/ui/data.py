@@ -243,7 +243,7 @@ def _friendly(e: Exception) -> str:
 
 def render(ctx: UIContext) -> None:
     cat = get_catalog()
-    session = gr.State(DataSession)
+    session = gr.State(DataSession())  # copied per session; a class here would be a public API endpoint
     dataset_path = gr.State(None)
     dataset_info = gr.State({})
     ctx.dataset_path, ctx.extra["dataset"] = dataset_path, dataset_info

@@ -145,7 +145,7 @@ def _model_picker(ctx: UIContext) -> gr.Dropdown:
 
 def render(ctx: UIContext) -> None:
     cat, t = get_catalog(), LABELS["zh"]
-    session = gr.State(TellSession)
+    session = gr.State(TellSession())  # copied per session; a class here would be a public API endpoint
     with gr.Column(elem_classes="story-tab"):
         lang = gr.Radio([("中文", "zh"), ("English", "en")], value="zh", label="语言 / Language",
                         elem_id="lang")

@@ -5,7 +5,7 @@ whole story that stays true (one monster and one place, beats in order, the misc
 from the same monster, the power used to solve it). See assets/world/README.md for the format.
 """
 
-from storyteller.world.compose import BEATS, compose, compose_many
-from storyteller.world.schema import World, WorldError, load_world
+from storyteller.world.compose import compose, compose_many
+from storyteller.world.schema import BEATS, World, WorldError, load_world
 
 __all__ = ["BEATS", "World", "WorldError", "compose", "compose_many", "load_world"]

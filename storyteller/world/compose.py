@@ -14,10 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from storyteller.catalog import get_catalog
-from storyteller.world.schema import GENERIC_POWER, SLOT_RE, Variant, World
+from storyteller.world.schema import BEATS, GENERIC_POWER, SLOT_RE, Variant, World
 
-# Written beats (assets/world/<lang>/beats.json); monster and power pieces go in between.
-BEATS = ("home", "trip", "today", "named", "ultraman", "fact", "idea", "success", "ending")
 FAILS = {"艰难": (2, 2), "努力": (1, 2), "冒险": (0, 1), "轻松": (0, 1), "幽默": (0, 1), "温馨": (0, 1)}
 STYLE_WEIGHT = 3  # a variant written for this style is this much likelier than a general one
 

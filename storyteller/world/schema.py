@@ -23,6 +23,8 @@ SLOT_RE = re.compile(r"\{([A-Za-z_]+)\}")
 COMMON = {"dynasty", "era", "hero", "power", "fact", "place", "thing", "kid", "monster", "activity", "prop",
           "ta", "he", "his", "him"}
 GENERIC_POWER = "*"
+# Written beats; monster and power pieces go in between (see compose.py for the order).
+BEATS = ("home", "trip", "today", "named", "ultraman", "fact", "idea", "success", "ending")
 
 
 class WorldError(ValueError):
@@ -107,8 +109,6 @@ def templates(world: World):
 
 def check(world: World) -> list[str]:
     """Readable problems: unknown slots, missing beats, unbalanced braces, no generic power."""
-    from storyteller.world.compose import BEATS
-
     found = []
     for where, text in templates(world):
         for slot in SLOT_RE.findall(text):

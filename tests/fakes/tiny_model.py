@@ -24,7 +24,7 @@ def build_tiny_model(out: Path, storyteller: bool = False, chat_template: bool =
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-    from storyteller.model import format as fmt
+    from storyteller import story_format as fmt
 
     specials = ["<unk>", "<|endoftext|>"]
     vocab = {t: i for i, t in enumerate(specials + CHARS)}

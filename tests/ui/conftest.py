@@ -52,9 +52,10 @@ class ReplayEngine(Engine):
             yield ch
 
 
-def build_random_model(path: Path) -> None:
-    """A 2-layer GPT-2 with random weights and a character tokenizer, built offline in ~1 s. It has
-    no end-of-text token, so it always streams up to max_new_tokens (gibberish, which is fine)."""
+def build_random_model(path: Path, n_embd: int = 32, n_layer: int = 2, n_head: int = 2) -> None:
+    """A GPT-2 (2 small layers by default) with random weights and a character tokenizer, built offline
+    in ~1 s. It has no end-of-text token, so it always streams up to max_new_tokens (gibberish, which
+    is fine)."""
     from tokenizers import Tokenizer, decoders, models
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
@@ -65,7 +66,7 @@ def build_random_model(path: Path) -> None:
     import torch
 
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(vocab), n_positions=4096, n_embd=32, n_layer=2, n_head=2,
+    config = GPT2Config(vocab_size=len(vocab), n_positions=4096, n_embd=n_embd, n_layer=n_layer, n_head=n_head,
                         bos_token_id=None, eos_token_id=None, pad_token_id=0)
     GPT2LMHeadModel(config).save_pretrained(path)
     (path / "README.md").write_text("Random tiny GPT-2 for UI tests.\n", encoding="utf-8")
