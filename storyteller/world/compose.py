@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from storyteller.catalog import get_catalog
-from storyteller.world.schema import BEATS, GENERIC_POWER, SLOT_RE, Variant, World
+from storyteller.world.schema import BEATS, GENERIC, SLOT_RE, Variant, World
 
 FAILS = {"艰难": (2, 2), "努力": (1, 2), "冒险": (0, 1), "轻松": (0, 1), "幽默": (0, 1), "温馨": (0, 1)}
 STYLE_WEIGHT = 3  # a variant written for this style is this much likelier than a general one
@@ -56,10 +56,10 @@ class _Teller:
     def __init__(self, world: World, cast: Cast, rng: random.Random):
         self.world, self.cast, self.rng = world, cast, rng
         lang = world.lang
-        hero = world.heroes.get(cast.hero_key or "") or world.heroes[GENERIC_POWER]
+        hero = world.heroes.get(cast.hero_key or "") or world.heroes[GENERIC]
         place = rng.choice(world.places)
         self.monster = rng.choice(world.monsters)
-        self.power = world.powers.get(cast.power) or world.powers[GENERIC_POWER]
+        self.power = world.powers.get(cast.power) or world.powers[GENERIC]
         power_name = get_catalog().translate("power", cast.power, lang)
         she = hero.pronoun == "she"
         self.values = {

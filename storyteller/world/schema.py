@@ -22,7 +22,7 @@ SLOT_RE = re.compile(r"\{([A-Za-z_]+)\}")
 # Slots every template may use; a beat may use only these.
 COMMON = {"dynasty", "era", "hero", "power", "fact", "place", "thing", "kid", "monster", "activity", "prop",
           "ta", "he", "his", "him"}
-GENERIC_POWER = "*"
+GENERIC = "*"  # the entry for a typed power or hero
 # Written beats; monster and power pieces go in between (see compose.py for the order).
 BEATS = ("home", "trip", "today", "named", "ultraman", "fact", "idea", "success", "ending")
 
@@ -122,7 +122,7 @@ def check(world: World) -> list[str]:
     for beat in world.beats:
         if beat not in BEATS:
             found.append(f"beats.{beat}: not a beat (beats are {', '.join(BEATS)})")
-    if GENERIC_POWER not in world.powers:
+    if GENERIC not in world.powers:
         found.append('powers: no generic "*" entry for typed powers')
     for name, h in world.heroes.items():
         if h.pronoun not in ("he", "she"):
