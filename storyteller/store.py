@@ -1,30 +1,32 @@
-"""SQLite for everything that must survive a restart: stories, fine-tuning jobs, their events.
+"""SQLite for everything that must survive a restart: stories here, fine-tuning jobs in
+storyteller/finetune/base.py (`JobStore`, with the jobs tables' migrations beside it).
 
-Schema changes are numbered migration functions, applied in order once each (PRAGMA
-user_version records how far a database has got). Connections are short-lived and per call, so
-the store is safe to use from the UI's worker threads and from training worker processes.
+Schema changes are numbered migration functions, one sequence for the whole database (PRAGMA
+user_version records how far it has got). A class runs its own and its parents' migrations, in
+one BEGIN IMMEDIATE transaction, and stops at a number it does not know: that one belongs to a
+subclass, which applies it and the rest when it opens the database. So a process never skips a
+step or runs one twice, whichever class opens the file first (a later stories step, numbered
+after the jobs steps, waits for them likewise). Connections are short-lived and per call, so
+the store is safe to use from the UI's threads and from training worker processes;
+`transaction()` makes a read-modify-write atomic across all of them.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 from storyteller.config import get_settings
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+Migration = Callable[[sqlite3.Connection], None]
 
 
-def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
-    MIGRATIONS.append(fn)
-    return fn
-
-
-@migration
 def m001_stories(db: sqlite3.Connection) -> None:
     db.execute(
         """CREATE TABLE stories (
@@ -43,30 +45,67 @@ def m001_stories(db: sqlite3.Connection) -> None:
 
 
 class Store:
+    MIGRATIONS: ClassVar[dict[int, Migration]] = {1: m001_stories}
+
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path else get_settings().db_path
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.connect() as db:
-            self._migrate(db)
+        self._tx = threading.local()
+        self._migrate()
 
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
+    def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA foreign_keys=ON")
+        return db
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one call, or this thread's open transaction (which commits at its end)."""
+        if (db := getattr(self._tx, "db", None)) is not None:
+            yield db
+            return
+        db = self._open()
         try:
             yield db
             db.commit()
         finally:
             db.close()
 
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-            step(db)
-            db.execute(f"PRAGMA user_version={number}")
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE: every store call this thread makes inside the block shares one write
+        transaction, so other writers (processes included) wait until it commits. Nested: joins."""
+        if (db := getattr(self._tx, "db", None)) is not None:
+            yield db
+            return
+        db = self._open()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            self._tx.db = db
+            try:
+                yield db
+            except BaseException:
+                db.rollback()
+                raise
             db.commit()
+        finally:
+            self._tx.db = None
+            db.close()
+
+    def _migrate(self) -> None:
+        with self.connect() as db:  # up to date, the usual case: no write lock taken
+            if self.MIGRATIONS.get(db.execute("PRAGMA user_version").fetchone()[0] + 1) is None:
+                return
+        with self.transaction() as db:  # read again: another process may have just migrated
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            start = version
+            while (step := self.MIGRATIONS.get(version + 1)) is not None:
+                step(db)
+                version += 1
+            if version != start:
+                db.execute(f"PRAGMA user_version={version}")
 
     # --- stories -------------------------------------------------------------------------
     def save_story(self, model: str, request: dict, text: str, status: str, *, ttft_s: float | None = None,
@@ -84,51 +123,3 @@ class Store:
         with self.connect() as db:
             rows = db.execute("SELECT * FROM stories ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [dict(r) | {"request": json.loads(r["request"])} for r in rows]
-
-
-@migration
-def m002_jobs(db: sqlite3.Connection) -> None:
-    """Fine-tuning jobs (local and OpenAI), their events and metric rows (see storyteller/finetune)."""
-    db.execute(
-        """CREATE TABLE jobs (
-            id TEXT PRIMARY KEY,
-            created REAL NOT NULL,
-            updated REAL NOT NULL,
-            provider TEXT NOT NULL,        -- local | openai
-            name TEXT NOT NULL,
-            spec TEXT NOT NULL,            -- JobSpec as JSON: every setting the job was started with
-            status TEXT NOT NULL,          -- queued | validating_files | running | succeeded | failed | cancelled
-            remote_id TEXT,                -- OpenAI's ftjob-... id
-            job_dir TEXT,                  -- local: checkpoints, trainer_log.jsonl
-            pid INTEGER,                   -- local: the worker process
-            result_model TEXT,             -- models/<name> or ft:... once succeeded
-            step INTEGER NOT NULL DEFAULT 0,
-            total_steps INTEGER,
-            error TEXT,
-            extra TEXT NOT NULL DEFAULT '{}'
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE job_events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
-            created REAL NOT NULL,
-            level TEXT NOT NULL,
-            message TEXT NOT NULL,
-            remote_id TEXT,                -- OpenAI's ftevent-... id, so polling never duplicates
-            data TEXT,
-            UNIQUE (job_id, remote_id)
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE job_metrics (
-            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
-            step INTEGER NOT NULL,
-            train_loss REAL,
-            train_accuracy REAL,
-            valid_loss REAL,
-            valid_mean_token_accuracy REAL,
-            PRIMARY KEY (job_id, step)
-        )"""
-    )
-    db.execute("CREATE INDEX job_events_job ON job_events (job_id, id)")

@@ -1,19 +1,21 @@
 """Local fine-tuning end to end: a real worker process trains a tiny storyteller model.
 
 Covers: loss falls and the result appears in the model picker with a card; cancel keeps a
-checkpoint and resume finishes from it; SIGKILL marks the job failed and keeps its checkpoints;
-hostile inputs get friendly errors; everything is in SQLite (a new store instance sees it).
+checkpoint and resume finishes from it; SIGKILL marks the job failed and keeps its last checkpoint;
+only the last and the best checkpoint are kept; jobs beyond the limit wait in a queue; default
+names never collide; hostile inputs get friendly errors; everything is in SQLite.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
 import pytest
 
-from storyteller.errors import DataError, InputError, ModelNotFoundError, OfflineError
+from storyteller.errors import DataError, InputError, JobError, ModelNotFoundError, OfflineError
 from storyteller.finetune import JobSpec, JobStore, get_provider
 from storyteller.finetune.worker import CANCEL_FLAG, LOG_FILE
 from tests.fakes.tiny_model import build_tiny_model
@@ -117,12 +119,101 @@ def test_killed_worker_marks_job_failed_and_keeps_checkpoints(ft_env):
     failed = wait_for(lambda: (j := p.status(job.id)).done and j)
     assert failed.status == "failed"
     assert "stopped unexpectedly" in failed.error and "Resume" in failed.error
-    after = {c.step for c in p.checkpoints(job.id)}
-    assert {c.step for c in ckpts} <= after  # no earlier checkpoint lost
-    for c in p.checkpoints(job.id):
+    after = p.checkpoints(job.id)
+    assert after[-1].step >= ckpts[-1].step and (Path(after[-1].model) / "optimizer.pt").is_file()  # Resume's
+    assert len(after) <= 3  # the last and the best, and one more if killed between a save and its pruning
+    for c in after:
         assert (Path(c.model) / "model.safetensors").is_file()
-    with pytest.raises(Exception, match="already failed"):
+    with pytest.raises(JobError, match="already failed"):
         p.cancel(job.id)
+
+
+@pytest.mark.slow
+def test_only_the_last_and_the_best_checkpoint_are_kept(ft_env, tmp_path):
+    _, data = ft_env
+    val = tmp_path / "val.jsonl"
+    val.write_text("\n".join((ROOT / "assets" / "corpus" / "zh_a.jsonl").read_text(encoding="utf-8")
+                             .splitlines()[12:16]) + "\n", encoding="utf-8")
+    p = get_provider("local")
+    job = p.start(spec(data, val_file=str(val), max_steps=8, save_steps=2))
+    done = finish(p, job.id)
+    assert done.status == "succeeded", done.error
+    valid = {r.step: r.valid_loss for r in p.metrics(job.id) if r.valid_loss is not None}
+    assert sorted(valid) == [2, 4, 6, 8]
+    best = min(valid, key=lambda step: (valid[step], -step))
+    kept = {c.step: Path(c.model) for c in p.checkpoints(job.id)}
+    assert set(kept) == {8, best}
+    assert sorted(d.name for d in Path(job.job_dir).glob("checkpoint-*")) == sorted(d.name for d in kept.values())
+    assert (kept[8] / "optimizer.pt").is_file() and all((d / "model.safetensors").is_file() for d in kept.values())
+    assert best == 8 or not list(kept[best].glob("optimizer*"))  # the best keeps its weights only
+
+
+def test_without_validation_the_best_checkpoint_has_the_lowest_recent_training_loss(tmp_path):
+    from storyteller.finetune.worker import prune_checkpoints
+
+    losses = {1: 3.0, 2: 2.0, 3: 2.2, 4: 1.0, 5: 2.5, 6: 2.6}  # over 2 steps: 2.5 at 2, 1.6 at 4, 2.55 at 6
+    for step in (2, 4, 6):
+        d = tmp_path / f"checkpoint-{step}"
+        d.mkdir()
+        (d / "model.safetensors").write_bytes(b"weights")
+        (d / "optimizer.pt").write_bytes(b"adam")
+        hist = [{"step": s, "loss": loss} for s, loss in losses.items() if s <= step]
+        (d / "trainer_state.json").write_text(json.dumps({"log_history": hist}), encoding="utf-8")
+    (tmp_path / "checkpoint-1").mkdir()  # torn by a kill: no trainer_state.json
+    prune_checkpoints(tmp_path, window=2)
+    assert sorted(d.name for d in tmp_path.iterdir()) == ["checkpoint-4", "checkpoint-6"]
+    assert (tmp_path / "checkpoint-6" / "optimizer.pt").is_file()  # the last, for Resume
+    best = tmp_path / "checkpoint-4"
+    assert (best / "model.safetensors").is_file() and not (best / "optimizer.pt").exists()  # weights only
+
+
+@pytest.mark.slow
+def test_jobs_beyond_the_limit_wait_and_start_when_a_slot_frees(ft_env):
+    from storyteller.finetune.local_ft import _alive
+
+    _, data = ft_env
+    p = get_provider("local")
+    first = p.start(spec(data, name="q1", max_steps=2, save_steps=100))
+    second, third = (p.start(spec(data, name=f"q{i}", max_steps=100_000, save_steps=100)) for i in (2, 3))
+    try:
+        assert first.status == "running" and first.pid
+        assert (second.status, second.pid, third.status) == ("queued", None, "queued")
+        store = JobStore()  # nobody polls the waiting jobs: the first worker hands its slot on as it ends
+        pid = wait_for(lambda: store.get_job(second.id).pid)
+        assert store.get_job(first.id).status == "succeeded" and store.get_job(second.id).status == "running"
+        assert store.get_job(third.id).status == "queued"
+        p.kill(second.id)  # gone without a word: the next poll of a waiting job frees its slot
+        wait_for(lambda: not _alive(pid))
+        assert p.status(third.id).status == "running" and store.get_job(second.id).status == "failed"
+    finally:
+        for job in (first, second, third):
+            p.kill(job.id)
+
+
+def test_default_names_in_one_minute_never_collide(ft_env):
+    _, data = ft_env
+    p = get_provider("local")
+    names = [p.start(spec(data), launch=False).name for _ in range(3)]
+    assert len(set(names)) == 3 and all(re.fullmatch(r"tiny-ft-\d{4}-\d{4}(-\d)?", n) for n in names), names
+    p.start(spec(data, name="mine"), launch=False)
+    with pytest.raises(InputError, match="already exists"):  # a name the user typed is theirs to change
+        p.start(spec(data, name="mine"), launch=False)
+
+
+def test_a_start_that_failed_does_not_hold_its_name(ft_env, tmp_path, monkeypatch):
+    from storyteller.config import get_settings
+
+    _, data = ft_env
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("STORYTELLER_TRAINING__RUNS_DIR", str(tmp_path / "a-file" / "runs"))  # cannot be made
+    get_settings.cache_clear()
+    p = get_provider("local")
+    with pytest.raises(JobError, match="Could not set up"):
+        p.start(spec(data, name="mine"))
+    assert [j.status for j in p.store.list_jobs()] == ["failed"]
+    monkeypatch.setenv("STORYTELLER_TRAINING__RUNS_DIR", str(tmp_path / "runs"))
+    get_settings.cache_clear()
+    assert p.start(spec(data, name="mine"), launch=False).name == "mine"
 
 
 def test_friendly_errors_for_bad_inputs(ft_env, tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from storyteller.errors import TTSUnavailable
+from storyteller.errors import StorytellerError, TTSUnavailable
 from storyteller.tts.readaloud import ReadAloud, speak_text
 from storyteller.tts.sentences import SentenceSplitter, split_sentences
 from storyteller.tts.speakable import detect_lang, to_pinyin
@@ -152,7 +152,7 @@ def test_missing_speech_engine_is_a_friendly_error(tmp_path):
 
 
 def test_empty_text_says_so(speaker, tmp_path):
-    with pytest.raises(Exception) as err:
+    with pytest.raises(StorytellerError) as err:
         speak_text("   ", tmp_path / "empty.wav", speaker=speaker)
     assert "empty" in str(err.value).lower()
 

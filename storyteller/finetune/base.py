@@ -4,11 +4,13 @@ A job is started from a `JobSpec` (every setting, validated), and lives in SQLit
 its status, events and metric rows survive restarts, so the UI and CLI can reattach to a running
 job after a reload. Metric rows have the columns of OpenAI's result file (step, train_loss,
 train_accuracy, valid_loss, valid_mean_token_accuracy), so one loss plot serves both providers.
+The jobs tables' schema (migrations 2 and 3 of the project database) sits beside `JobStore`.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -18,7 +20,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from storyteller.errors import JobError
+from storyteller.errors import InputError, JobError
 from storyteller.store import Store
 
 Status = Literal["queued", "validating_files", "running", "succeeded", "failed", "cancelled"]
@@ -113,16 +115,108 @@ class Plan(BaseModel):
     report: str | None = None
 
 
+def m002_jobs(db: sqlite3.Connection) -> None:
+    """Fine-tuning jobs (local and OpenAI), their events and metric rows."""
+    db.execute(
+        """CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            provider TEXT NOT NULL,        -- local | openai
+            name TEXT NOT NULL,
+            spec TEXT NOT NULL,            -- JobSpec as JSON: every setting the job was started with
+            status TEXT NOT NULL,          -- queued | validating_files | running | succeeded | failed | cancelled
+            remote_id TEXT,                -- OpenAI's ftjob-... id
+            job_dir TEXT,                  -- local: checkpoints, trainer_log.jsonl
+            pid INTEGER,                   -- local: the worker process
+            result_model TEXT,             -- models/<name> or ft:... once succeeded
+            step INTEGER NOT NULL DEFAULT 0,
+            total_steps INTEGER,
+            error TEXT,
+            extra TEXT NOT NULL DEFAULT '{}'
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE job_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            created REAL NOT NULL,
+            level TEXT NOT NULL,
+            message TEXT NOT NULL,
+            remote_id TEXT,                -- OpenAI's ftevent-... id, so polling never duplicates
+            data TEXT,
+            UNIQUE (job_id, remote_id)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE job_metrics (
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            step INTEGER NOT NULL,
+            train_loss REAL,
+            train_accuracy REAL,
+            valid_loss REAL,
+            valid_mean_token_accuracy REAL,
+            PRIMARY KEY (job_id, step)
+        )"""
+    )
+    db.execute("CREATE INDEX job_events_job ON job_events (job_id, id)")
+
+
+ACTIVE_LOCAL = "provider = 'local' AND status NOT IN ('failed', 'cancelled')"
+
+
+def m003_unique_local_names(db: sqlite3.Connection) -> None:
+    """A local job's name is its models/ folder: the database refuses a second live job with it
+    (a check in Python would race with another tab or process). Earlier duplicates get the
+    end of their job id, so the index can be built."""
+    db.execute(f"UPDATE jobs SET name = name || '-' || substr(id, -6) WHERE {ACTIVE_LOCAL} AND rowid NOT IN "
+               f"(SELECT min(rowid) FROM jobs WHERE {ACTIVE_LOCAL} GROUP BY name)")
+    db.execute(f"CREATE UNIQUE INDEX jobs_local_name ON jobs (name) WHERE {ACTIVE_LOCAL}")
+
+
+class NameTaken(InputError):
+    """Another live local job has this name (the unique index said so)."""
+
+    hint = "Choose another name."
+
+
 class JobStore(Store):
-    """Jobs, events and metrics in the project database (migration m002_jobs)."""
+    """Jobs, events and metrics in the project database."""
+
+    MIGRATIONS = {**Store.MIGRATIONS, 2: m002_jobs, 3: m003_unique_local_names}
 
     def create_job(self, spec: JobSpec, name: str, status: Status = "queued", **fields: Any) -> Job:
+        """Insert a job; NameTaken if a live local job already has `name` (nothing is inserted)."""
         now = time.time()
         job_id = fields.pop("id", None) or f"job-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        with self.transaction() as db:
+            try:
+                db.execute("INSERT INTO jobs (id, created, updated, provider, name, spec, status) "
+                           "VALUES (?,?,?,?,?,?,?)", (job_id, now, now, spec.provider, name, spec.model_dump_json(),
+                                                      status))
+            except sqlite3.IntegrityError:
+                raise NameTaken(f"A model or job called '{name}' already exists.") from None
+            return self.update_job(job_id, **fields) if fields else self.get_job(job_id)
+
+    def name_in_use(self, name: str) -> bool:
+        """Does a live local job have this name? (A hint for plan; create_job is what decides.)"""
         with self.connect() as db:
-            db.execute("INSERT INTO jobs (id, created, updated, provider, name, spec, status) VALUES (?,?,?,?,?,?,?)",
-                       (job_id, now, now, spec.provider, name, spec.model_dump_json(), status))
-        return self.update_job(job_id, **fields) if fields else self.get_job(job_id)
+            return db.execute(f"SELECT 1 FROM jobs WHERE name=? AND {ACTIVE_LOCAL}", (name,)).fetchone() is not None
+
+    def claim_queued(self, provider: str, limit: int) -> tuple[Job, str] | None:
+        """The oldest job waiting for a slot (extra.queue = "start" or "resume"), now marked running,
+        if fewer than `limit` run; else None. One transaction, so two pollers never both claim."""
+        with self.transaction() as db:
+            running = db.execute("SELECT count(*) FROM jobs WHERE provider=? AND status='running'",
+                                 (provider,)).fetchone()[0]
+            row = None if running >= limit else db.execute(
+                "SELECT * FROM jobs WHERE provider=? AND status='queued' AND json_extract(extra, '$.queue') "
+                "IS NOT NULL ORDER BY created, rowid LIMIT 1", (provider,)).fetchone()
+            if row is None:
+                return None
+            job = _job(row)
+            mode = job.extra.pop("queue")
+            return self.update_job(job.id, status="running", pid=None, error=None, extra=job.extra), mode
 
     def update_job(self, job_id: str, **fields: Any) -> Job:
         allowed = {"status", "remote_id", "job_dir", "pid", "result_model", "step", "total_steps", "error", "extra",
@@ -135,7 +229,11 @@ class JobStore(Store):
             fields["spec"] = fields["spec"].model_dump_json()
         sets = ", ".join(f"{k}=?" for k in fields)
         with self.connect() as db:
-            db.execute(f"UPDATE jobs SET {sets}, updated=? WHERE id=?", (*fields.values(), time.time(), job_id))
+            try:
+                db.execute(f"UPDATE jobs SET {sets}, updated=? WHERE id=?", (*fields.values(), time.time(), job_id))
+            except sqlite3.IntegrityError:
+                raise NameTaken(f"Job {job_id}'s name is now used by another job.",
+                                "Start a new job from its last checkpoint instead.") from None
         return self.get_job(job_id)
 
     def get_job(self, job_id: str) -> Job:

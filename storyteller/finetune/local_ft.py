@@ -5,6 +5,8 @@ The provider only prepares and watches: it validates the base model and data, wr
 shell, never in the UI process), and on every poll reads the worker's trainer_log.jsonl into the
 store. A worker that vanished without saying goodbye (SIGKILL, out of memory) is noticed by pid
 and the job is marked failed; its checkpoints stay, so Resume goes on from the last one.
+Jobs beyond settings.training.max_running wait as 'queued'; the first poll or finishing worker
+that finds a free slot starts the oldest (see `JobStore.claim_queued`).
 """
 
 from __future__ import annotations
@@ -13,18 +15,16 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from storyteller.config import get_settings
 from storyteller.errors import InputError, JobError, ModelNotFoundError
-from storyteller.finetune.base import Checkpoint, Job, JobSpec, Plan, Provider
+from storyteller.finetune.base import Checkpoint, Job, JobSpec, MetricRow, NameTaken, Plan, Provider
 from storyteller.finetune.data import n_train, read_stories
 from storyteller.finetune.worker import (BATCH, CANCEL_FLAG, EPOCHS, LOG_FILE, SCHEDULE, WARMUP, default_lr,
-                                         default_method, last_checkpoint)
-from storyteller.paths import ROOT
+                                         default_method, last_checkpoint, start_queued)
 
 NAME = re.compile(r"^[\w\u4e00-\u9fff][\w.\u4e00-\u9fff-]{0,63}$")
 TOKENS_PER_S_PER_MPARAM = 6_000  # CPU throughput guess for the time estimate: ~1,500 tokens/s at 4M params
@@ -76,16 +76,39 @@ def _alive(pid: int | None) -> bool:
 class LocalProvider(Provider):
     name = "local"
 
-    def _name(self, spec: JobSpec) -> str:
-        name = (spec.name or f"{Path(spec.base_model).name}-ft-{time.strftime('%m%d-%H%M')}").strip()
-        if not NAME.match(name) or name.startswith("."):
-            raise InputError(f"'{name[:80]}' cannot be a model name.",
-                             "Use letters, digits, - and _ (up to 64), e.g. tiny-song-dynasty.")
+    def _names(self, spec: JobSpec) -> Iterator[str]:
+        """The name typed, or <base>-ft-MMDD-HHMM, then -2, -3 …; never a folder already in models/.
+        Which one is free of live jobs is settled when the job is inserted (the unique index)."""
+        typed = (spec.name or "").strip()
+        stem = typed or f"{Path(spec.base_model).name}-ft-{time.strftime('%m%d-%H%M')}"
         models_dir = Path(get_settings().local.models_dir)
-        if (models_dir / name).exists() or any(j.name == name and j.status not in ("failed", "cancelled")
-                                                for j in self.store.list_jobs("local")):
-            raise InputError(f"A model or job called '{name}' already exists.", "Choose another name.")
-        return name
+        for i in range(1, 2 if typed else 1000):
+            name = stem if i == 1 else f"{stem}-{i}"
+            if not NAME.match(name) or name.startswith("."):
+                raise InputError(f"'{name[:80]}' cannot be a model name.",
+                                 "Use letters, digits, - and _ (up to 64), e.g. tiny-song-dynasty.")
+            if not (models_dir / name).exists():
+                yield name
+            elif typed:
+                raise NameTaken(f"A model or job called '{name}' already exists.")
+
+    def _name(self, spec: JobSpec) -> str:
+        """The name a start now would get (shown by plan)."""
+        for name in self._names(spec):
+            if not self.store.name_in_use(name):
+                return name
+            if spec.name:
+                raise NameTaken(f"A model or job called '{name}' already exists.")
+        raise InputError("Every default name for this base model is taken.", "Type a name for the new model.")
+
+    def _create(self, spec: JobSpec) -> Job:
+        for name in self._names(spec):
+            try:
+                return self.store.create_job(spec, name)
+            except NameTaken:
+                if spec.name:
+                    raise
+        raise InputError("Every default name for this base model is taken.", "Type a name for the new model.")
 
     def plan(self, spec: JobSpec) -> Plan:
         if spec.provider != "local":
@@ -115,36 +138,49 @@ class LocalProvider(Provider):
         return Plan(settings=settings, estimate=est, seconds=seconds)
 
     def start(self, spec: JobSpec, launch: bool = True) -> Job:
+        """Create the job; with `launch` it trains now, or waits as 'queued' while others run."""
         plan = self.plan(spec)
         s = get_settings()
-        name = plan.settings["output"].split("/", 1)[1]
-        job = self.store.create_job(spec, name)
-        job_dir = Path(s.training.runs_dir).resolve() / job.id
-        (job_dir / "data").mkdir(parents=True, exist_ok=True)
-        files = {}
-        for key, src in (("train_file", spec.train_file), ("val_file", spec.val_file)):
-            if src:  # a private copy: an upload's temp file may vanish before training ends
-                dst = job_dir / "data" / f"{key.split('_')[0]}{Path(src).suffix}"
-                dst.write_bytes(Path(src).read_bytes())
-                files[key] = str(dst)
-        meta = {"job_id": job.id, "db": str(self.store.path.resolve()), "spec": spec.model_dump(),
-                "base_source": plan.settings["source"], "mix_share": plan.settings["mix_share"],
-                "output_dir": str((Path(s.local.models_dir) / name).resolve()), **files}
-        (job_dir / "job.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-        job = self.store.update_job(job.id, job_dir=str(job_dir), total_steps=plan.settings["steps"],
-                                    extra={"log_offset": 0, "plan": plan.estimate})
-        self.store.add_event(job.id, f"Job created: {plan.estimate}", data={"settings": plan.settings})
-        return self._spawn(job) if launch else job
+        job = self._create(spec)
+        settings = plan.settings | {"output": f"models/{job.name}"}
+        try:
+            job_dir = Path(s.training.runs_dir).resolve() / job.id
+            (job_dir / "data").mkdir(parents=True, exist_ok=True)
+            files = {}
+            for key, src in (("train_file", spec.train_file), ("val_file", spec.val_file)):
+                if src:  # a private copy: an upload's temp file may vanish before training ends
+                    dst = job_dir / "data" / f"{key.split('_')[0]}{Path(src).suffix}"
+                    dst.write_bytes(Path(src).read_bytes())
+                    files[key] = str(dst)
+            meta = {"job_id": job.id, "db": str(self.store.path.resolve()), "spec": spec.model_dump(),
+                    "base_source": settings["source"], "mix_share": settings["mix_share"],
+                    "output_dir": str((Path(s.local.models_dir) / job.name).resolve()), **files}
+            (job_dir / "job.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        except OSError as e:  # the job must not stay 'queued' and hold its name
+            msg = f"Could not set up the job's folder: {e}"
+            self.store.add_event(job.id, msg, level="error")
+            self.store.update_job(job.id, status="failed", error=msg)
+            raise JobError(msg, "Check that the runs folder (STORYTELLER_TRAINING__RUNS_DIR) is writable.") from None
+        extra = {"log_offset": 0, "plan": plan.estimate} | ({"queue": "start"} if launch else {})
+        job = self.store.update_job(job.id, job_dir=str(job_dir), total_steps=settings["steps"], extra=extra)
+        self.store.add_event(job.id, f"Job created: {plan.estimate}", data={"settings": settings})
+        return self._launch(job) if launch else job
 
-    def _spawn(self, job: Job, resume: bool = False) -> Job:
-        job_dir = Path(job.job_dir)
-        cmd = [sys.executable, "-m", "storyteller.finetune.worker", "--job-dir", str(job_dir)]
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(
-            [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
-        with open(job_dir / "worker.log", "ab") as out:
-            proc = subprocess.Popen(cmd + (["--resume"] if resume else []), cwd=ROOT, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        return self.store.update_job(job.id, status="running", pid=proc.pid, error=None)
+    def _launch(self, job: Job) -> Job:
+        """Start queued jobs while slots are free; say so if this one has to wait."""
+        self._start_queued()
+        job = self.store.get_job(job.id)
+        if job.status == "queued":
+            self.store.add_event(job.id, f"Queued: {get_settings().training.max_running} job(s) already "
+                                         "training; this one starts when a slot is free")
+        return job
+
+    def _start_queued(self) -> None:
+        """Free the slots of workers that died unnoticed, then start waiting jobs."""
+        for j in self.store.list_jobs("local"):
+            if j.status == "running" and j.pid and not _alive(j.pid):
+                self._gone(j)
+        start_queued(self.store)
 
     def command(self, job_id: str) -> list[str]:
         """The worker command for a job, e.g. to run it under torchrun on several GPUs."""
@@ -153,33 +189,45 @@ class LocalProvider(Provider):
 
     def refresh(self, job: Job) -> Job:
         job = self._ingest(job)
-        if job.status in ("running", "queued", "validating_files") and job.pid and not _alive(job.pid):
-            job = self._ingest(self.store.get_job(job.id))  # the worker may have just finished
-            fresh = self.store.get_job(job.id)
-            if not fresh.done:
-                ckpt = last_checkpoint(Path(job.job_dir)) if job.job_dir else None
-                kept = f" Checkpoints up to {ckpt.name} are kept: press Resume to go on." if ckpt else ""
-                msg = f"The training process stopped unexpectedly (killed or out of memory).{kept}"
-                self.store.add_event(job.id, msg, level="error")
-                return self.store.update_job(job.id, status="failed", error=msg)
-            return fresh
+        if job.status == "running" and job.pid and not _alive(job.pid):
+            job = self._gone(job)
+            self._start_queued()
+        elif job.status == "queued" and "queue" in job.extra:
+            self._start_queued()
+            job = self._ingest(self.store.get_job(job.id))
         return job
 
+    def _gone(self, job: Job) -> Job:
+        """The worker is gone: read what is left of its log; if it did not finish, the job failed."""
+        job = self._ingest(self.store.get_job(job.id))  # the worker may have just finished
+        if job.done:
+            return job
+        ckpt = last_checkpoint(Path(job.job_dir)) if job.job_dir else None
+        kept = f" Checkpoints up to {ckpt.name} are kept: press Resume to go on." if ckpt else ""
+        msg = f"The training process stopped unexpectedly (killed or out of memory).{kept}"
+        self.store.add_event(job.id, msg, level="error")
+        return self.store.update_job(job.id, status="failed", error=msg)
+
     def _ingest(self, job: Job) -> Job:
-        """New lines of trainer_log.jsonl -> events and metric rows in the store (only whole lines)."""
+        """New lines of trainer_log.jsonl -> events and metric rows in the store (only whole lines).
+        The offset is read and moved on in one transaction: two tabs, or the UI and `finetune
+        follow`, never store a line twice, and `extra` is never rewritten from a stale copy."""
         if not job.job_dir:
             return job
         path = Path(job.job_dir) / LOG_FILE
-        offset = int(job.extra.get("log_offset", 0))
-        if not path.is_file() or path.stat().st_size <= offset:
-            return job
-        with open(path, "rb") as f:
-            f.seek(offset)
-            chunk = f.read()
-        whole = chunk[: chunk.rfind(b"\n") + 1]
-        rows, step, total = [], job.step, job.total_steps
-        from storyteller.finetune.base import MetricRow
+        if not path.is_file() or path.stat().st_size <= int(job.extra.get("log_offset", 0)):
+            return job  # nothing new even from this copy's offset (offsets only grow)
+        with self.store.transaction():
+            job = self.store.get_job(job.id)
+            offset = int(job.extra.get("log_offset", 0))
+            with open(path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+            whole = chunk[: chunk.rfind(b"\n") + 1]
+            return self._store_lines(job, whole, offset) if whole else job
 
+    def _store_lines(self, job: Job, whole: bytes, offset: int) -> Job:
+        rows, step, total = [], job.step, job.total_steps
         for line in whole.decode("utf-8", errors="replace").splitlines():
             try:
                 rec = json.loads(line)
@@ -194,8 +242,7 @@ class LocalProvider(Provider):
                 self.store.add_event(job.id, rec.get("message", ""), rec.get("level", "info"), data, created=rec["time"])
         self.store.add_metrics(job.id, rows)
         extra = job.extra | {"log_offset": offset + len(whole)}
-        latest = self.store.get_job(job.id)  # the worker may have changed status meanwhile
-        return self.store.update_job(job.id, step=max(step, latest.step), total_steps=total, extra=extra)
+        return self.store.update_job(job.id, step=max(step, job.step), total_steps=total, extra=extra)
 
     def checkpoints(self, job_id: str) -> list[Checkpoint]:
         job = self.store.get_job(job_id)
@@ -216,7 +263,8 @@ class LocalProvider(Provider):
         Path(job.job_dir).joinpath(CANCEL_FLAG).touch()
         self.store.add_event(job.id, "Cancel requested: saving a checkpoint and stopping")
         if not _alive(job.pid):
-            return self.store.update_job(job.id, status="cancelled")
+            extra = {k: v for k, v in job.extra.items() if k != "queue"}
+            return self.store.update_job(job.id, status="cancelled", extra=extra)
         return job
 
     def resume(self, job_id: str) -> Job:
@@ -230,8 +278,10 @@ class LocalProvider(Provider):
             time.sleep(0.2)
         Path(job.job_dir).joinpath(CANCEL_FLAG).unlink(missing_ok=True)
         ckpt = last_checkpoint(Path(job.job_dir))
+        job = self.store.update_job(job.id, status="queued", pid=None, error=None,
+                                    extra=job.extra | {"queue": "resume"})  # NameTaken if a live job took its name
         self.store.add_event(job.id, f"Resuming from {ckpt.name}" if ckpt else "Restarting (no checkpoint yet)")
-        return self._spawn(job, resume=True)
+        return self._launch(job)
 
     def kill(self, job_id: str) -> None:
         """Hard stop (tests, stuck workers): SIGKILL the worker's process group."""

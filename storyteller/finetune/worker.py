@@ -6,6 +6,8 @@ It reports through <job-dir>/trainer_log.jsonl (events and metric rows with Open
 columns) and the job's status in SQLite. Checkpoints go to <job-dir>/checkpoint-<step>/.
 Cancel: create <job-dir>/CANCEL (or send SIGTERM/SIGINT); the worker saves a checkpoint and
 stops. Resume: --resume continues from the last checkpoint. The result lands in models/<name>/.
+Only the newest checkpoint (to resume from) and the best one (weights only) are kept. When the
+worker ends it starts the next queued job, if any (settings.training.max_running at once).
 
 Several GPUs, no code change:
     torchrun --nproc_per_node 4 -m storyteller.finetune.worker --job-dir runs/<job-id>
@@ -18,14 +20,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import time
 import traceback
 from pathlib import Path
 
+from storyteller.config import get_settings
 from storyteller.errors import StorytellerError
 from storyteller.finetune.base import JobSpec, JobStore
 from storyteller.finetune.data import build_examples, write_card
+from storyteller.paths import ROOT
 
 CANCEL_FLAG = "CANCEL"
 LOG_FILE = "trainer_log.jsonl"
@@ -143,6 +150,7 @@ def make_trainer_classes():
             if state.is_world_process_zero:
                 self.log.event(f"Checkpoint saved at step {state.global_step}", step=state.global_step,
                                checkpoint=f"checkpoint-{state.global_step}")
+                prune_checkpoints(self.job_dir, args.save_steps)
 
     return AccuracyTrainer, ReportCallback
 
@@ -163,10 +171,70 @@ def collate(pad_id: int):
     return fn
 
 
+def _step(ckpt: Path) -> int:
+    return int(ckpt.name.split("-")[1])
+
+
 def last_checkpoint(job_dir: Path) -> Path | None:
     """The newest complete checkpoint (one with trainer_state.json, i.e. fully written)."""
     done = [p for p in job_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
-    return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
+    return max(done, key=_step, default=None)
+
+
+def checkpoint_score(ckpt: Path, window: int) -> float:
+    """Lower is better: its validation loss, or without one its mean training loss over its last
+    `window` steps (read from its own trainer_state.json, so it holds across resumes)."""
+    hist = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8")).get("log_history", [])
+    step = _step(ckpt)
+    if evals := [h["eval_loss"] for h in hist if "eval_loss" in h and h.get("step", 0) <= step]:
+        return evals[-1]
+    losses = [h["loss"] for h in hist if "loss" in h and step - window < h.get("step", 0) <= step]
+    return sum(losses) / len(losses) if losses else float("inf")
+
+
+def prune_checkpoints(job_dir: Path, window: int) -> None:
+    """Keep the newest complete checkpoint whole (Resume needs its optimizer state) and the best
+    one's weights; delete the rest. A checkpoint stops being one (trainer_state.json goes first)
+    before its files go, so a kill halfway never leaves a torn one that looks complete."""
+    done = sorted((p for p in job_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()), key=_step)
+    if not done:
+        return
+    last = done[-1]
+    best = min(done, key=lambda p: (checkpoint_score(p, window), -_step(p)))
+    for p in job_dir.glob("checkpoint-*"):
+        if p == last or _step(p) > _step(last):
+            continue  # the newest, or one being written right now
+        if p == best:
+            for f in [*p.glob("optimizer*"), *p.glob("scheduler*")]:
+                f.unlink(missing_ok=True)
+            continue
+        (p / "trainer_state.json").unlink(missing_ok=True)
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def spawn(job_dir: Path, resume: bool = False) -> int:
+    """Start the worker for one job in a process of its own (never a shell); returns its pid."""
+    cmd = [sys.executable, "-m", "storyteller.finetune.worker", "--job-dir", str(job_dir)]
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    with open(job_dir / "worker.log", "ab") as out:
+        proc = subprocess.Popen(cmd + (["--resume"] if resume else []), cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    return proc.pid
+
+
+def start_queued(store: JobStore) -> None:
+    """Start queued local jobs while fewer than settings.training.max_running run. Each is claimed
+    in one transaction first, so the UI, the CLI and a finishing worker never start it twice."""
+    limit = get_settings().training.max_running
+    while (claimed := store.claim_queued("local", limit)) is not None:
+        job, mode = claimed
+        try:
+            store.update_job(job.id, pid=spawn(Path(job.job_dir), resume=mode == "resume"))
+        except OSError as e:
+            msg = f"The training process could not be started: {e}"
+            store.add_event(job.id, msg, level="error")
+            store.update_job(job.id, status="failed", error=msg)
 
 
 def run(job_dir: Path, resume: bool = False) -> str:
@@ -233,7 +301,8 @@ def run(job_dir: Path, resume: bool = False) -> str:
     if method == "lora":
         model = model.merge_and_unload()
     out = Path(meta["output_dir"])
-    tmp = out.with_name(f".{out.name}.tmp")
+    tmp = out.with_name(f".{out.name}.{job_id[-6:]}.tmp")  # this job's own: never shared with another
+    shutil.rmtree(tmp, ignore_errors=True)  # left by an earlier run of this job that was killed
     model.save_pretrained(tmp, safe_serialization=True)
     tok.save_pretrained(tmp)
     write_card(tmp, spec, meta, info, final, method)
@@ -259,16 +328,20 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    rank0 = int(os.environ.get("RANK", "0")) == 0
     try:
         run(job_dir, a.resume)
         return 0
     except Exception as e:  # noqa: BLE001 - every failure is recorded for the UI, with the traceback in the log
         traceback.print_exc()
         msg = str(e) if isinstance(e, StorytellerError) else f"Training failed: {type(e).__name__}: {str(e)[:300]}"
-        if int(os.environ.get("RANK", "0")) == 0:
+        if rank0:
             JobLog(job_dir).event(msg, level="error")
             JobStore(meta["db"]).update_job(meta["job_id"], status="failed", error=msg)
         return 1
+    finally:
+        if rank0:  # this job's slot is free: hand it to the next one waiting
+            start_queued(JobStore(meta["db"]))
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@
 `ReadAloud` takes text chunks as they arrive, hands finished sentences to a background thread
 that synthesises them in order through the shared `Speaker`, and hands back the clips that are
 ready, so listening starts within about a second of the first sentence while the text keeps
-coming. `story_wav()` joins every clip into one downloadable file.
+coming. `story_wav()` joins every clip into one downloadable file. `close()` deletes the temp
+folder a reader made once its audio has been handed on (a UI copies what it serves).
 """
 
 from __future__ import annotations
 
 import queue
+import shutil
 import tempfile
 import threading
 import time
@@ -44,6 +46,7 @@ class ReadAloud:
     def __init__(self, lang: str = "zh", voice: str | None = None, rate: int = 150,
                  out_dir: Path | None = None, speaker: Speaker | None = None):
         self.lang, self.voice, self.rate = lang, voice, rate
+        self.owns_dir = out_dir is None  # only a folder it made itself is deleted by close()
         self.out_dir = Path(out_dir or tempfile.mkdtemp(prefix="storyteller-audio-"))
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.speaker = speaker or get_speaker()
@@ -52,9 +55,10 @@ class ReadAloud:
         self.clips: list[Clip] = []
         self._todo: queue.Queue[Clip | None] = queue.Queue()
         self._done: queue.Queue[Clip] = queue.Queue()
+        self._finished = self._closed = self._stopped = False
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, daemon=True, name="read-aloud")
         self._thread.start()
-        self._finished = False
 
     def feed(self, chunk: str) -> None:
         for sentence in self.splitter.feed(chunk):
@@ -77,6 +81,19 @@ class ReadAloud:
                 break
         self._finished = True
         self._todo.put(None)
+
+    def close(self) -> None:
+        """Stop speaking and delete the temp folder this reader made, clips and joined files with it.
+        If a sentence is being spoken, the worker thread deletes the folder when it is done."""
+        self.cancel()
+        with self._lock:
+            self._closed = True
+            if self._stopped:
+                self._remove()
+
+    def _remove(self) -> None:
+        if self.owns_dir:
+            shutil.rmtree(self.out_dir, ignore_errors=True)
 
     def ready(self) -> list[Clip]:
         """Clips finished since the last call, in story order."""
@@ -110,15 +127,21 @@ class ReadAloud:
         self._todo.put(clip)
 
     def _work(self) -> None:
-        while (clip := self._todo.get()) is not None:
-            path = self.out_dir / f"{self.run_id}-{clip.index:03d}.wav"
-            try:
-                clip.duration_s = self.speaker.synthesize(clip.text, path, self.lang, self.voice, self.rate)
-                clip.path = path
-            except StorytellerError as e:
-                clip.error = str(e)
-            clip.ready_at = time.perf_counter()
-            self._done.put(clip)
+        try:
+            while (clip := self._todo.get()) is not None:
+                path = self.out_dir / f"{self.run_id}-{clip.index:03d}.wav"
+                try:
+                    clip.duration_s = self.speaker.synthesize(clip.text, path, self.lang, self.voice, self.rate)
+                    clip.path = path
+                except StorytellerError as e:
+                    clip.error = str(e)
+                clip.ready_at = time.perf_counter()
+                self._done.put(clip)
+        finally:
+            with self._lock:
+                self._stopped = True
+                if self._closed:
+                    self._remove()
 
 
 def join_wavs(paths: list[Path], out: Path, gap_s: float = GAP_S) -> Path:

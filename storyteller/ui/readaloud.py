@@ -4,13 +4,13 @@
 `ReadAloud`, and every sentence whose audio is ready is sent to the streaming player while the
 text keeps growing. When the story ends, the rest is spoken and the whole story is offered as
 one WAV file. Without a speech engine the story still streams and a friendly note says why.
+Gradio copies each file into its own cache before it asks for the next frame, so the story's
+temp folder is deleted as soon as the last frame is taken (or the story is dropped).
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import gradio as gr
 
@@ -33,8 +33,7 @@ class AudioFrames:
     """Holds one story's reader; turns ready clips into one chunk for the streaming player."""
 
     def __init__(self, lang: str, voice: str | None, rate: int):
-        self.reader = ReadAloud(lang, None if voice in (None, "", AUTO) else voice, int(rate),
-                                out_dir=Path(tempfile.mkdtemp(prefix="storyteller-speak-")))
+        self.reader = ReadAloud(lang, None if voice in (None, "", AUTO) else voice, int(rate))
         self.fed = 0
 
     def feed(self, text: str) -> str | None:
@@ -61,7 +60,8 @@ class AudioFrames:
 
 def speak_frames(frames: Iterator[tuple[str, str]], lang: str, voice: str | None, rate: int):
     """(text, status, audio chunk, file) frames: the story and its voice, together. Frames without
-    new audio skip the player (a None would open an empty media stream)."""
+    new audio skip the player (a None would open an empty media stream). A file in a frame lasts
+    until the next frame is asked for: its folder goes when the story's frames end."""
     try:
         get_speaker().start()
     except TTSUnavailable as e:
@@ -76,16 +76,15 @@ def speak_frames(frames: Iterator[tuple[str, str]], lang: str, voice: str | None
             last = (text, status)
             chunk = audio.feed(text)
             yield text, status, chunk if chunk else gr.skip(), gr.skip()
-    except GeneratorExit:
-        audio.reader.cancel()
-        raise
-    for path in audio.finish():
-        yield *last, path, gr.skip()
-    errors = [c.error for c in audio.reader.clips if c.error]
-    if errors:
-        gr.Warning(errors[0])
-    whole = audio.reader.story_wav()
-    yield *last, gr.skip(), str(whole) if whole else None
+        for path in audio.finish():
+            yield *last, path, gr.skip()
+        errors = [c.error for c in audio.reader.clips if c.error]
+        if errors:
+            gr.Warning(errors[0])
+        whole = audio.reader.story_wav()
+        yield *last, gr.skip(), str(whole) if whole else None
+    finally:  # also when the story is dropped (GeneratorExit): nothing more will be served from here
+        audio.reader.close()
 
 
 def voice_choices(lang: str) -> list[tuple[str, str]]:

@@ -1,10 +1,13 @@
 """Read-aloud on the story tab: audio arrives while the text is still growing, in story order,
-the whole story is offered as one WAV, and without a speech engine the story still streams."""
+the whole story is offered as one WAV, without a speech engine the story still streams, and a
+story leaves no temp folder behind."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import tempfile
+import threading
 import time
 import wave
 import warnings
@@ -34,18 +37,46 @@ def wav_seconds(path) -> float:
         return w.getnframes() / w.getframerate()
 
 
+def take_frames(frames) -> list[tuple[tuple, dict[int, float]]]:
+    """Each frame with the seconds of its audio files, read before the next frame is asked for:
+    Gradio copies a frame's files into its cache then, and they may be gone after."""
+    return [(f, {i: wav_seconds(f[i]) for i in (2, 3) if isinstance(f[i], str)}) for f in frames]
+
+
 @needs_espeak
 def test_audio_streams_while_the_text_grows(engine):
-    frames = list(story.tell_story(*CHOICES, story.TellSession(), True, readaloud.AUTO, 160))
+    taken = take_frames(story.tell_story(*CHOICES, story.TellSession(), True, readaloud.AUTO, 160))
+    frames, seconds = [f for f, _ in taken], [s for _, s in taken]
     final_text = frames[-1][0]
     assert final_text == STORY
     with_audio = [i for i, f in enumerate(frames) if isinstance(f[2], str)]
     assert len(with_audio) >= 3
     first = frames[with_audio[0]]
     assert len(first[0]) < len(final_text) / 2  # the first sentence is heard long before the end
-    assert wav_seconds(first[2]) > 0.5
-    whole = frames[-1][3]
-    assert whole.endswith(".wav") and wav_seconds(whole) > sum(wav_seconds(frames[i][2]) for i in with_audio) * 0.9
+    assert seconds[with_audio[0]][2] > 0.5
+    assert frames[-1][3].endswith(".wav") and seconds[-1][3] > sum(seconds[i][2] for i in with_audio) * 0.9
+
+
+@needs_espeak
+def test_a_told_or_dropped_story_leaves_no_temp_folder(engine, tmp_path, monkeypatch):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+
+    def left() -> list[str]:
+        return [p.name for p in tmp.iterdir() if p.name.startswith("storyteller")]
+
+    taken = take_frames(story.tell_story(*CHOICES, story.TellSession(), True, readaloud.AUTO, 160))
+    assert taken[-1][1][3] > 1.0 and left() == []  # the whole story was handed on, then its folder went
+    frames = story.tell_story(*CHOICES, story.TellSession(), True, readaloud.AUTO, 160)
+    for frame in frames:
+        if isinstance(frame[2], str):
+            break  # dropped at the first sentence heard (a new Tell, a closed tab)
+    frames.close()
+    for t in threading.enumerate():
+        if t.name == "read-aloud":
+            t.join(60)  # a sentence being spoken when the story was dropped is finished first
+    assert left() == []
 
 
 def test_no_speech_engine_still_tells_the_story(engine, monkeypatch):
