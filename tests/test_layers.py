@@ -80,3 +80,15 @@ def test_rooms_import_one_way():
         rooms.setdefault(room, set()).update(".".join(d.split(".")[:2]) for d in deps)
     rooms = {r: {d for d in deps if d in rooms and d != r} for r, deps in rooms.items()}
     assert cycle(rooms) is None, " -> ".join(cycle(rooms))
+
+
+def test_one_parser_of_fine_tune_ids_and_one_hub_id_pattern():
+    """`ft:` ids are read in engines/ids.py only, and so is the shape of a Hugging Face id."""
+    import re
+
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "ids.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"""startswith\(\s*["']ft:|==\s*["']ft["']|split\(["']:["']\)\[1\]""", text), path
+        assert not re.search(r"\[\\w\.-\]\*/\[\\w\.-\]\+", text), path  # an org/name pattern of its own

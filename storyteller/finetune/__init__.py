@@ -3,6 +3,7 @@ and OpenAI jobs (openai_ft.py); jobs, events and metrics persist in SQLite."""
 
 from __future__ import annotations
 
+from storyteller.engines.ids import fine_tune_base
 from storyteller.errors import InputError
 from storyteller.finetune.base import Job, JobSpec, JobStore, MetricRow, Plan, Provider
 
@@ -33,7 +34,7 @@ def base_models(provider: str, store: JobStore | None = None) -> list[str]:
 
     names = list(FINE_TUNABLE)
     done = [j.result_model for j in (store or JobStore()).list_jobs("openai") if j.result_model]
-    remote = [m.id for m in list_models(include_remote=True) if m.id.startswith("ft:")]
+    remote = [m.id for m in list_models(include_remote=True) if fine_tune_base(m.id)]
     return names + [m for m in dict.fromkeys(done + remote) if m not in names]
 
 

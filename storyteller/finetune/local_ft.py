@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from storyteller.config import get_settings
+from storyteller.engines.ids import is_hub_id, resolve_source
 from storyteller.errors import InputError, JobError, ModelNotFoundError
 from storyteller.finetune.base import Checkpoint, Job, JobSpec, MetricRow, NameTaken, Plan, Provider
 from storyteller.finetune.data import n_train, read_stories
@@ -32,11 +33,11 @@ TOKENS_PER_S_PER_MPARAM = 6_000  # CPU throughput guess for the time estimate: ~
 
 def resolve_base(base_model: str) -> str:
     """A loadable source for the base model: a folder under models/, a path, or a cached Hub id."""
-    from storyteller.engines.local_hf import check_hub_available, resolve_source
+    from storyteller.engines.local_hf import check_hub_available  # imports torch: only when a plan is made
 
     source, is_hub = resolve_source(base_model.strip())
     if is_hub:
-        if not re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", source) or ".." in source:
+        if not is_hub_id(source):
             raise ModelNotFoundError(f"There is no local model '{source[:80]}'.",
                                      "Choose a folder under models/ (e.g. storyteller-tiny), a path, or an 'org/name' id.")
         check_hub_available(source)

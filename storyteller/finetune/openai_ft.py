@@ -23,19 +23,12 @@ from storyteller.data.io import read_dataset
 from storyteller.data.prepare import convert, write_examples
 from storyteller.errors import DataError, InputError, JobError
 from storyteller.finetune.base import Checkpoint, Job, JobSpec, MetricRow, Plan, Provider
+from storyteller.engines.ids import base_model, is_legacy_completion
 from storyteller.engines.openai import friendly, make_client
 
 MAX_EVENT_PAGES = 20  # never page forever (some servers always say has_more)
 
 
-def base_of(model: str) -> str:
-    """The snapshot a model was trained from: "ft:gpt-4o-mini-2024-07-18:org::id" -> the snapshot."""
-    model = model.removeprefix("openai:")
-    return model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 2 else model
-
-
-def is_legacy(model: str) -> bool:
-    return base_of(model) in pricing.LEGACY_BASES
 
 
 def result_rows(text: str) -> list[MetricRow]:
@@ -96,7 +89,7 @@ class OpenAIProvider(Provider):
     def _training_file(self, path: str, base: str, out_dir: Path, key: str) -> Path:
         """The file to upload: chat/legacy files as they are, story files converted for `base`."""
         ds = read_dataset(Path(path))
-        want = "legacy" if is_legacy(base) else "chat"
+        want = "legacy" if is_legacy_completion(base) else "chat"
         if ds.kind == want:
             return Path(path)
         if ds.kind != "stories":
@@ -114,7 +107,7 @@ class OpenAIProvider(Provider):
             raise InputError(f"'{spec.name[:80]}' cannot be a model suffix.", "Use up to 64 letters, digits, - or _.")
         report = check(Path(spec.train_file))
         report.require_trainable()
-        base = base_of(spec.base_model)
+        base = base_model(spec.base_model)
         billed = report.billed_tokens
         if spec.n_epochs and report.epochs:
             billed = billed // report.epochs * spec.n_epochs
@@ -128,7 +121,7 @@ class OpenAIProvider(Provider):
 
     def start(self, spec: JobSpec) -> Job:
         plan = self.plan(spec)
-        name = spec.name or base_of(spec.base_model)
+        name = spec.name or base_model(spec.base_model)
         job = self.store.create_job(spec, name, status="queued", extra={"plan": plan.estimate})
         out_dir = Path(get_settings().training.runs_dir) / job.id
         try:
