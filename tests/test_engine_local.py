@@ -254,3 +254,18 @@ def test_lean_loop_and_model_generate_tell_the_same_story(local_env, monkeypatch
     monkeypatch.setenv("STORYTELLER_LOCAL__LEAN", "false")
     get_settings.cache_clear()
     assert run(engine, seed=3, n=80, temperature=0.9) == lean
+
+
+def test_a_storyteller_model_always_gets_room_for_its_whole_story(local_env):
+    """A short asked length must not cut a storyteller-format story before its ending."""
+    from storyteller.engines.local_hf import STORY_TOKENS
+
+    engine = LocalHFEngine("tiny-st")
+    loaded = engine.load()
+    prompt = Prompt.for_story(REQ, max_new_tokens=10)
+    text, _ = engine.build_input(loaded, prompt)
+    kwargs = engine.generate_kwargs(loaded, prompt, text)
+    assert kwargs["max_new_tokens"] == min(STORY_TOKENS, loaded.max_positions - kwargs["input_ids"].shape[1])
+    plain = LocalHFEngine("tiny")
+    p2 = Prompt.for_story(REQ, max_new_tokens=10)
+    assert plain.generate_kwargs(plain.load(), p2, plain.build_input(plain.load(), p2)[0])["max_new_tokens"] == 10

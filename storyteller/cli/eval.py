@@ -17,7 +17,7 @@ def eval_model(
     model: str = typer.Option(str(DEFAULT_MODEL_DIR), help="A model folder or a downloaded model id."),
     data: Path = typer.Option(..., help="A corpus .jsonl or a .csv with dynasty,super_power,story_type,story."),
     n: int = typer.Option(20, min=1, help="How many stories to generate (a fixed random sample)."),
-    max_new_tokens: int = typer.Option(700, min=16, max=4096, help="Longest story, in tokens."),
+    max_new_tokens: int = typer.Option(900, min=16, max=4096, help="Longest story, in tokens."),
     seed: int = typer.Option(0, help="Sampling seed; the same seed gives the same stories."),
     threads: int = typer.Option(1, min=1, help="CPU threads (1 is fastest for tiny models)."),
     tellings: int = typer.Option(0, min=0, max=50, help="Also tell the first request this many times and report "

@@ -32,6 +32,7 @@ from storyteller.errors import ModelNotFoundError, OfflineError, ServiceError, S
 from storyteller.story_format import END, SlotFiller, is_storyteller_model, prompt_text
 
 log = logging.getLogger(__name__)
+STORY_TOKENS = 900  # room a storyteller-format model always gets: cut short, a story loses its ending
 TINY_PARAMS = 100_000_000  # below this, one torch thread is fastest
 PROCESS_THREADS = torch.get_num_threads()  # torch's count for this machine, before any model set its own
 
@@ -176,6 +177,8 @@ class LocalHFEngine(Engine):
         tok, params = loaded.tokenizer, prompt.params
         inputs = tok(text, return_tensors="pt", add_special_tokens=not getattr(tok, "chat_template", None))
         max_new = params.max_new_tokens
+        if loaded.storyteller:  # our models tell a whole story of their own length and end it themselves
+            max_new = max(max_new, STORY_TOKENS)
         if loaded.max_positions:  # small context: keep the prompt's end, leave room for the story
             room = loaded.max_positions - min(max_new, loaded.max_positions // 2)
             if inputs["input_ids"].shape[1] > room:

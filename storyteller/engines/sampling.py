@@ -157,7 +157,7 @@ class StoryEnd(LogitsProcessor):
     the dynasty in one story in ten, stops mid-sentence or rambles on to the token limit.)"""
 
     def __init__(self, required: list[int], end_id: int, enders: torch.Tensor, blank: torch.Tensor,
-                 nudge_after: int = 120, long_after: int = 450, step: float = 0.05):
+                 nudge_after: int = 120, long_after: int = 800, step: float = 0.05):
         self.required, self.end_id, self.enders, self.blank = required, end_id, enders, blank
         self.nudge_after, self.long_after, self.step = nudge_after, long_after, step
         self.start: int | None = None

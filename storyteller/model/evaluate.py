@@ -86,7 +86,7 @@ def load_model(model_id: str | Path, threads: int = 1):
     return model.eval(), tok
 
 
-def generate(model, tok, req: StoryRequest, max_new_tokens: int = 700, temperature: float = 0.8,
+def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperature: float = 0.8,
              top_p: float = 0.95, seed: int = 0) -> dict:
     """One story, decoded as the app decodes it (same processors, same lean loop): text, whether it
     ended by itself, and timing."""
@@ -212,7 +212,7 @@ def perplexity(model, tok, rows: list[Row]) -> float:
     return math.exp(nll / chars) if chars else float("nan")
 
 
-def evaluate(model_id: str | Path, data: Path, n: int | None = 20, max_new_tokens: int = 700,
+def evaluate(model_id: str | Path, data: Path, n: int | None = 20, max_new_tokens: int = 900,
              train_texts: list[str] | None = None, seed: int = 0, threads: int = 1, rows: list[Row] | None = None,
              loaded=None) -> dict:
     """All metrics as one JSON-able dict (see the module docstring)."""
