@@ -146,7 +146,7 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
             model.train()
 
     _save(model, tok, out)
-    gen = GenerationConfig(do_sample=True, temperature=0.8, top_p=0.95, max_new_tokens=800, repetition_penalty=1.1,
+    gen = GenerationConfig(do_sample=True, temperature=0.8, top_p=0.95, max_new_tokens=800, repetition_penalty=1.0,
                            eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
                            bos_token_id=tok.eos_token_id)
     setattr(gen, FORMAT_KEY, FORMAT_VERSION)
