@@ -19,7 +19,7 @@ app.add_typer(reading_app, name="reading")
 def pack_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="A new folder for the pack."),
     model: Path = typer.Option(DEFAULT_MODEL_DIR, help="A storyteller model folder."),
-    n_zh: int = typer.Option(30, min=1, help="Chinese stories from the model (and as many from the team)."),
+    n_zh: int = typer.Option(30, min=0, help="Chinese stories from the model (and as many from the team)."),
     n_en: int = typer.Option(10, min=0, help="English stories from the model (and as many from the team)."),
     seed: int = typer.Option(0),
 ) -> None:
