@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from storyteller.catalog import get_catalog
 from storyteller.config import get_settings
-from storyteller.engines.base import Engine, Prompt, Response
+from storyteller.engines.base import TEMPERATURE, Engine, Prompt, Response
 from storyteller.errors import InputError, StorytellerError
 from storyteller.prompts import StoryRequest
 from storyteller.store import Store
@@ -197,7 +197,7 @@ class StoryRun:
                 + (f" · {state[s['status']]}" if s["status"] in state else ""))
 
 
-def tell(request: StoryRequest, model_id: str | None = None, *, temperature: float = 0.8, seed: int | None = None,
+def tell(request: StoryRequest, model_id: str | None = None, *, temperature: float = TEMPERATURE, seed: int | None = None,
          max_new_tokens: int | None = None, cancel: threading.Event | None = None, store: Store | None = None,
          save: bool = True, engine: Engine | None = None) -> StoryRun:
     """Prepare a story run (nothing is generated until it is iterated). `engine` overrides the

@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from storyteller.cli import app
+from storyteller.engines.base import TEMPERATURE
 from storyteller.errors import StorytellerError
 
 
@@ -27,7 +28,7 @@ def tell(
     style: str = typer.Option("轻松", "--style", "-s", help="A story style (轻松, funny, …)."),
     lang: str = typer.Option("zh", "--lang", "-l", help="zh or en."),
     model: str = typer.Option(None, "--model", "-m", help="Model id; default: the embedded storyteller-tiny."),
-    temperature: float = typer.Option(0.8, min=0.0, max=2.0, help="Higher is more surprising."),
+    temperature: float = typer.Option(TEMPERATURE, min=0.0, max=2.0, help="Higher is more surprising."),
     length: int = typer.Option(300, min=50, max=1500, help="About this many characters (zh) or words (en)."),
     seed: int = typer.Option(None, help="Same seed, same story (local models)."),
     max_tokens: int = typer.Option(None, min=1, max=4096, help="Cap on generated tokens; default from --length."),

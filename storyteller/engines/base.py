@@ -18,12 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from storyteller.prompts import StoryRequest, build_messages
 
 
+# How stories are sampled unless the user says otherwise. A blind reading of the embedded model
+# found monsters renamed mid-story at 0.8 / 0.95; at 0.6 / 0.9 a story keeps one monster (1.2 monster
+# names per story against 1.75) and ten tellings of one request still share only ~11% of sentences.
+TEMPERATURE, TOP_P = 0.6, 0.9
+
+
 class GenerationParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_new_tokens: int = Field(700, ge=1, le=4096)
-    temperature: float = Field(0.8, ge=0.0, le=2.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    temperature: float = Field(TEMPERATURE, ge=0.0, le=2.0)
+    top_p: float = Field(TOP_P, gt=0.0, le=1.0)
     seed: int | None = None
     stop: list[str] = Field(default_factory=list)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from storyteller import corpus
 from storyteller.catalog import get_catalog
 from storyteller.corpus import split
+from storyteller.engines.base import TEMPERATURE, TOP_P
 from storyteller.story_format import END, FORMAT_KEY, FORMAT_VERSION, training_text
 from storyteller.paths import CORPUS_DIR, DEFAULT_MODEL_DIR
 
@@ -146,7 +147,7 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
             model.train()
 
     _save(model, tok, out)
-    gen = GenerationConfig(do_sample=True, temperature=0.8, top_p=0.95, max_new_tokens=800, repetition_penalty=1.0,
+    gen = GenerationConfig(do_sample=True, temperature=TEMPERATURE, top_p=TOP_P, max_new_tokens=800, repetition_penalty=1.0,
                            eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
                            bos_token_id=tok.eos_token_id)
     setattr(gen, FORMAT_KEY, FORMAT_VERSION)

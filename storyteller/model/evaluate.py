@@ -19,6 +19,7 @@ from pathlib import Path
 
 from storyteller import corpus
 from storyteller.catalog import get_catalog
+from storyteller.engines.base import TEMPERATURE, TOP_P
 from storyteller.errors import DataError, ModelNotFoundError
 from storyteller.story_format import (END, ENDINGS, SlotFiller, is_storyteller_model, prompt_text, slot_values,
                                       to_slots)
@@ -86,8 +87,8 @@ def load_model(model_id: str | Path, threads: int = 1):
     return model.eval(), tok
 
 
-def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperature: float = 0.8,
-             top_p: float = 0.95, seed: int = 0) -> dict:
+def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperature: float = TEMPERATURE,
+             top_p: float = TOP_P, seed: int = 0) -> dict:
     """One story, decoded as the app decodes it (same processors, same lean loop): text, whether it
     ended by itself, and timing."""
     from transformers import StoppingCriteriaList, StopStringCriteria

@@ -16,6 +16,7 @@ import gradio as gr
 
 from storyteller import studio
 from storyteller.catalog import get_catalog
+from storyteller.engines.base import TEMPERATURE
 from storyteller.errors import StorytellerError
 from storyteller.ui import readaloud
 from storyteller.ui.context import UIContext
@@ -161,7 +162,7 @@ def render(ctx: UIContext) -> None:
                                elem_id="length")
             model = _model_picker(ctx)
         with gr.Accordion(t["advanced"], open=False) as advanced:
-            temperature = gr.Slider(0.0, 2.0, value=0.8, step=0.05, label=t["temperature"], elem_id="temperature")
+            temperature = gr.Slider(0.0, 2.0, value=TEMPERATURE, step=0.05, label=t["temperature"], elem_id="temperature")
         speech = readaloud.render_controls(ctx)
         with gr.Row(elem_classes="story-buttons"):
             tell_btn = gr.Button("讲故事 / Tell", variant="primary", size="lg", elem_id="tell")
