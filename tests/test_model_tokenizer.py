@@ -72,12 +72,13 @@ def test_whole_words_processor_bans_pieces_and_glue(tmp_path):
 
     from storyteller.engines.sampling import WholeWords, word_masks
 
-    en = ["The brave girl waved. The brave dog waved back, and the children cheered."] * 3 + ["A zebra once."]
+    en = ["The brave girl waved. The brave dog waved back, and the children cheered. Don't go, it's the dog."] * 3
     tok = build_tokenizer(en, en, n_merges=500, min_frequency=2)
-    pieces, glue, ends = word_masks(tok)
+    masks = word_masks(tok)
+    pieces = masks[0]
     vocab = tok.get_vocab()
     assert pieces[vocab["▁ze"] if "▁ze" in vocab else vocab["z"]] and not pieces[vocab["▁brave"]]
-    proc = WholeWords(pieces, glue, ends)
+    proc = WholeWords(*masks)
     scores = torch.zeros(1, len(tok))
     after_word = proc(torch.tensor([[vocab["▁brave"]]]), scores.clone())
     assert after_word[0, vocab["▁dog"]] == 0 and after_word[0, vocab["."]] == 0
@@ -85,3 +86,6 @@ def test_whole_words_processor_bans_pieces_and_glue(tmp_path):
     after_stop = proc(torch.tensor([[vocab["."]]]), scores.clone())
     assert after_stop[0, vocab["The"]] == 0  # a new sentence may start with a word
     assert (after_stop[0][pieces] == float("-inf")).all()
+    after_apostrophe = proc(torch.tensor([[vocab["'"]]]), scores.clone())
+    assert after_apostrophe[0, vocab["t"]] == 0 and after_apostrophe[0, vocab["s"]] == 0
+    assert after_apostrophe[0, vocab["The"]] == float("-inf")  # "I'The": no word is glued on after "'"

@@ -91,8 +91,10 @@ class WholeWords(LogitsProcessor):
     pieces of words are banned, and a word never glues onto the letters before it ("sun" + "ing").
     So a story cannot misspell a word; names come through the slots."""
 
-    def __init__(self, pieces: torch.Tensor, glue: torch.Tensor, ends_in_letter: torch.Tensor):
+    def __init__(self, pieces: torch.Tensor, glue: torch.Tensor, ends_in_letter: torch.Tensor,
+                 apostrophe: torch.Tensor | None = None, not_tail: torch.Tensor | None = None):
         self.pieces, self.glue, self.ends_in_letter = pieces, glue, ends_in_letter
+        self.apostrophe, self.not_tail = apostrophe, not_tail  # after "'", only n't/'s/'ll/'re/'ve/'m/'d
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         n = scores.shape[-1]
@@ -101,6 +103,10 @@ class WholeWords(LogitsProcessor):
         after_letter = self.ends_in_letter.to(scores.device)[last]
         if bool(after_letter.any()):
             banned[after_letter] |= _fit(self.glue, n).to(scores.device)
+        if self.apostrophe is not None:
+            after_apostrophe = self.apostrophe.to(scores.device)[last]
+            if bool(after_apostrophe.any()):
+                banned[after_apostrophe] |= _fit(self.not_tail, n).to(scores.device)
         return scores.masked_fill(banned, float("-inf"))
 
 
@@ -111,8 +117,9 @@ def _fit(mask: torch.Tensor, n: int) -> torch.Tensor:
 
 
 @lru_cache(maxsize=8)
-def word_masks(tokenizer: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """(word pieces, glue-on words, ends in a letter) for a tokenizer with `story_words`, else None."""
+def word_masks(tokenizer: Any) -> tuple[torch.Tensor, ...] | None:
+    """(word pieces, glue-on words, ends in a letter, is an apostrophe, letters but not a contraction's
+    tail) for a tokenizer with `story_words`, else None."""
     words = set(getattr(tokenizer, "init_kwargs", {}).get("story_words") or [])
     if not words:
         return None
@@ -122,10 +129,13 @@ def word_masks(tokenizer: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     glue = torch.tensor([has and t[:1].isalpha() for t, has in zip(tokens, letters)])
     named = {"<|dynasty|>", "<|hero|>", "<|power|>"}  # slots whose values end in a letter
     ends = torch.tensor([(has and t[-1:].isalpha()) or t in named for t, has in zip(tokens, letters)])
-    return pieces, glue, ends
+    apostrophe = torch.tensor([t in ("'", "’") for t in tokens])
+    not_tail = torch.tensor([has and t not in CONTRACTION_TAILS for t, has in zip(tokens, letters)])
+    return pieces, glue, ends, apostrophe, not_tail
 
 
 LATIN = re.compile("[A-Za-z]")
+CONTRACTION_TAILS = {"s", "t", "ll", "re", "ve", "m", "d"}
 BYTE = re.compile("<0x[0-9A-Fa-f]{2}>")
 CJK = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
