@@ -228,7 +228,7 @@ def training_text(s: Story, rng: random.Random | None = None, noise: float = 0.0
     story = to_slots(s.story, s.lang, f["dynasty"], f["hero"], f["power"], f["fact"]) + END
     h = dict(f)
     if rng is not None and rng.random() < noise:
-        key = rng.choice(["dynasty", "hero", "power"])
+        key = rng.choice(["dynasty", "hero"])  # never the power: the story's power passages are its own
         h[key] = _made_up(rng, s.lang)
     return header(s.lang, h["dynasty"], h["hero"], h["power"], h["style"]), story
 

@@ -85,3 +85,16 @@ def test_a_broken_world_file_says_which_file(tmp_path):
     (tmp_path / "zh" / "bad.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(WorldError, match="bad.json"):
         load_world("zh", tmp_path / "zh")
+
+
+def test_a_share_of_composed_stories_get_a_made_up_power_told_with_the_generic_passages(world):
+    from storyteller.world.compose import _hanzi
+
+    catalog = {p.zh for p in get_catalog().powers}
+    typed = [(c, s) for c, s in compose_many(world, 200, seed=3, typed_share=0.2) if c.power not in catalog]
+    assert 20 <= len(typed) <= 60
+    for cast, story in typed:
+        assert cast.power in story  # the generic passages and the `named` beat say it
+        if world.lang == "zh":
+            assert set(cast.power) <= set(_hanzi(world))  # no new characters for the tokenizer
+    assert all(c.power in catalog for c, _ in compose_many(world, 50, seed=3))  # off by default

@@ -38,6 +38,7 @@ class TrainConfig:
     min_word_count: int = 2  # an English word must occur this often to become a token
     world: dict[str, int] = field(default_factory=lambda: {"zh": 16000, "en": 5000})  # composed stories
     world_seed: int = 2026
+    typed_power_share: float = 0.1  # composed stories with a made-up power, told with the generic passages
     team_repeat: int = 2  # the team's stories are seen this many times as often as a composed one
     n_embd: int = 256
     n_layer: int = 4
@@ -67,7 +68,7 @@ def world_stories(cfg: TrainConfig) -> list[corpus.Story]:
         if not n:
             continue
         world = load_world(lang)
-        for i, (cast, story) in enumerate(compose_many(world, n, cfg.world_seed)):
+        for i, (cast, story) in enumerate(compose_many(world, n, cfg.world_seed, cfg.typed_power_share)):
             d = cat.dynasty(cast.dynasty)
             out.append(corpus.Story(id=f"world-{lang}-{i:06d}", lang=lang, dynasty=d.zh if d else cast.dynasty,
                                     hero=cast.hero, hero_fact=cast.fact or "", power=cast.power, style=cast.style,

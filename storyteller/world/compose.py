@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from storyteller.catalog import get_catalog
 from storyteller.world.schema import BEATS, GENERIC, SLOT_RE, Variant, World
@@ -123,8 +123,24 @@ def casts(lang: str, rng: random.Random) -> Iterator[Cast]:
             yield Cast(d.name(lang), h.name(lang), p.zh, s.zh, h.fact(lang), h.name(lang))
 
 
-def compose_many(world: World, n: int, seed: int = 0) -> Iterator[tuple[Cast, str]]:
-    """`n` stories over the whole catalog; deterministic for a seed."""
+def compose_many(world: World, n: int, seed: int = 0, typed_share: float = 0.0) -> Iterator[tuple[Cast, str]]:
+    """`n` stories over the whole catalog; deterministic for a seed. A `typed_share` of them get a
+    made-up power (told with the generic "*" passages), as a child may type one."""
     rng = random.Random(seed)
     for i, cast in zip(range(n), casts(world.lang, rng)):
+        if typed_share and rng.random() < typed_share:
+            cast = replace(cast, power=made_up_power(rng, world))
         yield cast, compose(world, cast, seed * 1_000_003 + i)
+
+
+def made_up_power(rng: random.Random, world: World) -> str:
+    """A power no catalog has: a few of the world's own hanzi (so no new characters enter the
+    vocabulary), or a made-up English word."""
+    if world.lang == "en":
+        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(4, 9)))
+    return "".join(rng.choice(_hanzi(world)) for _ in range(rng.randint(2, 4)))
+
+
+def _hanzi(world: World) -> str:
+    chars = sorted({c for m in world.monsters for c in m.name} | {c for p in world.places for c in p.name})
+    return "".join(c for c in chars if "\u4e00" <= c <= "\u9fff")
