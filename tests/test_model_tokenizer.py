@@ -89,3 +89,16 @@ def test_whole_words_processor_bans_pieces_and_glue(tmp_path):
     after_apostrophe = proc(torch.tensor([[vocab["'"]]]), scores.clone())
     assert after_apostrophe[0, vocab["t"]] == 0 and after_apostrophe[0, vocab["s"]] == 0
     assert after_apostrophe[0, vocab["The"]] == float("-inf")  # "I'The": no word is glued on after "'"
+
+
+def test_catalog_power_names_are_one_token_each_after_a_save(tmp_path):
+    """The header's power is one learnt embedding (the story keys on it), and a typed power that
+    merely contains a catalog name still round-trips."""
+    tok = build_tokenizer(["<|zh|>唐|李白|隐形|轻松<|story|>他很开心"], ["Li Bai flew"], 20,
+                          names=["隐形", "super strength", "隐形"])
+    tok.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert loaded.tokenize("<|zh|>唐|李白|隐形|轻松<|story|>").count("隐形") == 1
+    assert "super strength" in loaded.tokenize("<|en|>Tang|Li Bai|super strength|easy<|story|>")
+    ids = loaded("隐形人和super strengthy", add_special_tokens=False)["input_ids"]
+    assert loaded.decode(ids) == "隐形人和super strengthy"

@@ -45,7 +45,7 @@ class TrainConfig:
     n_head: int = 8
     n_positions: int = 832
     dropout: float = 0.0  # a few epochs only: no need, and faster
-    steps: int = 1500
+    steps: int = 2400
     save_every: int = 300  # a readable snapshot beside the output (<out>-partial) while it trains
     batch_size: int = 8
     lr: float = 2e-3
@@ -100,9 +100,10 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
     team = len(train_set)
     composed = world_stories(cfg)
     texts = [training_text(s) for s in train_set + composed]
+    powers = [p.name(lang) for p in get_catalog().powers for lang in cfg.langs]
     tok = build_tokenizer([h + b for h, b in texts],
                           [b for (h, b), s in zip(texts, train_set + composed) if s.lang == "en"],
-                          cfg.n_merges, min_frequency=cfg.min_word_count)
+                          cfg.n_merges, min_frequency=cfg.min_word_count, names=powers)
     train_set = train_set * cfg.team_repeat + composed
     config = GPT2Config(vocab_size=len(tok), n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
                         n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,

@@ -77,8 +77,12 @@ def english_words(tok: PreTrainedTokenizerFast, en_texts: list[str]) -> list[str
 
 
 def build_tokenizer(texts: list[str], en_texts: list[str] | None = None, n_merges: int = 1000,
-                    extra_chars: bool = True, min_frequency: int = 3) -> PreTrainedTokenizerFast:
-    """Vocabulary: special + slot tokens, 256 bytes, characters, then English words and pieces."""
+                    extra_chars: bool = True, min_frequency: int = 3,
+                    names: Iterable[str] = ()) -> PreTrainedTokenizerFast:
+    """Vocabulary: special + slot tokens, 256 bytes, characters, then English words and pieces.
+
+    `names` (the catalog's powers) become one token each wherever they appear, so the header's
+    power is a single learnt embedding the story can key on, not two hanzi among many."""
     chars: set[str] = set(string.printable) | set(PUNCT) | {SPACE}
     if extra_chars:
         chars |= set(gb2312_level1())
@@ -96,6 +100,7 @@ def build_tokenizer(texts: list[str], en_texts: list[str] | None = None, n_merge
     tok.decoder = decoders.Sequence([decoders.Replace(SPACE, " "), decoders.ByteFallback(), decoders.Fuse()])
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in [PAD, *SPECIAL_TOKENS]])
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in SLOT_TOKENS])
+    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in dict.fromkeys(names) if t])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=END, pad_token=PAD,
                                    clean_up_tokenization_spaces=False, model_max_length=4096)
     words = english_words(fast, en_texts or [])
