@@ -45,7 +45,7 @@ class TrainConfig:
     n_head: int = 8
     n_positions: int = 832
     dropout: float = 0.0  # a few epochs only: no need, and faster
-    steps: int = 2400
+    steps: int = 1500
     save_every: int = 300  # a readable snapshot beside the output (<out>-partial) while it trains
     batch_size: int = 8
     lr: float = 2e-3
