@@ -1,0 +1,108 @@
+"""Child-safety policy: python benchmarks/safety.py
+
+Prints, for storyteller.safety:
+- the test corpus (tests/fixtures/safety_inputs.jsonl, written for this): % of unsafe inputs
+  blocked (target 100%) and % of innocent ones blocked (target <= 1%), overall and by language;
+- false alarms on real stories: every sentence of the team corpus (assets/corpus/*.jsonl) through
+  check_text; % of stories flagged (target <= 1%), with each flagged sentence and its category so
+  the team can decide (fix the lists, or the story);
+- the cost of one check per sentence in ms (target <= 1 ms) and its ratio to that budget.
+
+The lists were revised against the test corpus, so its figures say that every case written down
+is handled; inputs nobody has written yet are the lists' real test (add them to the corpus).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from storyteller import corpus  # noqa: E402
+from storyteller.safety import check_field, check_text  # noqa: E402
+from storyteller.tts.sentences import split_sentences  # noqa: E402
+
+INPUTS = ROOT / "tests" / "fixtures" / "safety_inputs.jsonl"
+BUDGET_MS = 1.0
+
+
+def verdict(row: dict):
+    if row["kind"] == "sentence":
+        return check_text(row["text"], row["lang"])
+    return check_field(row["kind"], row["text"], row["lang"])
+
+
+def test_corpus() -> None:
+    rows = [json.loads(x) for x in INPUTS.read_text(encoding="utf-8").splitlines() if x.strip()]
+    print(f"== test corpus: {len(rows)} inputs ({dict(Counter(r['lang'] for r in rows))})")
+    for lang in ("zh", "en", None):
+        sub = [r for r in rows if lang is None or r["lang"] == lang]
+        unsafe = [r for r in sub if r["expect"] == "block"]
+        innocent = [r for r in sub if r["expect"] == "allow"]
+        caught = [r for r in unsafe if verdict(r)]
+        wrong_cat = [r for r in unsafe if (v := verdict(r)) and v.category != r["category"]]
+        false = [r for r in innocent if verdict(r)]
+        pct = 100 * len(caught) / len(unsafe)
+        print(f"  {lang or 'all':3}: unsafe blocked {len(caught)}/{len(unsafe)} = {pct:.1f}% "
+              f"(target 100%), right category {len(caught) - len(wrong_cat)}/{len(caught)}; innocent blocked "
+              f"{len(false)}/{len(innocent)} = {100 * len(false) / len(innocent):.1f}% (target <= 1%)")
+        if lang is None:
+            for r in [r for r in unsafe if not verdict(r)]:
+                print(f"     missed: {r['kind']} {r['text']!r}")
+            for r in false:
+                print(f"     false alarm: {r['kind']} {r['text']!r} -> {verdict(r).category}")
+
+
+def team_corpus() -> list[str]:
+    stories = corpus.load()
+    sentences, flagged = [], Counter()
+    print(f"== team corpus: {len(stories)} stories")
+    for s in stories:
+        for sent in split_sentences(s.story):
+            sentences.append(sent)
+            if (v := check_text(sent, s.lang)) is not None:
+                flagged[s.id] += 1
+                print(f"  flagged {s.id}: [{v.category}] {v.reason} :: {sent.strip()}")
+    share = 100 * len(flagged) / len(stories)
+    print(f"  stories flagged {len(flagged)}/{len(stories)} = {share:.2f}% (target <= 1%); "
+          f"sentences flagged {sum(flagged.values())}/{len(sentences)}")
+    facts = [h.fact(lang) for d in corpus.get_catalog().dynasties for h in d.heroes for lang in ("zh", "en")]
+    bad = [f for f in facts if check_text(f)]
+    print(f"  catalog hero facts flagged {len(bad)}/{len(facts)}" + "".join(f"\n     {f}" for f in bad))
+    return sentences
+
+
+def cost(sentences: list[str]) -> None:
+    for s in sentences[:200]:  # warm the caches and the automata
+        check_text(s)
+    runs = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for s in sentences:
+            check_text(s)
+        runs.append((time.perf_counter() - t0) * 1000 / len(sentences))
+    ms = statistics.median(runs)
+    fields = [s[:12] for s in sentences[:2000]]
+    t0 = time.perf_counter()
+    for f in fields:
+        check_field("power", f)
+    field_ms = (time.perf_counter() - t0) * 1000 / len(fields)
+    chars = statistics.mean(len(s) for s in sentences)
+    print(f"== cost: {ms:.3f} ms per sentence (mean {chars:.0f} chars, {len(sentences)} sentences, median of 3 runs); "
+          f"ratio to the {BUDGET_MS:.0f} ms budget: {ms / BUDGET_MS:.2f}x; a typed field: {field_ms:.3f} ms")
+
+
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    from storyteller.safety.lists import matchers
+
+    matchers(False), matchers(True)
+    print(f"== lists compiled in {(time.perf_counter() - t0) * 1000:.0f} ms (once per process)")
+    test_corpus()
+    cost(team_corpus())
