@@ -1,0 +1,138 @@
+"""One generation for the API: the engine's chunks, capped at max_tokens, stopped before blocked
+words reach the client, counted with the model's own tokenizer; and the bridge that carries
+chunks from the engine's thread to the event loop as they come.
+
+finish_reason follows OpenAI: "length" when max_tokens (or the model's context) ran out,
+"content_filter" when the child-safety policy stopped the text (the chunk that completed the
+blocked words is never sent), else "stop".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+
+from storyteller.engines.base import Prompt
+
+try:
+    from storyteller.safety import check_text
+except ImportError:  # a build without the child-safety policy: output is not checked
+    check_text = None
+
+WINDOW = 48  # characters before a new chunk that are checked with it: more than any listed term or allow-term
+
+
+class OutputGuard:
+    """Checks each new chunk, with the text just before it, before the chunk is shown. A blocked term
+    that ends in the chunk lies wholly in the window (so does any allow-term around it); terms that
+    ended earlier were checked with their own chunk. The window never starts inside a word, where a
+    word's tail ("skill") could read as a word of its own."""
+
+    def __init__(self, lang: str):
+        self.lang, self.tail = lang, ""
+
+    def allows(self, piece: str) -> bool:
+        if check_text is None:
+            return True
+        text = self.tail + piece
+        if check_text(text, self.lang) is not None:
+            return False
+        tail = text[-WINDOW:]
+        if len(text) > WINDOW and text[-WINDOW - 1].isascii() and text[-WINDOW - 1].isalnum():
+            tail = tail.lstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        self.tail = tail
+        return True
+
+
+class Generation:
+    """The text of one request. `chunks()` runs in a worker thread; the counts and finish_reason
+    are final once it returns."""
+
+    def __init__(self, engine, loaded, prompt: Prompt, max_tokens: int | None, lang: str):
+        self.engine, self.loaded, self.prompt = engine, loaded, prompt
+        self.max_tokens, self.lang = max_tokens, lang
+        self.cancel = threading.Event()
+        self.prompt_tokens = self.count(engine.build_input(loaded, prompt)[0])
+        self.completion_tokens = 0
+        self.finish_reason: str | None = None
+
+    def ids(self, text: str) -> list[int]:
+        """The model's token ids for `text`: the fast tokenizer's own encoder where there is one (the same
+        ids, without the wrapper's cost, and without the wrapper's settings changes that clash when
+        several requests tokenize at once)."""
+        fast = getattr(self.loaded.tokenizer, "backend_tokenizer", None)
+        if fast is not None:
+            return fast.encode(text, add_special_tokens=False).ids
+        return self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def count(self, text: str) -> int:
+        return len(self.ids(text)) if text else 0
+
+    def _cut(self, piece: str, left: int) -> str:
+        return self.loaded.tokenizer.decode(self.ids(piece)[:left], skip_special_tokens=True)
+
+    def chunks(self) -> Iterator[str]:
+        guard = OutputGuard(self.lang)
+        for piece in self.engine.stream(self.prompt, self.cancel):
+            n = self.count(piece)
+            if self.max_tokens is not None and self.completion_tokens + n >= self.max_tokens:
+                left = self.max_tokens - self.completion_tokens
+                piece = piece if n <= left else self._cut(piece, left)
+                self.finish_reason = "length"
+            if not guard.allows(piece):
+                self.finish_reason = "content_filter"
+                return
+            self.completion_tokens += min(n, self.max_tokens - self.completion_tokens) if self.max_tokens else n
+            if piece:
+                yield piece
+            if self.finish_reason or self.cancel.is_set():
+                return
+        context = self.loaded.max_positions
+        full = context is not None and self.prompt_tokens + self.completion_tokens >= context - 1
+        self.finish_reason = "length" if full else "stop"
+
+    def usage(self) -> dict:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "total_tokens": self.prompt_tokens + self.completion_tokens}
+
+
+class _Failed:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+_END = object()
+
+
+async def in_thread(gen: Generation) -> AsyncIterator[str]:
+    """`gen.chunks()` run in a thread of its own, each chunk handed to the event loop as it comes.
+    Leaving early (the client went away) tells the engine to stop."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    def put(item) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is gone (server stopping)
+            gen.cancel.set()
+
+    def work() -> None:
+        try:
+            for chunk in gen.chunks():
+                put(chunk)
+                if gen.cancel.is_set():
+                    break
+        except BaseException as e:  # noqa: BLE001 - handed to the reader, which raises it
+            put(_Failed(e))
+        finally:
+            put(_END)
+
+    threading.Thread(target=work, name="api-generate", daemon=True).start()
+    try:
+        while (item := await queue.get()) is not _END:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        gen.cancel.set()

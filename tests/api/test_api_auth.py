@@ -1,0 +1,100 @@
+"""Keys, CORS and `storyteller serve`: a server other computers can reach needs keys, a wrong key
+gets OpenAI's 401, browsers get CORS only from the origins set, and serve puts the studio and
+/v1 on one port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import openai
+import pytest
+
+from storyteller.errors import InputError
+from tests.api.conftest import KEY, ROOT, Server, checked_client, free_port
+
+CLI = [sys.executable, "-c", "from storyteller.cli import main; main()"]  # the `storyteller` command
+
+
+@pytest.fixture
+def keyed(api_env, monkeypatch):
+    from storyteller.config import get_settings
+
+    monkeypatch.setenv("STORYTELLER_API__KEYS", f'["{KEY}", "sk-second"]')
+    monkeypatch.setenv("STORYTELLER_API__CORS_ORIGINS", '["http://parents.example"]')
+    get_settings.cache_clear()
+    return api_env
+
+
+def test_keys_are_required_when_set_and_checked(keyed, spec):
+    with Server() as server:
+        for key in (KEY, "sk-second"):
+            with checked_client(server, spec, key=key) as c:
+                assert [m.id for m in c.models.list()] == ["tiny"]
+        with checked_client(server, spec, key="sk-wrong") as c:
+            with pytest.raises(openai.AuthenticationError) as e:
+                c.models.list()
+            assert e.value.body["code"] == "invalid_api_key"
+            with pytest.raises(openai.AuthenticationError):  # before any other check, unknown routes included
+                c.files.retrieve("file-nope")
+        r = httpx.get(f"{server.base_url}/models")
+        assert r.status_code == 401 and "didn't provide an API key" in r.json()["error"]["message"]
+        spec.check_error(r.json())
+
+
+def test_cors_answers_only_the_origins_set(keyed):
+    with Server() as server:
+        pre = httpx.options(f"{server.base_url}/chat/completions", headers={
+            "Origin": "http://parents.example", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type"})
+        assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == "http://parents.example"
+        ok = httpx.get(f"{server.base_url}/models", headers={"Origin": "http://parents.example",
+                                                            "Authorization": f"Bearer {KEY}"})
+        assert ok.headers["access-control-allow-origin"] == "http://parents.example"
+        denied = httpx.get(f"{server.base_url}/models", headers={"Origin": "http://elsewhere.example",
+                                                                "Authorization": f"Bearer {KEY}"})
+        assert "access-control-allow-origin" not in denied.headers
+
+
+def test_a_reachable_server_without_keys_refuses_to_start(api_env):
+    from storyteller.api.app import create_app
+
+    with pytest.raises(InputError, match="STORYTELLER_API__KEYS"):
+        create_app("0.0.0.0")
+    assert create_app("127.0.0.1") and create_app("localhost") and create_app("::1")
+
+
+@pytest.mark.slow
+def test_serve_puts_the_studio_and_the_api_on_one_port(api_env):
+    port = free_port()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([*CLI, "serve", "--port", str(port)], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base, t0 = f"http://127.0.0.1:{port}", time.monotonic()
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                models = httpx.get(f"{base}/v1/models", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() - t0 < 180, "serve did not come up"
+                time.sleep(0.5)
+        assert [m["id"] for m in models.json()["data"]] == ["tiny"]
+        page = httpx.get(f"{base}/", timeout=30)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert httpx.get(f"{base}/config", timeout=30).json()["components"]  # the studio's Blocks
+        lost = httpx.get(f"{base}/v1/nothing", timeout=30)
+        assert lost.status_code == 404 and lost.json()["error"]["type"] == "invalid_request_error"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_serve_refuses_a_wide_host_without_keys(api_env):
+    out = subprocess.run([*CLI, "serve", "--host", "0.0.0.0", "--no-studio"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "STORYTELLER_API__KEYS" in out.stderr
