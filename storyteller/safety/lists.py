@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import product
 from importlib import resources
 from pathlib import Path
 
@@ -23,7 +24,13 @@ from storyteller.safety.normalise import term_key
 
 LIST_DIR = ASSETS / "safety"
 SECTION = re.compile(r"^\[(\w+)(?::(field))?\]$")
+CHOICE = re.compile(r"\{([^{}]*)\}")
 DEFAULT_CATEGORY = "profanity"  # better-profanity's words that our lists do not name
+GLUED_MIN = 4  # letters: a shorter word is too often found by chance inside a glued spelt run
+IRREGULAR = {"take": "took taken", "get": "got gotten", "shoot": "shot", "hang": "hung", "send": "sent",
+             "eat": "ate eaten", "throw": "threw thrown", "beat": "beaten", "drink": "drank", "sell": "sold",
+             "buy": "bought", "stick": "stuck"}
+KEEP_FIRST = {"make", "get", "strip"}  # "made out of wood", "got high in the sky", "striped club" are innocent
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,7 @@ class Entry:
     term: str         # the normalised term reported in a Verdict
     category: str
     field_only: bool
-    how: str          # "word", "pinyin" or "wordlist" (for the reason)
+    how: str          # "word", "pinyin", "wordlist", "spelt" or "mixed" (for the reason)
 
 
 def read_sections(path: Path) -> list[tuple[str, bool, str]]:
@@ -49,16 +56,26 @@ def read_sections(path: Path) -> list[tuple[str, bool, str]]:
         elif category is None:
             raise ValueError(f"{path.name}: term {line!r} before any [category]")
         else:
-            out.append((category, field_only, line))
+            out += [(category, field_only, term) for term in expand(line)]
     return out
 
 
+def expand(line: str) -> list[str]:
+    """A list line with {a|b|} choices, spelt every way: "{kind|shy} {little |}ghost" gives four."""
+    m = CHOICE.search(line)
+    if not m:
+        return [" ".join(line.split())]
+    return [x for opt in m.group(1).split("|") for x in expand(line[:m.start()] + opt + line[m.end():])]
+
+
 def read_lines(path: Path) -> list[str]:
-    return [s for raw in path.read_text(encoding="utf-8").splitlines() if (s := raw.split("#", 1)[0].strip())]
+    return [x for raw in path.read_text(encoding="utf-8").splitlines() if (s := raw.split("#", 1)[0].strip())
+            for x in expand(s)]
 
 
 def inflections(word: str) -> set[str]:
-    """-s/-es/-ed/-ing/-er forms of one English word (extra forms that are not words do no harm)."""
+    """-s/-es/-ed/-ing/-er forms of one English word, its irregular past, and a plural or third
+    person spelt with z ("nudez", "killz"); extra forms that are not words do no harm."""
     forms = {word, word + "s", word + "ed", word + "ing", word + "er", word + "ers"}
     if word.endswith(("s", "x", "z", "ch", "sh", "o")):
         forms.add(word + "es")
@@ -68,6 +85,17 @@ def inflections(word: str) -> set[str]:
         forms |= {word[:-1] + "ion", word[:-1] + "ions"}
     if len(word) >= 3 and word[-1] not in "aeiouwxy" and word[-2] in "aeiou":
         forms |= {word + word[-1] + "ed", word + word[-1] + "ing", word + word[-1] + "er"}
+    forms |= set(IRREGULAR.get(word, "").split())
+    return forms | {f[:-1] + "z" for f in forms if f.endswith("s") and len(f) > 3}
+
+
+def phrase_forms(words: list[str]) -> set[str]:
+    """Every spelling of a listed phrase: its last word inflected, or its first ("smoked weed")."""
+    if len(words) == 1:
+        return inflections(words[0])
+    forms = {" ".join([*words[:-1], last]) for last in inflections(words[-1])}
+    if words[0] not in KEEP_FIRST:
+        forms |= {" ".join([first, *words[1:]]) for first in inflections(words[0]) if not first.endswith(("er", "z"))}
     return forms
 
 
@@ -102,9 +130,8 @@ def entries() -> list[Entry]:
                 out.append(Entry(key, shown, category, field_only, "word"))
                 out += [Entry(k, k.strip(), category, field_only, "pinyin") for k in pinyin_keys(key)]
             else:
-                words = key.split()
-                for form in inflections(words[-1]):
-                    k = " " + " ".join(words[:-1] + [form]) + " "
+                for form in phrase_forms(key.split()):
+                    k = " " + form + " "
                     out.append(Entry(k, shown, category, field_only, "word"))
                     named.add(k)
     excluded = {term_key(w)[1] for w in read_lines(LIST_DIR / "en_exclude.txt")}
@@ -119,8 +146,10 @@ def entries() -> list[Entry]:
 class Matchers:
     han: ahocorasick.Automaton
     latin: ahocorasick.Automaton
+    glued: ahocorasick.Automaton  # Latin terms without their spaces, for glued spelt runs
     allow_han: ahocorasick.Automaton
     allow_latin: ahocorasick.Automaton
+    allow_glued: ahocorasick.Automaton
 
 
 def _automaton(items: dict[str, object]) -> ahocorasick.Automaton:
@@ -139,13 +168,36 @@ def matchers(field: bool) -> Matchers:
     A key with several entries keeps the first: the team's lists come before the word list."""
     han: dict[str, Entry] = {}
     latin: dict[str, Entry] = {}
+    glued: dict[str, Entry] = {}
     for e in entries():
         if e.field_only and not field:
             continue
         target = latin if e.key.startswith(" ") else han
         target.setdefault(e.key, e)
-    allow_han, allow_latin = {}, {}
+        if target is latin and len(g := e.key.replace(" ", "")) >= GLUED_MIN:
+            glued.setdefault(g, Entry(g, e.term, e.category, e.field_only, "spelt"))
+    allow_han, allow_latin, allow_glued = {}, {}, {}
     for phrase in read_lines(LIST_DIR / "allow.txt"):
         script, key = term_key(phrase)
         (allow_han if script == "han" else allow_latin)[key] = len(key)
-    return Matchers(_automaton(han), _automaton(latin), _automaton(allow_han), _automaton(allow_latin))
+        if script == "latin":
+            allow_glued[key.replace(" ", "")] = len(key.replace(" ", ""))
+    return Matchers(_automaton(han), _automaton(latin), _automaton(glued), _automaton(allow_han),
+                    _automaton(allow_latin), _automaton(allow_glued))
+
+
+@lru_cache(maxsize=2)
+def pinyin_shapes(field: bool) -> dict[tuple[str, ...], Entry]:
+    """Every Chinese term of two or more characters as its syllables, each syllable also as its first
+    letter alone ("sha bi", "sha b*" for 傻逼): how a child types a word half in pinyin ("傻b", "se情")."""
+    out: dict[tuple[str, ...], Entry] = {}
+    for e in entries():
+        if e.how != "word" or e.key.startswith(" ") or len(e.key) < 2 or (e.field_only and not field):
+            continue
+        syllables = [x.replace("v", "u") for x in lazy_pinyin(e.key, errors="ignore")]
+        if len(syllables) != len(e.key):
+            continue
+        for mask in product((False, True), repeat=len(syllables)):
+            shape = tuple(x[0] + "*" if short else x for x, short in zip(syllables, mask))
+            out.setdefault(shape, Entry(" ".join(shape), e.term, e.category, e.field_only, "mixed"))
+    return out

@@ -3,13 +3,16 @@
 Fits the genre: cartoon action against monsters (打败怪兽, "fight the monster", a beam, the monster
 is trapped or becomes a friend), mild peril and comforted sadness pass. Blocked, by category:
 killing, death or injury of people or animals, blood and gore (violence); weapons aimed at people;
-horror; sexual content; self-harm; drugs, alcohol and smoking; hate and insults; profanity; and,
-in typed fields only, personal data and instructions that try to break the request (injection).
+horror; sexual content; self-harm; drugs, alcohol and smoking; hate and insults; profanity;
+personal data; and instructions that try to break the request (injection).
 
 A story sentence is checked with `check_text`; a typed dynasty, power, style or hero with the
-stricter `check_field` (single characters such as 枪 or 死, and the pattern rules). The language
-only picks the wording of messages: both scripts are always checked, so English typed into a
-Chinese story is caught too.
+stricter `check_field` (single characters such as 枪 or 死, and the broad pattern rules such as
+"my name is" that a story's own characters may say). Both get the word lists, the rules that need
+context (a knife pointed at a person, patterns.py and context.py), and personal data or
+instructions in a shape no story has (+86 138 1234 5678, "SYSTEM: filter off"). The language only
+picks the wording of messages: both scripts are always checked, so English typed into a Chinese
+story is caught too.
 """
 
 from __future__ import annotations
@@ -18,16 +21,19 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from storyteller.safety import patterns
+import unicodedata
+
+from storyteller.safety import mixed, patterns
 from storyteller.safety.lists import Entry, matchers
-from storyteller.safety.normalise import View, fold, han_view, latin_views
+from storyteller.safety.normalise import View, fold, han_view, latin
 
 CATEGORIES = ("violence", "weapons", "horror", "sexual", "self_harm", "drugs", "hate", "profanity",
               "personal_data", "injection")
 SEVERITY = ("self_harm", "sexual", "violence", "weapons", "drugs", "horror", "hate", "profanity",
             "personal_data", "injection")  # a text with several problems is reported by the first
 FIELD_KINDS = ("dynasty", "power", "style", "hero")
-HOW = {"pinyin": "the pinyin of a blocked term", "wordlist": "a word from the profanity list"}
+HOW = {"pinyin": "the pinyin of a blocked term", "wordlist": "a word from the profanity list",
+       "mixed": "a blocked term typed half in pinyin", "spelt": "a blocked word spelt out letter by letter"}
 
 
 class Verdict(BaseModel):
@@ -69,27 +75,33 @@ def _scan(view: View, auto, allow) -> list[Hit]:
     return hits
 
 
-def find(text: str, field: bool = False) -> tuple[list[Hit], tuple[str, str] | None]:
-    """Every blocked term in `text` (source spans), and in a field the first pattern rule that fires."""
+def find(text: str, field: bool = False) -> tuple[list[Hit], list[tuple[str, str]]]:
+    """Every blocked term in `text` (source spans), and the pattern rules that fire."""
     folded = fold(text)
     m = matchers(field)
     han = han_view(folded, field=field)
     hits = _scan(han, m.han, m.allow_han)
-    latins = latin_views(folded)
+    latins, spelt = latin(folded)
     for v in latins:
         hits += _scan(v, m.latin, m.allow_latin)
-    rule = patterns.find(folded.text, [v.text for v in latins], han.text) if field else None
-    return hits, rule
+    if spelt is not None:
+        hits += _scan(spelt, m.glued, m.allow_glued)
+    hits += [Hit(e, s, end) for e, s, end in mixed.find(folded, field)]
+    rules = patterns.find(folded.text, [v.text for v in latins], han.text, field=field,
+                          cased=unicodedata.normalize("NFKC", text), glued=spelt.text if spelt else "")
+    return hits, rules
 
 
-def _verdict(hits: list[Hit], rule: tuple[str, str] | None) -> Verdict | None:
-    if hits:
-        # a term inside a longer one (血 in 吸血鬼) yields to it; then the most serious category
-        whole = [h for h in hits if not any(o.start <= h.start and h.end <= o.end and o.end - o.start > h.end - h.start
-                                            for o in hits)]
-        e = min(whole, key=lambda h: (SEVERITY.index(h.entry.category), h.start)).entry
-        how = HOW.get(e.how, "a blocked term")
-        return Verdict(category=e.category, reason=f"{e.category}: {how} ({e.term})", term=e.term)
+def _verdict(hits: list[Hit], rules: list[tuple[str, str]]) -> Verdict | None:
+    """The most serious problem found: a listed term (a term inside a longer one, 血 in 吸血鬼,
+    yields to it), or a pattern rule."""
+    whole = [h for h in hits if not any(o.start <= h.start and h.end <= o.end and o.end - o.start > h.end - h.start
+                                        for o in hits)]
+    term = min(whole, key=lambda h: (SEVERITY.index(h.entry.category), h.start)).entry if whole else None
+    rule = min(rules, key=lambda r: SEVERITY.index(r[0])) if rules else None
+    if term and (rule is None or SEVERITY.index(term.category) <= SEVERITY.index(rule[0])):
+        how = HOW.get(term.how, "a blocked term")
+        return Verdict(category=term.category, reason=f"{term.category}: {how} ({term.term})", term=term.term)
     if rule:
         category, name = rule
         return Verdict(category=category, reason=f"{category}: looks like {name}", term="")
