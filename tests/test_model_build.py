@@ -67,3 +67,21 @@ def test_tiny_build_writes_a_loadable_model_folder(tmp_path):
     model, tok = load_model(tmp_path)
     out = generate(model, tok, StoryRequest(dynasty="唐", power="飞行", style="轻松"), max_new_tokens=8)
     assert out["tokens"] <= 8 and isinstance(out["story"], str) and "<|" not in out["story"]
+
+
+def test_continuing_an_older_build_adds_power_tokens_spelt_as_their_characters(tmp_path):
+    """`--init-from`: an earlier model's tokenizer gains one token per catalog power, and each new
+    embedding starts where the characters it replaces were (their mean), so nothing is forgotten."""
+    from storyteller.model.build import _continue_from
+    from tests.fakes.tiny_model import build_tiny_model
+
+    folder = build_tiny_model(tmp_path / "old", storyteller=True)
+    old_tok = AutoTokenizer.from_pretrained(folder)
+    old = AutoModelForCausalLM.from_pretrained(folder).get_input_embeddings().weight.detach()
+    spelt = old_tok("冰冻", add_special_tokens=False)["input_ids"]
+    model, tok = _continue_from(folder, ["冰冻", "freezing", "冰冻"])
+    assert len(tok) == len(old_tok) + 2 and tok.tokenize("冰冻") == ["冰冻"]
+    emb = model.get_input_embeddings().weight.detach()
+    assert emb.shape[0] == len(tok)
+    assert emb[tok.convert_tokens_to_ids("冰冻")].allclose(old[spelt].float().mean(0), atol=1e-3)
+    assert emb[: len(old_tok)].allclose(old.float(), atol=1e-3)  # the rest is untouched

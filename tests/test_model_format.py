@@ -85,3 +85,11 @@ def test_to_slots_english_word_boundaries():
     text = "In the Song dynasty, Su Shi sang a song. Flying was fun; flying is his power."
     out = to_slots(text, "en", "Song", "Su Shi", "flying", "")
     assert out == f"In the {DYNASTY} dynasty, {HERO} sang a song. {POWER} was fun; {POWER} is his power."
+
+
+def test_models_with_power_tokens_keep_a_catalog_power_and_slot_a_typed_one():
+    from storyteller.story_format import POWER, to_slots
+
+    assert to_slots("他学会了冰冻。", "zh", "唐", "李白", "冰冻", "", keep_power=True) == "他学会了冰冻。"
+    assert to_slots("他学会了冰冻。", "zh", "唐", "李白", "冰冻", "") == f"他学会了{POWER}。"
+    assert to_slots("他学会了喷火。", "zh", "唐", "李白", "喷火", "", keep_power=True) == f"他学会了{POWER}。"

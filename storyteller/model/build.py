@@ -38,7 +38,10 @@ class TrainConfig:
     min_word_count: int = 2  # an English word must occur this often to become a token
     world: dict[str, int] = field(default_factory=lambda: {"zh": 16000, "en": 5000})  # composed stories
     world_seed: int = 2026
-    typed_power_share: float = 0.1  # composed stories with a made-up power, told with the generic passages
+    typed_power_share: float = 0.0  # composed stories with a made-up power, told with the generic passages
+    # The power-token recipe (`--power-tokens`, tried 2026-11-30, not shipped): each catalog power is one
+    # token written in the story itself, typed powers keep the slot, header noise spares the power.
+    power_tokens: bool = False
     team_repeat: int = 2  # the team's stories are seen this many times as often as a composed one
     n_embd: int = 256
     n_layer: int = 4
@@ -54,6 +57,7 @@ class TrainConfig:
     weight_decay: float = 0.1
     header_noise: float = 0.15  # share of examples whose header values are made up (slot robustness)
     threads: int = 2
+    init_from: str | None = None  # continue an earlier build (its weights and tokenizer) instead of starting fresh
     train_ids: list[str] = field(default_factory=list)
     heldout_ids: list[str] = field(default_factory=list)
 
@@ -99,17 +103,21 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
     cfg.train_ids, cfg.heldout_ids = sorted(s.id for s in train_set), sorted(s.id for s in held)
     team = len(train_set)
     composed = world_stories(cfg)
-    texts = [training_text(s) for s in train_set + composed]
-    powers = [p.name(lang) for p in get_catalog().powers for lang in cfg.langs]
-    tok = build_tokenizer([h + b for h, b in texts],
-                          [b for (h, b), s in zip(texts, train_set + composed) if s.lang == "en"],
-                          cfg.n_merges, min_frequency=cfg.min_word_count, names=powers)
+    texts = [training_text(s, keep_power=cfg.power_tokens) for s in train_set + composed]
+    powers = [p.name(lang) for p in get_catalog().powers for lang in cfg.langs] if cfg.power_tokens else []
+    en_texts = [b for (h, b), s in zip(texts, train_set + composed) if s.lang == "en"]
     train_set = train_set * cfg.team_repeat + composed
-    config = GPT2Config(vocab_size=len(tok), n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
-                        n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,
-                        bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    setattr(config, FORMAT_KEY, FORMAT_VERSION)
-    model = GPT2LMHeadModel(config)
+    if cfg.init_from:
+        model, tok = _continue_from(Path(cfg.init_from), powers)
+    else:
+        tok = build_tokenizer([h + b for h, b in texts], en_texts, cfg.n_merges, min_frequency=cfg.min_word_count,
+                              names=powers)
+        config = GPT2Config(vocab_size=len(tok), n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
+                            n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout,
+                            attn_pdrop=cfg.dropout, bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id,
+                            pad_token_id=tok.pad_token_id)
+        setattr(config, FORMAT_KEY, FORMAT_VERSION)
+        model = GPT2LMHeadModel(config)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"{team} team + {len(composed)} composed train / {len(held)} held-out stories, vocab {len(tok)}, "
         f"{n_params / 1e6:.2f}M params")
@@ -130,7 +138,9 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
             g["lr"] = lr
         if len(order) < cfg.batch_size:
             order += rng.sample(range(len(train_set)), len(train_set))
-        batch = [encode(tok, *training_text(train_set[order.pop()], rng, cfg.header_noise), cfg.n_positions)
+        batch = [encode(tok, *training_text(train_set[order.pop()], rng, cfg.header_noise,
+                                            keep_power=cfg.power_tokens, noise_power=not cfg.power_tokens),
+                        cfg.n_positions)
                  for _ in range(cfg.batch_size)]
         width = max(len(ids) for ids, _ in batch)
         ids = torch.tensor([i + [tok.pad_token_id] * (width - len(i)) for i, _ in batch])
@@ -164,6 +174,26 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
     return info
 
 
+def _continue_from(folder: Path, powers: list[str]):
+    """An earlier build's weights and tokenizer, with the power tokens added if it lacks them; a
+    new token starts as the mean of the embeddings of the characters it was spelt with."""
+    import torch
+    from tokenizers import AddedToken
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = GPT2LMHeadModel.from_pretrained(folder, dtype=torch.float32)
+    new = [p for p in dict.fromkeys(powers) if p not in tok.get_added_vocab()]
+    spelt = {p: tok(p, add_special_tokens=False)["input_ids"] for p in new}
+    tok.add_tokens([AddedToken(p, special=False, normalized=False) for p in new])
+    model.resize_token_embeddings(len(tok), mean_resizing=False)
+    with torch.no_grad():
+        emb = model.get_input_embeddings().weight
+        for p, ids in spelt.items():
+            emb[tok.convert_tokens_to_ids(p)] = emb[ids].mean(0)
+    return model, tok
+
+
 def _save(model, tok, out: Path) -> None:
     """Weights in fp16 (the shipped size) and the tokenizer; the model in memory stays fp32."""
     import copy
@@ -185,10 +215,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=TrainConfig.lr)
     ap.add_argument("--world", default=None, help="composed stories per language, e.g. zh=16000,en=5000")
     ap.add_argument("--layers", type=int, default=TrainConfig.n_layer)
+    ap.add_argument("--power-tokens", action="store_true", help="the power-token recipe (see TrainConfig)")
+    ap.add_argument("--init-from", default=None, help="continue from an earlier build's folder")
+    ap.add_argument("--warmup", type=int, default=TrainConfig.warmup)
+    ap.add_argument("--min-lr", type=float, default=TrainConfig.min_lr)
     ap.add_argument("--no-card", action="store_true", help="skip the held-out evaluation and model card")
     args = ap.parse_args(argv)
     cfg = TrainConfig(steps=args.steps, langs=tuple(args.langs.split(",")), threads=args.threads,
-                      batch_size=args.batch_size, lr=args.lr, n_layer=args.layers)
+                      batch_size=args.batch_size, lr=args.lr, n_layer=args.layers, init_from=args.init_from,
+                      warmup=args.warmup, min_lr=args.min_lr, power_tokens=args.power_tokens,
+                      typed_power_share=0.1 if args.power_tokens else 0.0)
     if args.world:
         cfg.world = {k: int(v) for k, v in (p.split("=") for p in args.world.split(","))}
     info = train(cfg, args.out, corpus.load(sorted(args.corpus.glob("*.jsonl"))))

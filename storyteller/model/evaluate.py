@@ -105,7 +105,8 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperatu
     clock = _Clock()
     out = decode(model, input_ids=ids, max_new_tokens=limit, do_sample=False, temperature=None, top_p=None,
                  top_k=None, eos_token_id=end_id, pad_token_id=end_id, streamer=clock,
-                 logits_processor=story_processors(story_fmt, temperature, top_p, seed, tokenizer=tok, lang=req.lang),
+                 logits_processor=story_processors(story_fmt, temperature, top_p, seed, tokenizer=tok, lang=req.lang,
+                                                   power=slot_values(req)["power"] if story_fmt else None),
                  stopping_criteria=StoppingCriteriaList([] if story_fmt else [StopStringCriteria(tok, [LEGACY_STOP])]))
     done = time.perf_counter()
     new = out[0, ids.shape[1]:].tolist()
