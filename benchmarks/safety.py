@@ -6,7 +6,10 @@ Prints, for storyteller.safety:
 - false alarms on real stories: every sentence of the team corpus (assets/corpus/*.jsonl) through
   check_text; % of stories flagged (target <= 1%), with each flagged sentence and its category so
   the team can decide (fix the lists, or the story);
-- the cost of one check per sentence in ms (target <= 1 ms) and its ratio to that budget.
+- the cost of one check per sentence in ms (target <= 1 ms) and its ratio to that budget;
+- typed values through the whole input gate (what they say, then their shape: storyteller/safety/
+  shape.py): every innocent typed row of the test corpus, the shape set (tests/fixtures/
+  safety_shapes.jsonl: descriptions, slang, short innocent values) and every catalog value.
 
 The lists were revised against the test corpus, so its figures say that every case written down
 is handled; inputs nobody has written yet are the lists' real test (add them to the corpus).
@@ -26,9 +29,12 @@ sys.path.insert(0, str(ROOT))
 
 from storyteller import corpus  # noqa: E402
 from storyteller.safety import check_field, check_text  # noqa: E402
+from storyteller.safety.inputs import check_typed  # noqa: E402
+from storyteller.safety.shape import LIMITS, check_shape, measure, size, vocabulary  # noqa: E402
 from storyteller.tts.sentences import split_sentences  # noqa: E402
 
 INPUTS = ROOT / "tests" / "fixtures" / "safety_inputs.jsonl"
+SHAPES = ROOT / "tests" / "fixtures" / "safety_shapes.jsonl"
 BUDGET_MS = 1.0
 
 
@@ -98,6 +104,43 @@ def cost(sentences: list[str]) -> None:
           f"ratio to the {BUDGET_MS:.0f} ms budget: {ms / BUDGET_MS:.2f}x; a typed field: {field_ms:.3f} ms")
 
 
+def typed_gate() -> None:
+    cat = corpus.get_catalog()
+    t0 = time.perf_counter()
+    vocabulary()
+    print(f"== typed values, whole gate (content, then shape); vocabulary of {len(vocabulary())} words "
+          f"loaded in {(time.perf_counter() - t0) * 1000:.0f} ms (once per process)")
+    for kind, (chars, words) in LIMITS.items():
+        values = ([h.name(lang) for d in cat.dynasties for h in d.heroes for lang in ("zh", "en")] if kind == "hero"
+                  else cat.choices(kind, "zh") + cat.choices(kind, "en"))
+        zh = max(size(v)[0] for v in values if measure(v)[0])
+        en = max(size(v)[0] for v in values if not measure(v)[0])
+        refused = sum(check_shape(kind, v) is not None for v in values)
+        print(f"  {kind:7}: catalog max {zh} characters / {en} words; limits {chars} / {words}; "
+              f"catalog values refused {refused}/{len(values)}")
+    rows = [json.loads(x) for x in INPUTS.read_text(encoding="utf-8").splitlines() if x.strip()]
+    typed = [r for r in rows if r["kind"] != "sentence"]
+    shapes = [json.loads(x) for x in SHAPES.read_text(encoding="utf-8").splitlines() if x.strip()]
+    for name, sub in (("test corpus, typed", typed), ("shape set", shapes)):
+        unsafe = [r for r in sub if r["expect"] == "block"]
+        innocent = [r for r in sub if r["expect"] == "allow"]
+        missed = [r for r in unsafe if not check_typed(r["kind"], r["text"], r["lang"])]
+        false = [r for r in innocent if check_typed(r["kind"], r["text"], r["lang"])]
+        print(f"  {name}: unsafe blocked {len(unsafe) - len(missed)}/{len(unsafe)}; innocent refused "
+              f"{len(false)}/{len(innocent)} = {100 * len(false) / max(1, len(innocent)):.1f}%")
+        for r in missed:
+            print(f"     missed: {r['kind']} {r['text']!r}")
+        for r in false:
+            print(f"     refused: {r['kind']} {r['text']!r} -> {check_typed(r['kind'], r['text'], r['lang']).reason}")
+    values = [(r["kind"], r["text"]) for r in typed + shapes]
+    t0 = time.perf_counter()
+    for _ in range(5):
+        for kind, text in values:
+            check_shape(kind, text)
+    ms = (time.perf_counter() - t0) * 1000 / (5 * len(values))
+    print(f"  shape check: {ms:.3f} ms per typed value ({len(values)} values, 5 runs)")
+
+
 if __name__ == "__main__":
     t0 = time.perf_counter()
     from storyteller.safety.lists import matchers
@@ -106,3 +149,4 @@ if __name__ == "__main__":
     print(f"== lists compiled in {(time.perf_counter() - t0) * 1000:.0f} ms (once per process)")
     test_corpus()
     cost(team_corpus())
+    typed_gate()

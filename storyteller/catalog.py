@@ -7,13 +7,36 @@ UI offers exactly what the embedded model learned. Users may also type values no
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel
 
 from storyteller.paths import ASSETS
 
 LANGS = ("zh", "en")
+AgeBand = Literal["3-5", "6-8", "9-12"]
+AGE_BANDS: tuple[str, ...] = ("3-5", "6-8", "9-12")  # youngest first
+DEFAULT_BAND = "6-8"
+
+
+def parse_band(value: object) -> str | None:
+    """"3-5", "3–5岁", "ages 9 to 12", or one age ("7") -> its band key; None if it names none."""
+    if value is None or str(value).strip() == "":
+        return DEFAULT_BAND
+    ages = [int(n) for n in re.findall(r"\d+", str(value))[:2]]
+    if len(ages) == 2:
+        key = f"{ages[0]}-{ages[1]}"
+        return key if key in AGE_BANDS else None
+    if len(ages) == 1:
+        return next((b for b in AGE_BANDS if int(b.split("-")[0]) <= ages[0] <= int(b.split("-")[1])), None)
+    return None
+
+
+def band_allows(fact_band: str, band: str) -> bool:
+    """A fact for `fact_band` is told to that band and older ones, never to a younger child."""
+    return AGE_BANDS.index(band) >= AGE_BANDS.index(fact_band)
 
 
 class Hero(BaseModel):
@@ -21,12 +44,17 @@ class Hero(BaseModel):
     en: str
     fact_zh: str
     fact_en: str
+    fact_band: AgeBand = "9-12"  # the youngest readers the fact suits; unmarked facts wait for the oldest
 
     def name(self, lang: str) -> str:
         return self.en if lang == "en" else self.zh
 
     def fact(self, lang: str) -> str:
         return self.fact_en if lang == "en" else self.fact_zh
+
+    def fact_for(self, lang: str, band: str) -> str | None:
+        """The fact, if a child of `band` may hear it (else None: the story tells no fact)."""
+        return self.fact(lang) if band_allows(self.fact_band, band) else None
 
 
 class Dynasty(BaseModel):

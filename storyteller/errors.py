@@ -62,3 +62,12 @@ class DataError(InputError):
 
 class JobError(StorytellerError):
     """A fine-tuning job could not be started, followed or cancelled."""
+
+
+class SafetyError(InputError):
+    """A typed value is not right for a children's story. The message is kind and never repeats
+    what was typed; `.verdict` (category, reason, matched term) is for logs and tests only."""
+
+    def __init__(self, message: str, verdict=None, hint: str | None = None):
+        super().__init__(message, hint)
+        self.verdict = verdict

@@ -30,14 +30,18 @@ def codes(report):
 
 def test_reference_corpus_is_ready_to_train(reference_csv):
     r = check(reference_csv)
-    assert r.ok and r.examples == 464 and r.kind == "stories"
+    # the old reference stories tell of killings and bombs: trainable only when a parent allows it
+    assert set(r.unsafe) == {"violence", "weapons", "horror"} and codes(r).keys() == {"unsafe_story"}
+    assert r.examples == 464 and r.kind == "stories" and not r.ok
+    with pytest.raises(DataError, match="not safe for children: horror x1"):
+        r.require_trainable()
     assert 300 < r.tokens.min <= r.tokens.p5 <= r.tokens.mean <= r.tokens.p95 <= r.tokens.max < 2000
     assert r.epochs == 3 and r.billed_tokens == 3 * r.tokens.total
     assert set(r.costs_usd) == set(pricing.FINE_TUNABLE)
     assert r.costs_usd["gpt-4o-mini-2024-07-18"] == pytest.approx(r.billed_tokens * 3.0 / 1e6, rel=1e-3)
     assert len(r.preview) == 5 and r.preview[0]["dynasty"] == "唐"
     assert "Default epochs 3" in r.text()
-    r.require_trainable()
+    r.require_trainable(allow_unsafe=True)
 
 
 def test_cookbook_format_errors_are_counted_by_type(tmp_path):
@@ -118,3 +122,23 @@ def test_price_lookup():
     assert pricing.price_for("storyteller-tiny") is None
     assert pricing.usage_cost("gpt-4o", 1_000_000, 1_000_000) == pytest.approx(12.5)
     assert pricing.training_cost("gpt-4o-mini-2024-07-18", 2_000_000) == pytest.approx(6.0)
+
+
+def test_unsafe_stories_are_reported_by_category_without_their_text(tmp_path):
+    bad = ['12,唐,隐形,轻松,"李白拿起手槍，殺死了一個人。"', '13,唐,隐形,轻松,"他们一起喝酒，喝醉了。"',
+           '14,唐,杀 人,轻松,"奥特曼用光线打败了怪兽。"', '15,唐,隐形,轻松,"The ghost ate the boy."']
+    r = check(story_csv(tmp_path / "s.csv", extra_rows=bad))
+    assert r.unsafe == {"violence": [14, 16], "drugs": [15], "horror": [17]}  # killing outranks the gun
+    issue = codes(r)["unsafe_story"]
+    assert issue.severity == "error" and issue.count == 4 and issue.lines == [14, 15, 16, 17]
+    shown = r.text() + r.model_dump_json()
+    assert "violence x2 (rows 14, 16)" in shown and "drugs x1 (row 15)" in shown
+    from storyteller.ui.data import report_markdown  # the Data tab shows the same report
+
+    shown += report_markdown(r)
+    assert "有不适合孩子的故事" in shown and "violence x2" in shown and not any(p.get("story", "").startswith("李白拿")
+                                                                     for p in r.preview)
+    assert all(word not in shown for word in ("殺", "喝醉", "杀 人", "ghost ate"))
+    with pytest.raises(DataError, match="not safe for children"):
+        r.require_trainable()
+    r.require_trainable(allow_unsafe=True)  # the parent's explicit override

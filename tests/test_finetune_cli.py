@@ -79,3 +79,28 @@ def test_start_with_yes_and_follow_prints_progress_to_the_end(env):
     assert r.exit_code == 0, r.output
     assert "Traceback" not in r.output and "OptionInfo" not in r.output
     assert "Step 3/3" in r.output and r.output.strip().endswith(fake.jobs[next(iter(fake.jobs))]["fine_tuned_model"])
+
+
+def unsafe_copy(data: Path, tmp_path: Path) -> Path:
+    """The sample with two stories made unsafe (a gun on line 2, getting drunk on line 5)."""
+    rows = [json.loads(x) for x in data.read_text(encoding="utf-8").splitlines()]
+    rows[1]["story"] += "他拿起手枪对准了一个人。"
+    rows[4]["story"] += "大家一起喝醉了。"
+    bad = tmp_path / "unsafe.jsonl"
+    bad.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return bad
+
+
+def test_unsafe_stories_stop_a_fine_tune_unless_the_parent_allows_them(env, tmp_path):
+    fake, data = env
+    bad = unsafe_copy(data, tmp_path)
+    for extra in (["--provider", "openai", "--base", "gpt-4o-mini-2024-07-18"], ["--base", "tiny", "--no-launch"]):
+        r = runner.invoke(app, ["finetune", "start", "--data", str(bad), "-y", *extra])
+        assert r.exit_code == 1 and "not safe for children" in r.output and "--allow-unsafe" in r.output
+        assert "drugs x1 (row 5)" in r.output and "weapons x1 (row 2)" in r.output
+        assert "手枪" not in r.output and "喝醉" not in r.output and "Traceback" not in r.output
+    assert not fake.jobs and not fake.files
+    r = runner.invoke(app, ["finetune", "start", "--data", str(bad), "--base", "tiny", "--name", "t2",
+                            "--max-steps", "3", "-y", "--no-launch", "--allow-unsafe"])
+    assert r.exit_code == 0, r.output
+    assert '"allow_unsafe": true' in r.output

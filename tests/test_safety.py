@@ -4,6 +4,7 @@ word boundaries, each category, the Verdict's shape and the kind message."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,13 @@ from storyteller.catalog import get_catalog
 from storyteller.errors import InputError, SafetyError
 from storyteller.safety import (CATEGORIES, Verdict, banned_terms, check_field, check_text, kind_message,
                                 suggest)
-from storyteller.safety.inputs import guard_fields
+from storyteller.safety.inputs import check_typed, guard_fields, is_preset
 from storyteller.safety.lists import (entries, expand, inflections, matchers, phrase_forms, pinyin_keys,
                                       read_sections)
 from storyteller.safety.mixed import split
 from storyteller.safety.normalise import fold, han_view, latin_views, spelt_view
 from storyteller.safety.policy import SEVERITY
+from storyteller.safety.shape import LIMITS, check_shape, known, measure, size, vocabulary
 
 FIXTURE = Path(__file__).parent / "fixtures" / "safety_inputs.jsonl"
 ROWS = [json.loads(x) for x in FIXTURE.read_text(encoding="utf-8").splitlines() if x.strip()]
@@ -230,3 +232,101 @@ def test_sentences_get_only_the_rules_a_story_never_trips():
                  "我住在长安城。"):
         assert check_text(text) is None, text
 
+
+
+# The shape of typed values (storyteller/safety/shape.py): a name or a few words a child knows.
+SHAPES = [json.loads(x) for x in (FIXTURE.parent / "safety_shapes.jsonl").read_text(encoding="utf-8").splitlines()
+          if x.strip()]
+DESCRIPTIONS = {"a shy little ghost who hides from thunder"}  # corpus rows that are whole sentences: refused by shape
+
+
+def catalog_values() -> list[tuple[str, str]]:
+    """(kind, value) for every preset and hero name, in both languages, and the 唐朝 / Tang dynasty forms."""
+    cat, out = get_catalog(), []
+    for lang in ("zh", "en"):
+        for kind in ("dynasty", "power", "style"):
+            out += [(kind, v) for v in cat.choices(kind, lang)]
+        out += [("hero", h.name(lang)) for d in cat.dynasties for h in d.heroes]
+    return out + [("dynasty", d.zh + "朝") for d in cat.dynasties] + [("dynasty", d.en + " dynasty")
+                                                                      for d in cat.dynasties]
+
+
+def test_shape_limits_fit_every_catalog_value_with_room_to_spare():
+    values = catalog_values()
+    assert len(values) >= 2 * (12 + 12 + 6 + 32)
+    for kind, value in values:
+        cjk_limit, word_limit = LIMITS[kind]
+        total, _ = size(value)
+        limit = cjk_limit if measure(value)[0] else word_limit
+        assert total < limit, (kind, value, total, limit)       # headroom: one more word still fits
+        assert check_shape(kind, value) is None, (kind, value)  # so no preset, even retyped, is refused
+        assert check_shape(kind, value + "!") is None
+
+
+@pytest.mark.parametrize("row", [r for r in SHAPES if r["expect"] == "block"], ids=lambda r: r["text"][:24])
+def test_descriptions_and_unknown_words_are_refused_with_a_kind_message(row):
+    v = check_typed(row["kind"], row["text"], row["lang"])
+    assert v is not None
+    with pytest.raises(SafetyError) as e:
+        guard_fields({row["kind"]: row["text"]}, row["lang"])
+    msg = str(e.value)
+    assert e.value.verdict == v and row["text"] not in msg and (not v.term or v.term not in msg)
+    if v.category == "shape":
+        field = {"zh": {"dynasty": "朝代", "hero": "英雄", "power": "超能力", "style": "风格"},
+                 "en": {"dynasty": "dynasty", "hero": "hero", "power": "power", "style": "style"}}[row["lang"]][row["kind"]]
+        opening = "请用几个简单的字说出你想要的" if row["lang"] == "zh" else "Say the "
+        assert msg.startswith(opening + field), msg
+        assert is_preset(row["kind"], re.search(r"[「“](.+)[」”]", msg).group(1))
+
+
+@pytest.mark.parametrize("row", [r for r in SHAPES if r["expect"] == "allow"], ids=lambda r: r["text"][:24])
+def test_short_innocent_typed_values_pass(row):
+    assert not is_preset(row["kind"], row["text"])  # typed, so the shape rule is what lets it through
+    assert check_typed(row["kind"], row["text"], row["lang"]) is None
+    guard_fields({row["kind"]: row["text"]}, row["lang"])
+
+
+def test_every_innocent_typed_row_of_the_corpus_passes_the_whole_gate():
+    typed = [r for r in ROWS if r["kind"] != "sentence" and r["expect"] == "allow"]
+    refused = {r["text"]: check_typed(r["kind"], r["text"], r["lang"]) for r in typed}
+    refused = {t: v for t, v in refused.items() if v is not None}
+    assert set(refused) == DESCRIPTIONS and all(v.category == "shape" for v in refused.values())
+    assert len(typed) >= 190
+
+
+def test_the_shape_messages_in_both_languages():
+    v = check_shape("power", "从坟里爬出来吃小孩")
+    assert v.category == "shape" and v.term == "" and "9" in v.reason
+    assert kind_message(v, "zh", "喷火", kind="power") == "请用几个简单的字说出你想要的超能力，比如「喷火」。"
+    assert kind_message(v, "en", "fire breath", kind="power") == "Say the power in a few simple words, like “fire breath”."
+    assert kind_message(v, "en", "fire breath") == "Say it in a few simple words, like “fire breath”."
+    assert kind_message(v, "zh") == "请用几个简单的字说一说哦。"
+
+
+def test_what_a_value_says_comes_before_its_shape():
+    assert check_typed("power", "kill everyone in the whole school today", "en").category == "violence"
+    with pytest.raises(SafetyError) as e:  # a long dynasty and a harmful power: the harm is reported
+        guard_fields({"dynasty": "the time when people were sold in the market", "power": "杀人"}, "zh")
+    assert e.value.verdict.category == "violence"
+    assert check_shape("power", "杀人") is None  # the shape rule alone says nothing about meaning
+
+
+def test_words_names_and_pinyin():
+    assert check_shape("style", "creepypasta").term == "creepypasta"
+    assert check_shape("style", "Creepypasta").term == "Creepypasta"      # a phone's capital is not a name
+    assert check_shape("power", "ice like Elsa") is None                  # a name inside a power
+    assert check_shape("hero", "Zhuge Liang") is None and check_shape("hero", "Cassandra Xu") is None
+    assert check_shape("hero", "zhuge liang") is None                     # pinyin, lowercase
+    assert check_shape("power", "ting dong dong wu shuo hua") is None     # six syllables: the character limit
+    assert check_shape("power", "cong fen li pa chu lai chi xiao hai").category == "shape"
+    assert known("teleportation", "power", first=True)                   # from the catalog, not the dictionary
+    assert known("shiitake", "power", first=True)                        # the team's words.txt
+    assert "teleportation" in vocabulary() and "ultraman" in vocabulary()
+    assert check_shape("power", "９ lives") is None and check_shape("hero", "机器人1号") is None
+    # a sentence glued into one word is still a sentence
+    assert "8 words" in check_shape("power", "x-ray-eyes-that-see-through-everyone's-clothes").reason
+    assert check_shape("hero", "AHeroWhoProvesSomeRacesAreBornDirty").category == "shape"
+    assert check_shape("hero", "Aheroprovesracesaredirty").category == "shape"
+    assert check_shape("hero", "McDonald") is None and check_shape("hero", "Spider-Man") is None
+    with pytest.raises(ValueError):
+        check_shape("villain", "x")

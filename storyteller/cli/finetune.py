@@ -56,6 +56,8 @@ def start(
     mix_share: float = typer.Option(None, help="Local: share of earlier stories mixed in (default from settings)."),
     max_steps: int = typer.Option(None, min=1, help="Local: stop after this many steps."),
     seed: int = typer.Option(42),
+    allow_unsafe: bool = typer.Option(False, "--allow-unsafe",
+                                      help="Train even on stories the child-safety check flags (you have read them)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Start without asking (the plan is still printed)."),
     launch: bool = typer.Option(True, help="--no-launch: create the job only (run the worker yourself)."),
     follow_: bool = typer.Option(False, "--follow", "-f", help="Stay and print progress until it ends."),
@@ -66,7 +68,8 @@ def start(
     try:
         spec = JobSpec(provider=provider, base_model=base, train_file=str(data), val_file=str(val) if val else None,
                        name=name, seed=seed, n_epochs=epochs, batch_size=batch_size, learning_rate=lr,
-                       learning_rate_multiplier=lr_multiplier, method=method, mix_share=mix_share, max_steps=max_steps)
+                       learning_rate_multiplier=lr_multiplier, method=method, mix_share=mix_share, max_steps=max_steps,
+                       allow_unsafe=allow_unsafe)
         p = get_provider(provider)
         plan = p.plan(spec)
     except ValidationError as e:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from storyteller.data import pricing
 from storyteller.data import tokens as tok
+from storyteller.data import unsafe as safety
 from storyteller.data.formats import FORMAT_WORDS, chat_format_errors, legacy_format_errors
 from storyteller.data.io import MAX_BYTES, read_dataset
 from storyteller.data.prepare import MIN_EXAMPLES, to_chat
@@ -67,15 +68,19 @@ class CheckReport(BaseModel):
     prices_as_of: str = pricing.AS_OF
     price_source: str = pricing.SOURCE
     preview: list[dict] = Field(default_factory=list)
+    unsafe: dict[str, list[int]] = Field(default_factory=dict, description="Category -> line numbers of stories not safe for children.")
 
     @property
     def ok(self) -> bool:
         return not any(i.severity == "error" for i in self.issues)
 
-    def require_trainable(self) -> None:
-        """Raise DataError with the first blocking problem; training calls this first."""
+    def require_trainable(self, allow_unsafe: bool = False) -> None:
+        """Raise DataError with the first blocking problem; training calls this first. Unsafe
+        stories block too, unless the parent explicitly allows them (`allow_unsafe`)."""
         for i in self.issues:
-            if i.severity == "error":
+            if i.severity == "error" and not (allow_unsafe and i.code == "unsafe_story"):
+                if i.code == "unsafe_story":
+                    raise DataError(safety.message(self.path, self.unsafe), safety.OVERRIDE_HINT)
                 where = f" (line {i.lines[0]})" if i.lines else ""
                 raise DataError(f"{Path(self.path).name}: {i.message}{where}.", "Run `storyteller data check`.")
 
@@ -138,6 +143,7 @@ _MESSAGES = {
     "prompt_separator": f"prompt does not end with the separator {LEGACY_SEPARATOR!r}",
     "completion_stop": f"completion does not end with the stop sequence {LEGACY_STOP!r}",
     "completion_leading_space": "completion should start with a space (legacy tokenization)",
+    "unsafe_story": "stories not safe for children",
 }
 _WARNINGS = {"duplicate_story", "bom", "mojibake", "replacement_char", "prompt_separator", "completion_stop",
              "completion_leading_space"}
@@ -149,11 +155,16 @@ def check(path: Path, max_bytes: int = MAX_BYTES) -> CheckReport:
     found: dict[str, list[int]] = {}
     fmt_errors: Counter = Counter()
     lens, lens_cl, texts, preview = [], [], [], []
+    unsafe: dict[str, list[int]] = {}
 
     def flag(code, line):
         found.setdefault(code, []).append(line)
 
     for ex, line in zip(ds.records, ds.lines):
+        verdict = safety.record_verdict(ex, ds.kind)
+        if verdict is not None:  # counted by category; the text is never shown, not even in the preview
+            flag("unsafe_story", line)
+            unsafe.setdefault(verdict.category, []).append(line)
         if ds.kind == "stories":
             if not ex["story"].strip():
                 flag("empty_story", line)
@@ -161,7 +172,7 @@ def check(path: Path, max_bytes: int = MAX_BYTES) -> CheckReport:
                 flag("missing_field", line)
                 continue
             chat, text = to_chat(ex, line), ex["story"].strip()
-            if len(preview) < 5:
+            if len(preview) < 5 and verdict is None:
                 preview.append({"dynasty": ex["dynasty"], "power": ex["power"], "style": ex["style"],
                                 "story": text[:80]})
         elif ds.kind == "chat":
@@ -172,7 +183,7 @@ def check(path: Path, max_bytes: int = MAX_BYTES) -> CheckReport:
                 continue
             chat = ex
             text = next(m["content"] for m in reversed(ex["messages"]) if m["role"] == "assistant")
-            if len(preview) < 5:
+            if len(preview) < 5 and verdict is None:
                 preview.append({m["role"]: m["content"][:80] for m in ex["messages"]})
         else:
             if legacy_format_errors(ex):
@@ -186,7 +197,7 @@ def check(path: Path, max_bytes: int = MAX_BYTES) -> CheckReport:
             if not text.startswith(" "):
                 flag("completion_leading_space", line)
             chat = None
-            if len(preview) < 5:
+            if len(preview) < 5 and verdict is None:
                 preview.append({"prompt": p[:40], "completion": text[:80]})
         texts.append((text.strip(), line))
         for code in _text_problems(text):
@@ -217,9 +228,10 @@ def check(path: Path, max_bytes: int = MAX_BYTES) -> CheckReport:
             issues.append(Issue(code=code, severity="error", count=len(lines), lines=lines[:10],
                                 message=f"chat format errors: {detail}"))
             continue
+        detail = f": {safety.summary(unsafe)}" if code == "unsafe_story" else ""  # categories and rows, no text
         issues.append(Issue(code=code, severity="warning" if code in _WARNINGS else "error",
                             count=len(lines) or (n if code == "too_few_examples" else 1), lines=lines[:10],
-                            message=_MESSAGES[code]))
+                            message=_MESSAGES[code] + detail))
 
     s = sorted(lens)
     epochs = default_epochs(len(lens))
@@ -237,5 +249,5 @@ def check(path: Path, max_bytes: int = MAX_BYTES) -> CheckReport:
         tokens=TokenStats(min=s[0], max=s[-1], mean=sum(s) / len(s), p5=_percentile(s, 0.05),
                           p95=_percentile(s, 0.95), total=sum(s)) if s else TokenStats(),
         over_limit=len(found.get("over_token_limit", [])), epochs=epochs, billed_tokens=billed["o200k_base"],
-        costs_usd=costs, preview=preview,
+        costs_usd=costs, preview=preview, unsafe=unsafe,
     )

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from storyteller.config import get_settings
+from storyteller.data.unsafe import require_safe
 from storyteller.engines.ids import is_hub_id, resolve_source
 from storyteller.errors import InputError, JobError, ModelNotFoundError
 from storyteller.finetune.base import Checkpoint, Job, JobSpec, MetricRow, NameTaken, Plan, Provider
@@ -118,6 +119,7 @@ class LocalProvider(Provider):
         stories = read_stories(spec.train_file)
         if spec.val_file:
             read_stories(spec.val_file)
+        require_safe([spec.train_file, spec.val_file], spec.allow_unsafe)
         name = self._name(spec)
         share = get_settings().training.mix_share if spec.mix_share is None else spec.mix_share
         n = n_train(len(stories), bool(spec.val_file))

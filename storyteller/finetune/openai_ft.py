@@ -21,6 +21,7 @@ from storyteller.data import pricing
 from storyteller.data.check import check
 from storyteller.data.io import read_dataset
 from storyteller.data.prepare import convert, write_examples
+from storyteller.data.unsafe import require_safe
 from storyteller.errors import DataError, InputError, JobError
 from storyteller.finetune.base import Checkpoint, Job, JobSpec, MetricRow, Plan, Provider
 from storyteller.engines.ids import base_model, is_legacy_completion
@@ -106,7 +107,8 @@ class OpenAIProvider(Provider):
         if spec.name and (len(spec.name) > 64 or not all(c.isalnum() or c in "-_" for c in spec.name)):
             raise InputError(f"'{spec.name[:80]}' cannot be a model suffix.", "Use up to 64 letters, digits, - or _.")
         report = check(Path(spec.train_file))
-        report.require_trainable()
+        report.require_trainable(allow_unsafe=spec.allow_unsafe)
+        require_safe([spec.val_file], spec.allow_unsafe)
         base = base_model(spec.base_model)
         billed = report.billed_tokens
         if spec.n_epochs and report.epochs:

@@ -22,9 +22,13 @@ WHY = {
     "personal_data": ("为了保护你，请不要写电话、地址或真实的名字哦。",
                       "To keep you safe, please don't type phone numbers, addresses or real names."),
     "injection": ("我只会讲奥特曼和古代英雄的故事哦。", "I can only tell stories about Ultraman and heroes from history."),
+    "shape": ("请用几个简单的字说一说哦。", "Please say it in a few simple words."),
 }
 GENERIC = ("这个不太适合我们的故事哦。", "That doesn't fit our story.")
 TRY = ("换一个试试吧，比如“{}”？", "How about “{}” instead?")
+# A typed value too long, or with a word a child would not know (shape.py): ask for a few words.
+SHAPE = ("请用几个简单的字说出你想要的{}，比如「{}」。", "Say the {} in a few simple words, like “{}”.")
+SHAPE_ANY = ("请用几个简单的字说一说，比如「{}」。", "Say it in a few simple words, like “{}”.")
 KIND_NAMES = {"dynasty": ("朝代", "dynasty"), "power": ("超能力", "power"), "style": ("风格", "style"), "hero": ("英雄", "hero")}
 DEFAULTS = {"dynasty": "唐", "power": "治愈之光", "style": "温馨"}  # gentle presets when nothing is near
 
@@ -33,9 +37,13 @@ def _pick(pair: tuple[str, str], lang: str) -> str:
     return pair[1] if lang == "en" else pair[0]
 
 
-def kind_message(verdict: Verdict, lang: str = "zh", suggestion: str | None = None) -> str:
+def kind_message(verdict: Verdict, lang: str = "zh", suggestion: str | None = None, kind: str | None = None) -> str:
     """A friendly sentence for the child. Built only from fixed wording and the suggestion, so it
-    cannot contain the blocked text."""
+    cannot contain the blocked text. A "shape" verdict asks for the `kind` (power...) in a few words."""
+    if verdict.category == "shape" and suggestion:
+        if kind in KIND_NAMES:
+            return _pick(SHAPE, lang).format(field_name(kind, lang), suggestion)
+        return _pick(SHAPE_ANY, lang).format(suggestion)
     text = _pick(WHY.get(verdict.category, GENERIC), lang)
     if suggestion:
         text += (" " if lang == "en" else "") + _pick(TRY, lang).format(suggestion)

@@ -23,7 +23,7 @@ RAW: dict[str, tuple[str, re.Pattern]] = {
     "phone number": ("personal_data", re.compile(
         r"(?<![\d.])(?:\+\s*\d{1,3}[\s\-()]*)?(?:\d[\s\-()]{0,2}){7,}(?![\d.])")),
     "e-mail address": ("personal_data", re.compile(
-        r"[\w.+\-]+\s*(?:@|＠|\(at\)|\[at\])\s*[\w\-]+\s*\.\s*[a-z]{2,}", re.I)),
+        r"(?<![\w.+\-])[\w.+\-]{1,64}\s*(?:@|＠|\(at\)|\[at\])\s*[\w\-]+\s*\.\s*[a-z]{2,}", re.I)),
     "street address": ("personal_data", re.compile(
         r"[\u4e00-\u9fff]{1,12}(?:路|街|大道|巷|胡同|弄)\s*[\d一二三四五六七八九十百千零〇两]+\s*(?:号|號)"
         r"|\d+\s*(?:号楼|號樓|单元|單元|室)"
@@ -43,8 +43,8 @@ ANY_RAW: dict[str, tuple[str, re.Pattern]] = {
         r"|(?<![\w.])\+\s?\d{1,3}[\s\-.]*\d{6,12}(?![\d])")),
     "ID number": ("personal_data", re.compile(r"(?<!\d)\d{6}(?:19|20)\d{2}[01]\d[0-3]\d{4}[\dx](?![\d])")),
     "e-mail address in a sentence": ("personal_data", re.compile(
-        r"[\w.+\-]+\s*(?:@|＠|\(at\)|\[at\])\s*[\w\-]+\s*(?:\.|\(dot\)|\[dot\]| dot )\s*(?:com|net|org|cn|edu|gov|co|uk|io|me|hk|tw|info)\b"
-        r"|[\w.+\-]+ at (?:gmail|qq|163|126|hotmail|outlook|yahoo|icloud|sina|foxmail|[\w\-]+ dot) (?:dot )?(?:com|net|org|cn)\b")),
+        r"(?<![\w.+\-])[\w.+\-]{1,64}\s*(?:@|＠|\(at\)|\[at\])\s*[\w\-]+\s*(?:\.|\(dot\)|\[dot\]| dot )\s*(?:com|net|org|cn|edu|gov|co|uk|io|me|hk|tw|info)\b"
+        r"|(?<![\w.+\-])[\w.+\-]{1,64} at (?:gmail|qq|163|126|hotmail|outlook|yahoo|icloud|sina|foxmail|[\w\-]+ dot) (?:dot )?(?:com|net|org|cn)\b")),
     "house number and street": ("personal_data", re.compile(
         r"[\u4e00-\u9fff]{1,12}(?:路|街|大街|大道|巷|胡同|弄)\s*[\d一二三四五六七八九十百千零〇两]+\s*(?:号|號)"
         r"|[\u4e00-\u9fff]{1,8}(?:省|市|区|县)[\u4e00-\u9fff]{1,8}(?:区|县|镇|街道|小区|村)[\u4e00-\u9fff]{0,8}\d+"
@@ -164,7 +164,7 @@ ANY_HAN: dict[str, tuple[str, re.Pattern]] = {
         r"|(?:扮演|假装|变成)[^.!?。]{0,8}?(?:没有(?:任何)?限制|不受(?:任何)?限制|无限制|无审查|邪恶)的?(?:ai|机器人|助手|模型)"
         r"|我是你的(?:开发者|管理员|创造者|程序员)")),
     "a jailbreak mode": ("injection", re.compile(
-        r"越狱|(?:管理员|开发者|开发人员|超级用户|上帝|调试|debug|admin|root|无限制|无审查|无过滤|dan)模式")),
+        r"越狱(?:模式|版|提示|指令|你|ai|机器人|模型)|(?:管理员|开发者|开发人员|超级用户|上帝|调试|debug|admin|root|无限制|无审查|无过滤|dan)模式")),
     "no rules for the model": ("injection", re.compile(r"你(?:现在)?(?:不受|没有)(?:任何)?的?(?:限制|规则|约束|过滤|审查)")),
     "filters off": ("injection", re.compile(
         r"(?:关闭|关掉|取消|解除|去掉|绕过|禁用|停用|撤销)(?:所有的?|全部的?|你的)?(?:内容)?"
