@@ -11,7 +11,11 @@ STEADY := .cache/steady/node_modules/.bin/steady
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -r requirements-dev.txt
+	@# requirements.txt names the CPU wheel index for Spaces; where that index cannot be reached (CI,
+	@# offline mirrors) pip would retry it for every package, so the local install leaves it out.
+	sed '/^--extra-index-url/d' requirements.txt > $(VENV)/requirements-local.txt
+	sed 's#^-r requirements.txt#-r requirements-local.txt#' requirements-dev.txt > $(VENV)/requirements-dev-local.txt
+	$(PIP) install -q -r $(VENV)/requirements-dev-local.txt
 	$(PIP) install -q --no-deps -e .
 	touch $@
 

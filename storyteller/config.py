@@ -30,6 +30,10 @@ class OpenAISettings(BaseModel):
     models: list[str] = Field(
         default_factory=lambda: ["gpt-4o-mini"], description="Chat models offered in the picker when a key is set."
     )
+    moderation_model: str = Field(
+        "omni-moderation-latest", description="With a key, every story sentence is also checked by this moderation "
+        "model (any story model, local ones too); empty: the local safety policy alone decides."
+    )
 
     _dotenv: dict[str, str] = PrivateAttr(default_factory=dict)  # the SDK's names as `.env` sets them
 
@@ -80,9 +84,44 @@ class TrainingSettings(BaseModel):
 
 
 class UISettings(BaseModel):
-    host: str = Field("127.0.0.1", description="Address the web app listens on.")
-    port: int = Field(7860, description="Port the web app listens on.")
+    host: str | None = Field(
+        None, description="Address the web app listens on; None: GRADIO_SERVER_NAME, else 0.0.0.0 in public "
+        "mode (what Spaces expect), else 127.0.0.1 (this computer only).")
+    port: int | None = Field(None, description="Port the web app listens on; None: GRADIO_SERVER_PORT, else 7860.")
     concurrency: int = Field(8, description="Stories told at the same time.")
+
+
+class PublicSettings(BaseModel):
+    """The app on the internet (a Hugging Face Space, or any address other than loopback)."""
+
+    enabled: bool | None = Field(
+        None, description="Public mode; None: on in a Hugging Face Space (SPACE_ID set) or when the app listens "
+        "on an address other than loopback.")
+    parent_password: SecretStr | None = Field(
+        None, description="Unlocks the Data and Training tabs and paid models in public mode; unset: they are off.")
+    stories_per_minute: int = Field(10, ge=1, description="Stories one browser session, and one client address, "
+                                    "may start per minute in public mode.")
+    queue_size: int = Field(32, ge=1, description="Requests waiting in the queue at most, in public mode.")
+    max_upload_mb: float = Field(10.0, gt=0, le=50, description="Largest upload in public mode (locally: 50 MB).")
+    max_stories: int = Field(100, ge=1, description="Largest dataset one Generate may ask for, in public mode.")
+    proxy_hops: int | None = Field(
+        None, ge=0, description="Proxies in front of the app that add X-Forwarded-For; None: 1 in a Space, else 0 "
+        "(the header is then ignored, since any client could write it).")
+
+
+class APISettings(BaseModel):
+    """`storyteller serve`: the OpenAI-compatible API under /v1, beside the studio."""
+
+    host: str = Field("127.0.0.1", description="Address `storyteller serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `storyteller serve` listens on.")
+    keys: list[SecretStr] = Field(
+        default_factory=list, description="Bearer keys /v1 accepts (a JSON list in the environment: "
+        "STORYTELLER_API__KEYS='[\"sk-...\"]'); required when the host is not loopback. None set: loopback is open.")
+    cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed to call /v1; none: no CORS.")
+    max_concurrent: int = Field(4, ge=1, description="Generations running at once.")
+    max_queue: int = Field(16, ge=0, description="Generations waiting for a slot; one more gets 429 with Retry-After.")
+    retry_after_s: int = Field(2, ge=1, description="The Retry-After a 429 carries.")
+    max_file_mb: float = Field(50.0, gt=0, description="Largest upload to /v1/files.")
 
 
 class Settings(BaseSettings):
@@ -96,6 +135,8 @@ class Settings(BaseSettings):
     tts: TTSSettings = Field(default_factory=TTSSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     ui: UISettings = Field(default_factory=UISettings)
+    public: PublicSettings = Field(default_factory=PublicSettings)
+    api: APISettings = Field(default_factory=APISettings)
 
     def model_post_init(self, context: object) -> None:
         """pydantic-settings reads only our own names from `.env`; keep the SDK's two as well."""

@@ -6,7 +6,11 @@ user_version records how far it has got). A class runs its own and its parents' 
 one BEGIN IMMEDIATE transaction, and stops at a number it does not know: that one belongs to a
 subclass, which applies it and the rest when it opens the database. So a process never skips a
 step or runs one twice, whichever class opens the file first (a later stories step, numbered
-after the jobs steps, waits for them likewise). Connections are short-lived and per call, so
+after the jobs steps, waits for them likewise: the stories' owner column, step 4, exists once a
+JobStore has opened the file, as the web app does at start; so do step 6's age band and safety
+events, which `save_story` writes once they exist). `owner` scopes a store to one family:
+what it saves is stamped with it and what it reads is only theirs; None (the CLI, the local
+single-user app) stamps nothing and sees everything. Connections are short-lived and per call, so
 the store is safe to use from the UI's threads and from training worker processes;
 `transaction()` makes a read-modify-write atomic across all of them.
 """
@@ -44,11 +48,25 @@ def m001_stories(db: sqlite3.Connection) -> None:
     )
 
 
-class Store:
-    MIGRATIONS: ClassVar[dict[int, Migration]] = {1: m001_stories}
+def m004_story_owner(db: sqlite3.Connection) -> None:
+    """Stories belong to the browser that asked for them (a hash of its owner token; NULL: the CLI)."""
+    db.execute("ALTER TABLE stories ADD COLUMN owner TEXT")
+    db.execute("CREATE INDEX stories_owner ON stories (owner, id)")
 
-    def __init__(self, path: Path | str | None = None):
+
+def m006_story_band(db: sqlite3.Connection) -> None:
+    """A story's age band, and what the safety guard blocked in it (JSON: category and action per
+    blocked sentence, never its text)."""
+    db.execute("ALTER TABLE stories ADD COLUMN age_band TEXT")
+    db.execute("ALTER TABLE stories ADD COLUMN safety TEXT")
+
+
+class Store:
+    MIGRATIONS: ClassVar[dict[int, Migration]] = {1: m001_stories, 4: m004_story_owner, 6: m006_story_band}
+
+    def __init__(self, path: Path | str | None = None, owner: str | None = None):
         self.path = Path(path) if path else get_settings().db_path
+        self.owner = owner
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tx = threading.local()
         self._migrate()
@@ -109,17 +127,28 @@ class Store:
 
     # --- stories -------------------------------------------------------------------------
     def save_story(self, model: str, request: dict, text: str, status: str, *, ttft_s: float | None = None,
-                   tokens: int | None = None, tokens_per_s: float | None = None, error: str | None = None) -> int:
+                   tokens: int | None = None, tokens_per_s: float | None = None, error: str | None = None,
+                   safety: list[dict] | None = None) -> int:
+        """Save a story. Its age band (from `request`) and `safety` events go in their columns once
+        step 6 has run (before that the band is still in the request)."""
+        cols = ["created", "model", "request", "text", "status", "ttft_s", "tokens", "tokens_per_s", "error"]
+        values = [time.time(), model, json.dumps(request, ensure_ascii=False), text, status, ttft_s, tokens,
+                  tokens_per_s, error]
+        if self.owner is not None:
+            cols, values = cols + ["owner"], values + [self.owner]
         with self.connect() as db:
-            cur = db.execute(
-                "INSERT INTO stories (created, model, request, text, status, ttft_s, tokens, tokens_per_s, error)"
-                " VALUES (?,?,?,?,?,?,?,?,?)",
-                (time.time(), model, json.dumps(request, ensure_ascii=False), text, status, ttft_s, tokens,
-                 tokens_per_s, error),
-            )
+            if "age_band" in {r[1] for r in db.execute("PRAGMA table_info(stories)")}:
+                cols += ["age_band", "safety"]
+                values += [request.get("age_band"), json.dumps(safety or [], ensure_ascii=False)]
+            cur = db.execute(f"INSERT INTO stories ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
             return int(cur.lastrowid)
 
     def stories(self, limit: int = 50) -> list[dict]:
+        """The newest stories: this store's owner's, or everyone's when it has none."""
+        where, args = ("WHERE owner=? ", [self.owner]) if self.owner is not None else ("", [])
         with self.connect() as db:
-            rows = db.execute("SELECT * FROM stories ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [dict(r) | {"request": json.loads(r["request"])} for r in rows]
+            rows = db.execute(f"SELECT * FROM stories {where}ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [dict(r) | {"request": (req := json.loads(r["request"])),
+                           "age_band": r["age_band"] if "age_band" in r.keys() else req.get("age_band"),
+                           "safety": json.loads(r["safety"]) if "safety" in r.keys() and r["safety"] else []}
+                for r in rows]

@@ -87,6 +87,12 @@ def prompt_text(req: StoryRequest) -> str:
     return header(req.lang, v["dynasty"], v["hero"], v["power"], style)
 
 
+def story_in_slots(req: StoryRequest, text: str, keep_power: bool = False) -> str:
+    """Story text told so far, back in the slot form the model writes (to continue it)."""
+    v = slot_values(req)
+    return to_slots(text, req.lang, v["dynasty"], v["hero"], v["power"], v["fact"] or "", keep_power)
+
+
 class SlotFiller:
     """Turns streamed model text with slot tokens into the story to show.
 
@@ -172,7 +178,8 @@ def _sentence_cut(text: str) -> int:
     return cut
 
 
-def to_slots(story: str, lang: str, dynasty: str, hero: str, power: str, fact: str) -> str:
+def to_slots(story: str, lang: str, dynasty: str, hero: str, power: str, fact: str,
+             keep_power: bool = False) -> str:
     """A corpus story -> training text: values become slot tokens (the inverse of SlotFiller).
 
     A plain lead-in ("Long ago, " / "大家都知道，") goes into the fact slot when the sentence is
@@ -192,7 +199,7 @@ def to_slots(story: str, lang: str, dynasty: str, hero: str, power: str, fact: s
         text = text[:i] + FACT + text[end:]
     if hero:
         text = _replace_word(text, hero, HERO, lang)
-    if power:
+    if power and not (keep_power and is_catalog_power(power)):
         text = _replace_word(text, power, POWER, lang, ignore_case=True)
     if dynasty:
         if lang == "zh" and len(dynasty) == 1:  # 明 is also in 聪明: only 明朝 / 明代 are the dynasty
@@ -221,16 +228,34 @@ def story_fields(s: Story) -> dict[str, str]:
     }
 
 
-def training_text(s: Story, rng: random.Random | None = None, noise: float = 0.0) -> tuple[str, str]:
+def training_text(s: Story, rng: random.Random | None = None, noise: float = 0.0,
+                  keep_power: bool = False, noise_power: bool = True) -> tuple[str, str]:
     """(header, story in slot form + END). With `noise`, header values are sometimes made up,
-    so the model learns to write slots whatever the header says (unseen powers, typed heroes)."""
+    so the model learns to write slots whatever the header says (unseen powers, typed heroes).
+    `keep_power`: a catalog power stays as its name (one token, see `power_tokens`); `noise_power`
+    lets the noise make up the power too (then the story's power passages disagree with the header)."""
     f = story_fields(s)
-    story = to_slots(s.story, s.lang, f["dynasty"], f["hero"], f["power"], f["fact"]) + END
+    story = to_slots(s.story, s.lang, f["dynasty"], f["hero"], f["power"], f["fact"], keep_power) + END
     h = dict(f)
     if rng is not None and rng.random() < noise:
-        key = rng.choice(["dynasty", "hero"])  # never the power: the story's power passages are its own
+        key = rng.choice(["dynasty", "hero"] + (["power"] if noise_power else []))
         h[key] = _made_up(rng, s.lang)
     return header(s.lang, h["dynasty"], h["hero"], h["power"], h["style"]), story
+
+
+def is_catalog_power(name: str) -> bool:
+    return any(name in (p.zh, p.name("en")) for p in get_catalog().powers)
+
+
+def power_tokens(tokenizer: Any) -> dict[str, int]:
+    """Catalog power names that are one token of `tokenizer` (models built since the power tokens).
+
+    Such a model writes the power's own token in the story instead of the generic power slot, so
+    what it tells after naming the power can follow the power named (a slot token is the same for
+    every power, and the model could not see which one it had named)."""
+    added = tokenizer.get_added_vocab() if hasattr(tokenizer, "get_added_vocab") else {}
+    names = {n for p in get_catalog().powers for n in (p.zh, p.name("en"))}
+    return {n: i for n, i in added.items() if n in names}
 
 
 def _made_up(rng: random.Random, lang: str) -> str:

@@ -5,6 +5,10 @@ with timing, and saved to the store when it ends (finished, stopped or failed), 
     for chunk in run: print(chunk, end="")     # read-aloud wraps this same loop
     run.status, run.story_id, run.stats_line()
 
+Each chunk is a whole sentence that passed the safety check (`storyteller.safety.guard`): the
+sentence being written is held back until it ends, and a blocked one is told again or the story
+ends kindly, so what is shown, read aloud and saved is only what was checked.
+
 No gradio here; the UI handlers only call these functions.
 """
 
@@ -17,16 +21,21 @@ from collections.abc import Iterator
 
 from pydantic import ValidationError
 
-from storyteller.catalog import get_catalog
+from storyteller.catalog import get_catalog, parse_band
 from storyteller.config import get_settings
 from storyteller.engines.base import TEMPERATURE, Engine, Prompt, Response
 from storyteller.errors import InputError, StorytellerError
 from storyteller.prompts import StoryRequest
+from storyteller.safety import age
+from storyteller.safety.guard import Checker, StoryGuard
+from storyteller.safety.moderation import Moderator
+from storyteller.safety.inputs import guard_fields, warm_up as warm_up_inputs
 from storyteller.store import Store
 
 log = logging.getLogger(__name__)
 
 RAW_MAX = 200  # characters kept from any raw field before cleaning (cleaning caps further)
+MODEL_ID_MAX = 300  # a longer id names nothing; shown back at most this long
 LENGTH_MIN, LENGTH_MAX, LENGTH_DEFAULT = 50, 1500, 300
 TOKENS_PER_UNIT = {"zh": 1.3, "en": 1.8}  # tokens per zh character / en word, roughly
 LANG_NAMES = {"中文": "zh", "zh": "zh", "chinese": "zh", "english": "en", "en": "en"}
@@ -51,17 +60,25 @@ def parse_length(value: object) -> int:
 
 
 def build_request(dynasty: object, power: object, style: object, lang: object = "zh",
-                  length: object = LENGTH_DEFAULT, hero: object = None) -> StoryRequest:
+                  length: object = None, hero: object = None, age_band: object = None) -> StoryRequest:
     """A StoryRequest from whatever the UI or CLI received: presets in either language or typed
-    values, cleaned and capped; presets are named in the story's language."""
+    values, cleaned and capped; presets are named in the story's language. The age band (default
+    6-8) holds the length to its range; no length asked: the band's own."""
     lang = parse_lang(lang)
+    band = parse_band(age_band)
+    if band is None:
+        raise InputError("The age band must be 3-5, 6-8 or 9-12. 年龄段请选择3-5岁、6-8岁或9-12岁。")
+    length = age.length_for(band, None if length in (None, "") else parse_length(length))
     catalog = get_catalog()
+    raws = {kind: "" if raw is None else str(raw)[:RAW_MAX]
+            for kind, raw in (("dynasty", dynasty), ("power", power), ("style", style), ("hero", hero))}
+    guard_fields(raws, lang)  # typed values a child should not see stop here, before any model
     fields = {}
-    for kind, raw in (("dynasty", dynasty), ("power", power), ("style", style)):
-        text = "" if raw is None else str(raw)[:RAW_MAX]
+    for kind in ("dynasty", "power", "style"):
+        text = raws[kind]
         fields[kind] = catalog.translate(kind, text, lang) if text.strip() else ""
     try:
-        return StoryRequest(**fields, lang=lang, length=parse_length(length),
+        return StoryRequest(**fields, lang=lang, length=length, age_band=band,
                             hero=None if hero is None else str(hero)[:RAW_MAX])
     except ValidationError as e:
         raise InputError(f"Please check your choices: {e.errors()[0].get('msg', 'invalid value')}.") from None
@@ -86,6 +103,7 @@ def model_choices() -> list[tuple[str, str]]:
 def warm_up(model_id: str | None = None) -> None:
     """Load a local model ahead of the first story (the first child should not wait for imports
     and weights). Remote models are left alone: warming them would cost a request."""
+    warm_up_inputs()  # the typed-value vocabulary, so the first typed word does not wait a second
     try:
         engine = _get_engine(model_id or get_settings().local.default_model)
         if callable(getattr(engine, "load", None)):  # local: load weights, run the first (slow) step
@@ -114,7 +132,9 @@ class StoryRun:
         self.status = "pending"  # running | done | stopped | error
         self.error: str | None = None
         self.story_id: int | None = None
-        self.response: Response | None = None
+        self.response: Response | None = None  # the engine's first; `responses` has every one
+        self.responses: list[Response] = []  # more than one when a blocked sentence was told again
+        self.guard: StoryGuard | None = None  # what the safety check saw and blocked
         self._gen: Iterator[str] | None = None
         self.finished = threading.Event()  # set once the story has ended and been saved
 
@@ -138,11 +158,15 @@ class StoryRun:
 
     def _stream(self) -> Iterator[str]:
         self.status = "running"
+        pieces: Iterator[str] | None = None
         try:
             engine = self.engine or _get_engine(self.model_id)
             self.model_id = getattr(engine, "model_id", self.model_id)
-            self.response = engine.prompt(Prompt.for_story(self.request, **self.params), self.cancel)
-            for chunk in self.response:
+            lang = self.request.lang
+            self.guard = StoryGuard(lang, Checker(lang, Moderator.from_settings()), can_continue=engine.can_continue,
+                                    stopped=self.cancel.is_set)
+            pieces = self.guard.run(lambda told, banned: self._open(engine, told, banned))
+            for chunk in pieces:  # checked sentences only: what is shown is what is read aloud and saved
                 self.chunks.append(chunk)
                 yield chunk
                 if self.cancel.is_set():
@@ -159,10 +183,20 @@ class StoryRun:
             self.status = "error"
             self.error = f"Something went wrong while telling the story ({type(e).__name__}). The text so far is kept."
         finally:
+            if pieces is not None:
+                pieces.close()  # stops the engine when the story ended early
             if self.status == "running":
                 self.status = "stopped"
             self._save()
             self.finished.set()
+
+    def _open(self, engine: Engine, told: str, banned: list[str]) -> Response:
+        """The story, or after a blocked sentence the rest of it: from `told`, without `banned` words."""
+        prompt = Prompt.for_story(self.request, **self.params, banned=banned).model_copy(update={"prefix": told})
+        response = engine.prompt(prompt, self.cancel)
+        self.responses.append(response)
+        self.response = self.response or response
+        return response
 
     def _save(self) -> None:
         if not self.save or (self.status == "error" and not self.chunks):
@@ -172,8 +206,9 @@ class StoryRun:
             store = self.store or Store()
             self.story_id = store.save_story(
                 self.model_id, self.request.model_dump(), self.text, self.status,
-                ttft_s=r.ttft_s if r else None, tokens=r.tokens if r else None,
-                tokens_per_s=r.tokens_per_s if r else None, error=self.error)
+                ttft_s=r.ttft_s if r else None, tokens=self.stats()["tokens"] if r else None,
+                tokens_per_s=r.tokens_per_s if r else None, error=self.error,
+                safety=[e.model_dump(exclude={"reason"}) for e in self.guard.events] if self.guard else None)
         except (sqlite3.Error, OSError) as e:
             log.error("could not save the story: %s", e)
             self.error = self.error or f"The story could not be saved ({e}); copy it before closing."
@@ -181,8 +216,14 @@ class StoryRun:
     def stats(self) -> dict:
         r = self.response
         return {"model": self.model_id, "status": self.status, "ttft_s": r.ttft_s if r else None,
-                "tokens": r.tokens if r else 0, "tokens_per_s": r.tokens_per_s if r else None,
-                "story_id": self.story_id}
+                "tokens": sum(x.tokens for x in self.responses), "tokens_per_s": r.tokens_per_s if r else None,
+                "story_id": self.story_id, "age_band": self.request.age_band,
+                "blocked": self.guard.counts() if self.guard else {}}
+
+    def grade(self) -> age.Grade | None:
+        """The story's vocabulary grade for its age band (names left out)."""
+        req = self.request
+        return age.grade(self.text, req.lang, req.age_band, (req.resolved_hero(), req.dynasty, req.power))
 
     def stats_line(self, lang: str = "zh") -> str:
         s = self.stats()
@@ -190,11 +231,20 @@ class StoryRun:
         tps = f"{s['tokens_per_s']:.1f}" if s["tokens_per_s"] is not None else "–"
         if lang == "en":
             state = {"done": "finished", "stopped": "stopped, text kept", "error": "stopped by a problem"}
-            return (f"first token {ttft} · {tps} tokens/s · model {s['model']}"
+            return (f"first token {ttft} · {tps} tokens/s · model {s['model']}" + self._story_notes(lang)
                     + (f" · {state[s['status']]}" if s["status"] in state else ""))
         state = {"done": "讲完啦", "stopped": "已停止，故事已保存", "error": "出了点问题"}
-        return (f"首字用时 {ttft} · 每秒 {tps} tokens/s · 模型 {s['model']}"
+        return (f"首字用时 {ttft} · 每秒 {tps} tokens/s · 模型 {s['model']}" + self._story_notes(lang)
                 + (f" · {state[s['status']]}" if s["status"] in state else ""))
+
+    def _story_notes(self, lang: str) -> str:
+        """ · age band · vocabulary grade · sentences the safety check replaced (if any)."""
+        notes = [age.band(self.request.age_band).label(lang)]
+        if self.status != "pending" and (g := self.grade()) is not None:
+            notes.append(g.line())
+        if n := sum(self.stats()["blocked"].values()):
+            notes.append(f"{n} sentence(s) replaced by the safety check" if lang == "en" else f"安全检查替换了{n}句")
+        return "".join(f" · {x}" for x in notes)
 
 
 def tell(request: StoryRequest, model_id: str | None = None, *, temperature: float = TEMPERATURE, seed: int | None = None,
@@ -207,5 +257,5 @@ def tell(request: StoryRequest, model_id: str | None = None, *, temperature: flo
     except (TypeError, ValueError):
         raise InputError("Temperature must be a number between 0 and 2. 温度请填0到2之间的数字。") from None
     params = {"temperature": temperature, "max_new_tokens": max_new_tokens or max_tokens_for(request), "seed": seed}
-    model = (model_id or "").strip() or get_settings().local.default_model
+    model = (model_id or "").strip()[:MODEL_ID_MAX] or get_settings().local.default_model
     return StoryRun(request, model, params, cancel=cancel, store=store, save=save, engine=engine)

@@ -164,6 +164,31 @@ def test_persistent_failures_are_reported_then_retried_by_the_next_run(server, t
     assert_complete(out, spec)
 
 
+def test_unsafe_stories_are_regenerated_and_never_written(server, tmp_path):
+    """A story that fails the child-safety check is asked for again; one that stays unsafe is
+    reported as failed (by category, without its text) and not written."""
+    calls = Counter()
+
+    def respond(body: dict) -> str:
+        user = body["messages"][-1]["content"]
+        calls[user] += 1
+        if "宋" in user and "飞行" in user:
+            return "他们一起喝酒，喝醉了。"  # unsafe every time
+        if calls[user] == 1:
+            return "李白拿起手槍，殺死了一個人。"  # unsafe on the first try only
+        return f"故事{sum(calls.values())}：奥特曼和英雄一起打败了怪兽。{user[:30]}"
+
+    server.responder = respond
+    out = tmp_path / "s.csv"
+    res = generate(GenerateSpec(**SPEC), out, engine=loopback_engine(server))
+    assert res.written == 12 and len(res.failed) == 4
+    assert {(f.dynasty, f.power) for f in res.failed} == {("宋", "飞行")}
+    assert all("drugs" in f.error and "喝" not in f.error for f in res.failed)
+    text = out.read_text(encoding="utf-8")
+    assert "奥特曼" in text and "殺" not in text and "喝醉" not in text
+    assert sum(calls.values()) == 6 * 3 + 4 * 3  # 6 prompts: 1 unsafe + 2 repeats; 4 unsafe stories x 3 tries
+
+
 def test_wrong_key_stops_the_run_with_a_friendly_error(server, tmp_path):
     server.api_key = "sk-right"
     with pytest.raises(AuthError):
@@ -220,3 +245,13 @@ def test_world_source_makes_a_dataset_offline_the_same_every_time(tmp_path, sett
     assert "0 written, 8 already there" in again.output
     r = runner.invoke(app, [*args[:2], "--source", "nowhere", "--out", str(tmp_path / "c.csv")])
     assert r.exit_code == 1 and "--source must be model or world" in r.output
+
+
+def test_a_hero_whose_fact_is_for_older_children_gets_no_empty_fact_sentence():
+    from storyteller.data.generate import Item, build_prompt
+
+    spec = GenerateSpec(model_id="world", dynasties=["清"], powers=["隐形"], styles=["轻松"], lang="zh")
+    user = build_prompt(spec, Item("清", "隐形", "轻松", 0)).messages[-1]["content"]
+    assert "小知识" not in user and "{fact}" not in user and "林则徐" in user  # the 9-12 fact is not told at 6-8
+    tang = build_prompt(spec.model_copy(update={"dynasties": ["唐"]}), Item("唐", "隐形", "轻松", 0)).messages[-1]["content"]
+    assert "小知识：" in tang and "李白" in tang

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -126,7 +127,7 @@ def test_each_model_generates_with_its_own_thread_count(local_env, tmp_path, mon
     before = fresh_thread_threads()
 
     seen: list[set[int]] = [set()]
-    monkeypatch.setattr(registry, "_engines", {})  # the warm-up finds "tiny" in this test's models folder
+    monkeypatch.setattr(registry, "_engines", OrderedDict())  # the warm-up finds "tiny" in this test's models folder
     studio.warm_up("tiny")
     for engine in (larger, LocalHFEngine("tiny"), larger):
         seen.append(set())

@@ -36,18 +36,40 @@ def ui_env(settings_env, monkeypatch, tmp_path):
     return stories(tmp_path)
 
 
-def test_handlers_preview_launch_errors_and_poll(ui_env):
+def test_unsafe_dataset_needs_the_checkbox(ui_env, tmp_path):
+    import json
+
+    from storyteller.data import workspace
     from storyteller.ui import training as t
 
-    form = ["local", "tiny", str(ui_env), "", "ui-a", None, 4, None, None, 3, 0.0]
+    rows = [json.loads(x) for x in ui_env.read_text(encoding="utf-8").splitlines()]
+    rows[2]["story"] += "The ghost drank vodka."
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    form = ["local", "tiny", workspace.relative_name(workspace.save_upload(bad)), "", "ui-u", None, 4, None, None, 3, 0.0]
+    settings, est = t.preview(*form)
+    assert "Not ready" in est and "not safe for children" in est and "row 3" in est and "vodka" not in est
+    settings, est = t.preview(*form, True)
+    assert settings["allow_unsafe"] is True and "Estimate" in est
+
+
+def test_handlers_preview_launch_errors_and_poll(ui_env):
+    from storyteller.data import workspace
+    from storyteller.ui import training as t
+
+    data = workspace.relative_name(workspace.save_upload(ui_env))  # the tab reads only its workspace
+    assert data == "uploads/new.jsonl"
+    form = ["local", "tiny", data, "", "ui-a", None, 4, None, None, 3, 0.0]
     settings, est = t.preview(*form)
     assert settings["steps"] == 3 and settings["output"] == "models/ui-a" and "Estimate" in est
     settings, est = t.preview("local", "tiny", "", "", "", None, None, None, None, None, 0.5)
     assert "Choose a dataset" in est
-    _, est = t.preview("local", "tiny", str(ui_env), "", "", None, -3, None, None, None, 0.5)
+    _, est = t.preview("local", "tiny", data, "", "", None, -3, None, None, None, 0.5)
     assert "batch_size" in est and "Not ready" in est
-    _, est = t.preview("local", "nope", str(ui_env), "", "", None, None, None, None, None, 0.5)
-    assert "no local model" in est.lower() or "There is no" in est
+    _, est = t.preview("local", "nope", data, "", "", None, None, None, None, None, 0.5)
+    assert "There is no base model" in est and "Not ready" in est
+    _, est = t.preview("local", "tiny", str(ui_env), "", "", None, None, None, None, None, 0.5)
+    assert "Choose a dataset from the list" in est  # a typed path is never opened
     assert t.poll(None)[1].startswith("No jobs yet")
     from storyteller.finetune import get_provider
 
@@ -88,7 +110,8 @@ def test_browser_launches_a_local_job_and_sees_the_loss_plot(training_app, tmp_p
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
         page.goto(url)
         page.get_by_role("tab", name="训练 / Training").click()
-        page.locator("#ft-data textarea").fill(str(data))
+        page.locator("#ft-upload input[type=file]").set_input_files(str(data))  # copied into the workspace
+        expect(page.locator("#ft-data input")).to_have_value("uploads/new.jsonl", timeout=15_000)
         page.locator("#ft-name textarea").fill("ui-tiny")
         page.get_by_text("参数 / Settings").click()
         page.locator("#ft-steps input[type=number]").fill("30")

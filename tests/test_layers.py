@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "storyteller"
-FLOORS = ("storyteller.data", "storyteller.engines", "storyteller.model", "storyteller.world", "storyteller.finetune")
+FLOORS = ("storyteller.data", "storyteller.engines", "storyteller.model", "storyteller.world", "storyteller.finetune",
+          "storyteller.api")
 
 
 def module_name(path: Path) -> str:

@@ -84,3 +84,62 @@ def test_shipped_model_stories_name_their_dynasty_and_power_and_end_cleanly():
         assert story_checks(row, g["story"])["adherent"] and g["ended"] and g["story"][-1] in "。！？.!?”\"", g
         other_script = re.compile("[A-Za-z]" if row.lang == "zh" else "[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
         assert not other_script.search(g["story"]), g  # a zh story has no Latin letters, an en one no hanzi
+
+
+@pytest.fixture(scope="module")
+def power_tok(tmp_path_factory):
+    """A storyteller tokenizer with the catalog's power tokens, as `storyteller.model.build` makes."""
+    from storyteller.catalog import get_catalog
+    from storyteller.model.tokenizer import build_tokenizer
+
+    names = [n for p in get_catalog().powers for n in (p.zh, p.name("en"))]
+    text = "<|zh|>唐|<|hero|>|冰冻|轻松<|story|>他会冰冻，也会飞行。<|end|>"
+    tok = build_tokenizer([text], ["He has the power of freezing. the the he he has has"], 50, min_frequency=1,
+                          names=names)
+    out = tmp_path_factory.mktemp("p")
+    tok.save_pretrained(out)
+    return AutoTokenizer.from_pretrained(out)
+
+
+def test_only_the_requested_catalog_power_may_be_named(power_tok):
+    from storyteller.engines.sampling import story_processors
+
+    tok = power_tok
+    ice, fly, slot = tok.convert_tokens_to_ids(["冰冻", "飞行", POWER])
+    en_ice = tok.convert_tokens_to_ids("freezing")
+    ids = torch.tensor([ids_of(tok, "<|zh|>唐|李白|冰冻|轻松<|story|>李白")])
+    scores = story_processors(True, 0.0, 1.0, 0, tokenizer=tok, lang="zh", power="冰冻")(ids, torch.zeros(1, len(tok)))
+    assert scores[0, ice] == 0 and scores[0, fly] == INF and scores[0, en_ice] == INF
+    assert scores[0, slot] == INF  # the power has its own token: no generic slot
+    typed = story_processors(True, 0.0, 1.0, 0, tokenizer=tok, lang="zh", power="喷火")(ids, torch.zeros(1, len(tok)))
+    assert typed[0, slot] == 0 and typed[0, ice] == INF and typed[0, fly] == INF  # a typed power: the slot only
+
+
+def test_a_story_may_end_only_once_its_own_power_token_was_written(power_tok):
+    from storyteller.engines.sampling import story_processors
+
+    tok = power_tok
+    end = tok.convert_tokens_to_ids(END)
+    head = ids_of(tok, "<|zh|>唐|李白|冰冻|轻松<|story|>")
+
+    def may_end(story):
+        ids = torch.tensor([head + ids_of(tok, story)])
+        procs = story_processors(True, 0.0, 1.0, 0, tokenizer=tok, lang="zh", story_start=len(head), power="冰冻")
+        return bool(procs(ids, torch.zeros(1, len(tok)))[0, end] != INF)
+
+    assert may_end(f"{DYNASTY}的一天，他学会了冰冻。")
+    assert not may_end(f"{DYNASTY}的一天，他学会了本领。")
+
+
+def test_power_tokens_are_whole_english_words(power_tok):
+    from storyteller.engines.sampling import word_masks
+
+    pieces = word_masks(power_tok)[0]
+    assert not pieces[power_tok.convert_tokens_to_ids("freezing")]
+    assert power_tok.decode(ids_of(power_tok, "He has the power of freezing.")) == "He has the power of freezing."
+
+
+def test_older_models_keep_the_power_slot(tok):
+    from storyteller.engines.sampling import power_rule
+
+    assert power_rule(tok, "冰冻") == ([], None)

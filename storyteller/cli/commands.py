@@ -7,3 +7,4 @@ from storyteller.cli import models  # noqa: F401
 from storyteller.cli import eval  # noqa: F401,A004
 from storyteller.cli import finetune  # noqa: F401
 from storyteller.cli import reading  # noqa: F401
+from storyteller.cli import serve  # noqa: F401

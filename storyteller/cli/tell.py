@@ -3,6 +3,7 @@
     storyteller tell --dynasty 唐 --power 隐形 --style 轻松
     storyteller tell --dynasty Tang --power invisibility --style funny --lang en --model gpt-4o-mini
     storyteller tell --dynasty 宋 --power 飞行 --style 温馨 --speak story.wav
+    storyteller tell --dynasty 明 --power 隐形 --style 冒险 --age 9-12      # ages 3-5, 6-8 (default) or 9-12
     storyteller ui --port 7860
 
 Ctrl-C stops the story and keeps it (saved like a finished one).
@@ -19,6 +20,7 @@ import typer
 from storyteller.cli import app
 from storyteller.engines.base import TEMPERATURE
 from storyteller.errors import StorytellerError
+from storyteller.plaintext import strip_controls
 
 
 @app.command()
@@ -29,7 +31,10 @@ def tell(
     lang: str = typer.Option("zh", "--lang", "-l", help="zh or en."),
     model: str = typer.Option(None, "--model", "-m", help="Model id; default: the embedded storyteller-tiny."),
     temperature: float = typer.Option(TEMPERATURE, min=0.0, max=2.0, help="Higher is more surprising."),
-    length: int = typer.Option(300, min=50, max=1500, help="About this many characters (zh) or words (en)."),
+    length: int = typer.Option(None, min=50, max=1500, help="About this many characters (zh) or words (en); "
+                               "default and most depend on --age."),
+    age_band: str = typer.Option("6-8", "--age", "-a", help="Who listens: 3-5, 6-8 or 9-12 (years old). Sets the "
+                                 "length, the words, and which hero facts are told."),
     seed: int = typer.Option(None, help="Same seed, same story (local models)."),
     max_tokens: int = typer.Option(None, min=1, max=4096, help="Cap on generated tokens; default from --length."),
     speak: Path = typer.Option(None, "--speak", help="Also read the story aloud into this WAV file, sentence by "
@@ -40,11 +45,11 @@ def tell(
 
     run = reader = None
     try:
-        req = studio.build_request(dynasty, power, style, lang, length)
+        req = studio.build_request(dynasty, power, style, lang, length, age_band=age_band)
         run = studio.tell(req, model, temperature=temperature, seed=seed, max_new_tokens=max_tokens)
         reader = _reader(speak, req.lang)
         for chunk in run:
-            sys.stdout.write(chunk)
+            sys.stdout.write(strip_controls(chunk))  # no terminal escape sequences from a model
             sys.stdout.flush()
             if reader:
                 reader.feed(chunk)
@@ -91,8 +96,10 @@ def _save_audio(reader, out: Path) -> None:
 
 @app.command()
 def ui(
-    host: str = typer.Option(None, help="Address to listen on; default 127.0.0.1 (this computer only)."),
-    port: int = typer.Option(None, min=1, max=65535, help="Port; default 7860."),
+    host: str = typer.Option(None, help="Address to listen on; default 127.0.0.1 (this computer only), or "
+                             "GRADIO_SERVER_NAME, or 0.0.0.0 in a Hugging Face Space. Any other address than "
+                             "loopback turns public mode on (parent gate, limits)."),
+    port: int = typer.Option(None, min=1, max=65535, help="Port; default GRADIO_SERVER_PORT, else 7860."),
 ) -> None:
     """Serve the story studio web app (offline, no share link)."""
     from storyteller.ui.app import launch

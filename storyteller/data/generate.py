@@ -37,6 +37,7 @@ from storyteller.engines.world import WORLD_ID, WorldEngine
 from storyteller.errors import (AuthError, GenerationStopped, InputError, ModelNotFoundError, QuotaError,
                                 ServiceError, StorytellerError)
 from storyteller.prompts import LEGACY_STOP, SYSTEM_PROMPT, Lang, StoryRequest
+from storyteller.safety import check_text
 
 PLACEHOLDERS = ("dynasty", "power", "style", "hero", "fact", "length")
 DEFAULT_TEMPLATE = {
@@ -48,7 +49,10 @@ DEFAULT_TEMPLATE = {
           "defeat a monster. Style: {style}. Weave in this true fact: {fact} Cartoon battles only, nothing "
           "scary, a warm ending.",
 }
+FACT_SENTENCE = {"zh": "故事里自然地讲出这个真实小知识：{fact}", "en": "Weave in this true fact: {fact} "}
 FATAL = (AuthError, ModelNotFoundError, InputError)
+MAX_STORIES = 5000  # one run at most (the web app's public mode asks for fewer: settings.public.max_stories)
+TEMPLATE_MAX = 4000  # characters
 
 
 class GenerateSpec(BaseModel):
@@ -57,9 +61,9 @@ class GenerateSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model_id: str = Field(description="An engine id, or 'world' to compose stories offline from the story world.")
-    dynasties: list[str] = Field(min_length=1)
-    powers: list[str] = Field(min_length=1)
-    styles: list[str] = Field(min_length=1)
+    dynasties: list[str] = Field(min_length=1, max_length=500)
+    powers: list[str] = Field(min_length=1, max_length=500)
+    styles: list[str] = Field(min_length=1, max_length=500)
     repeats: int = Field(1, ge=1, le=100)
     lang: Lang = "zh"
     template: str | None = Field(None, description="User message with {dynasty} {power} {style} {hero} {fact} "
@@ -70,6 +74,7 @@ class GenerateSpec(BaseModel):
     length: int = Field(300, ge=50, le=1500)
     temperature: float = Field(0.9, ge=0, le=2)
     max_new_tokens: int = Field(900, ge=16, le=4096)
+    max_stories: int = Field(MAX_STORIES, ge=1, le=MAX_STORIES, description="Refuse a plan with more stories.")
 
 
 @dataclass(frozen=True)
@@ -134,16 +139,35 @@ class EmptyStory(ServiceError):
     """The model answered with no text; worth another try."""
 
 
+class UnsafeStory(ServiceError):
+    """The story is not safe for children (storyteller.safety); asked again at once, never written."""
+
+
+def _wait(spec: GenerateSpec):
+    backoff = wait_exponential(multiplier=spec.backoff_s, max=30)
+    return lambda state: 0 if isinstance(state.outcome.exception(), UnsafeStory) else backoff(state)
+
+
 def check_template(template: str) -> str:
-    """The template, or InputError naming a placeholder we do not fill."""
+    """The template, or InputError: only bare placeholders, like {dynasty}, are filled. A format spec
+    (`{length:>999999999}` would build a gigabyte per story), a conversion (`!r`), an attribute or an
+    index (`{dynasty.__class__}`, `{hero[0]}`) is refused, and so is an unknown name."""
+    use = f"Use only {', '.join('{' + p + '}' for p in PLACEHOLDERS)}, written just like that."
+    if not isinstance(template, str) or len(template) > TEMPLATE_MAX:
+        raise InputError(f"The prompt template is too long (at most {TEMPLATE_MAX} characters). "
+                         f"写作提示最多 {TEMPLATE_MAX} 个字。")
     try:
-        names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
     except ValueError as e:
-        raise InputError(f"The prompt template is not valid ({e}).", "Write braces as {{ and }}.") from None
-    unknown = sorted(n for n in names if n not in PLACEHOLDERS)
+        raise InputError(f"The prompt template is not valid ({e}). 写作提示的大括号不对。",
+                         "Write braces as {{ and }}.") from None
+    unknown = sorted({f for f, spec, conv in fields if f not in PLACEHOLDERS or spec or conv}, key=str)
     if unknown:
-        raise InputError(f"Unknown placeholder(s) in the prompt: {', '.join('{' + n + '}' for n in unknown)}.",
-                         f"Use only {', '.join('{' + p + '}' for p in PLACEHOLDERS)}.")
+        shown = ", ".join("{" + (f[:30] or "") + "}" for f in unknown[:5])
+        raise InputError(f"The prompt template has placeholders we cannot fill: {shown}. "
+                         f"写作提示里只能用 {{dynasty}} 这样的占位符，不能加格式。", use)
+    if any(spec or conv for _, spec, conv in fields):
+        raise InputError("The prompt template's placeholders may not carry a format. 占位符不能加格式。", use)
     return template
 
 
@@ -157,6 +181,10 @@ def plan(spec: GenerateSpec) -> list[Item]:
                 out.append(getattr(req, kind))
         return out
     ds, ps, ss = uniq(spec.dynasties, "dynasty"), uniq(spec.powers, "power"), uniq(spec.styles, "style")
+    if (n := len(ds) * len(ps) * len(ss) * spec.repeats) > spec.max_stories:
+        raise InputError(f"That asks for {n:,} stories; one run makes at most {spec.max_stories:,}. "
+                         f"一次最多生成 {spec.max_stories:,} 个故事。",
+                         "Choose fewer dynasties, powers, styles or repeats, and run again for more.")
     return [Item(d, p, s, r) for d in ds for p in ps for s in ss for r in range(spec.repeats)]
 
 
@@ -169,7 +197,10 @@ def build_prompt(spec: GenerateSpec, item: Item) -> Prompt:
               "power": cat.translate("power", item.power, spec.lang),
               "style": cat.translate("style", item.style, spec.lang),
               "hero": hero, "fact": req.hero_fact() or "", "length": spec.length}
-    user = check_template(spec.template or DEFAULT_TEMPLATE[spec.lang]).format(**fields)
+    template = spec.template or DEFAULT_TEMPLATE[spec.lang]
+    if not fields["fact"] and not spec.template:  # no fact for this hero at this age band: no fact sentence
+        template = template.replace(FACT_SENTENCE[spec.lang], "")
+    user = check_template(template).format(**fields)
     seed = None
     if spec.model_id == WORLD_ID:  # the same dataset every time: a seed per combination and repeat
         seed = int(hashlib.sha1(f"{spec.lang}|{item.dynasty}|{item.power}|{item.style}|{item.repeat}"
@@ -192,8 +223,7 @@ def _retryable(e: BaseException) -> bool:
 def _tell(engine: Engine, prompt: Prompt, spec: GenerateSpec, cancel: threading.Event) -> str:
     """One story, retried with exponential backoff; backoff waits end early on cancel."""
     for attempt in Retrying(stop=stop_after_attempt(spec.max_attempts), reraise=True,
-                            wait=wait_exponential(multiplier=spec.backoff_s, max=30),
-                            retry=retry_if_exception(_retryable), sleep=lambda s: cancel.wait(s)):
+                            wait=_wait(spec), retry=retry_if_exception(_retryable), sleep=lambda s: cancel.wait(s)):
         with attempt:
             if cancel.is_set():
                 raise GenerationStopped("Stopped.")
@@ -203,6 +233,9 @@ def _tell(engine: Engine, prompt: Prompt, spec: GenerateSpec, cancel: threading.
             text = text.split(LEGACY_STOP)[0].strip()
             if not text:
                 raise EmptyStory("The model returned an empty story.")
+            if (verdict := check_text(text, spec.lang)) is not None:  # the text itself is never reported
+                raise UnsafeStory(f"The story was not safe for children ({verdict.category}) "
+                                  f"after {attempt.retry_state.attempt_number} tries; it was not written.")
             return text
     raise AssertionError("unreachable")
 

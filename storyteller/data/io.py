@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,8 @@ ALIASES = {"power": "super_power", "style": "story_type", "superpower": "super_p
            "风格": "story_type", "故事类型": "story_type", "类型": "story_type", "故事": "story"}
 REQUIRED = ("dynasty", "super_power", "story_type", "story")
 _SHORT = {"super_power": "power", "story_type": "style"}  # the names JSONL records use
+# A header worth quoting back: a column name, not a line of some other file (`KEY=secret` from a .env)
+_HEADER = re.compile(r"[\w \u4e00-\u9fff-]{0,40}")
 
 csv.field_size_limit(max(csv.field_size_limit(), MAX_BYTES))  # one huge story is checked, not a crash
 
@@ -165,8 +168,9 @@ def _read_csv(path: Path, text: str) -> Dataset:
         names[0] = "index"  # pandas writes the index column with an empty name
     missing = [c for c in REQUIRED if c not in names]
     if missing:
+        found = ", ".join(h.strip() if _HEADER.fullmatch(h.strip()) else "…" for h in header[:12])
         raise DataError(
-            f"{path.name}, line 1: missing column(s) {', '.join(missing)} (found: {', '.join(header)}).",
+            f"{path.name}, line 1: missing column(s) {', '.join(missing)} (found: {found}).",
             f"The first line must name the columns: {','.join(CSV_COLUMNS)}.",
         )
     pos = {c: names.index(c) for c in REQUIRED}

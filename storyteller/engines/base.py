@@ -3,6 +3,10 @@
 The engine knows nothing about the UI. A local model differs from OpenAI only in the body of
 `stream` and in `needs_key`. `Response` wraps a stream lazily: iterate it to stream, it keeps
 the chunks, and timing (time to first token, tokens/s) hangs off it.
+
+Continuing a story (after the safety guard blocked a sentence) is no second method: the same
+`stream` gets a `Prompt` whose `prefix` is the story so far and whose `params.banned` lists the
+words to avoid; engines that honour both say so with `can_continue`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class GenerationParams(BaseModel):
     top_p: float = Field(TOP_P, gt=0.0, le=1.0)
     seed: int | None = None
     stop: list[str] = Field(default_factory=list)
+    banned: list[str] = Field(default_factory=list, description="Words the model must not write (a blocked "
+                              "sentence's terms, when its continuation is sampled again).")
 
 
 class Prompt(BaseModel):
@@ -41,6 +47,10 @@ class Prompt(BaseModel):
     messages: list[dict[str, str]]
     request: StoryRequest | None = None
     params: GenerationParams = Field(default_factory=GenerationParams)
+    prefix: str = Field("", description="The story told so far: an engine that `can_continue` writes what comes "
+                        "after it (and yields only that); used to replace a blocked sentence.")
+    text: str | None = Field(None, description="A raw completion prompt (the API's /v1/completions), given as is "
+                             "to a model without `request`; engines that cannot take raw text use `messages`.")
 
     @classmethod
     def for_story(cls, req: StoryRequest, **params) -> "Prompt":
@@ -53,6 +63,7 @@ class Engine(ABC):
     needs_key: ClassVar[bool] = False
     key_env_var: ClassVar[str | None] = None
     can_stream: ClassVar[bool] = True
+    can_continue: ClassVar[bool] = False  # honours `Prompt.prefix` and `GenerationParams.banned`
 
     def __init__(self, model_id: str):
         self.model_id = model_id

@@ -21,15 +21,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteriaList, TextIteratorStreamer
+from transformers import (AutoModelForCausalLM, AutoTokenizer, NoBadWordsLogitsProcessor, StoppingCriteriaList,
+                          TextIteratorStreamer)
 
 from storyteller.config import get_settings
 from storyteller.engines.base import Engine, Prompt
 from storyteller.engines.ids import resolve_source
 from storyteller.engines.lean_gpt2 import LeanGPT2, decode
-from storyteller.engines.sampling import Cancelled, story_processors
+from storyteller.engines.sampling import Cancelled, banned_ids, story_processors
 from storyteller.errors import ModelNotFoundError, OfflineError, ServiceError, StorytellerError
-from storyteller.story_format import END, SlotFiller, is_storyteller_model, prompt_text
+from storyteller.story_format import (END, SlotFiller, is_storyteller_model, power_tokens, prompt_text,
+                                     slot_values, story_in_slots)
 
 log = logging.getLogger(__name__)
 STORY_TOKENS = 900  # room a storyteller-format model always gets: cut short, a story loses its ending
@@ -153,6 +155,7 @@ class LocalHFEngine(Engine):
     """A transformers causal LM; the embedded storyteller model uses its slot format."""
 
     needs_key = False
+    can_continue = True
 
     def __init__(self, model_id: str, source: str | None = None, is_hub: bool = False):
         """`source`: where to load from as `ids.route` found it; None resolves `model_id` the same way."""
@@ -164,13 +167,24 @@ class LocalHFEngine(Engine):
         return CACHE.get(self.source, self.is_hub, pick_device(get_settings().local.device))
 
     def build_input(self, loaded: Loaded, prompt: Prompt) -> tuple[str, Any]:
-        """(prompt text, SlotFiller or None): storyteller format, else chat template, else plain text."""
+        """(prompt text, SlotFiller or None): storyteller format, else a raw `text`, else chat template,
+        else plain text; then the story so far (`prompt.prefix`), which the model continues."""
+        prefix = self.prefix_text(loaded, prompt)
         if loaded.storyteller and prompt.request is not None:
-            return prompt_text(prompt.request), SlotFiller(prompt.request)
+            return prompt_text(prompt.request) + prefix, SlotFiller(prompt.request)
+        if prompt.text is not None:
+            return prompt.text + prefix, None
         tok = loaded.tokenizer
         if getattr(tok, "chat_template", None):
-            return tok.apply_chat_template(prompt.messages, add_generation_prompt=True, tokenize=False), None
-        return "\n\n".join(m["content"] for m in prompt.messages) + "\n\n", None
+            return tok.apply_chat_template(prompt.messages, add_generation_prompt=True, tokenize=False) + prefix, None
+        return "\n\n".join(m["content"] for m in prompt.messages) + "\n\n" + prefix, None
+
+    @staticmethod
+    def prefix_text(loaded: Loaded, prompt: Prompt) -> str:
+        """The story so far as the model writes it (a storyteller model: with its slot tokens)."""
+        if prompt.prefix and loaded.storyteller and prompt.request is not None:
+            return story_in_slots(prompt.request, prompt.prefix, bool(power_tokens(loaded.tokenizer)))
+        return prompt.prefix
 
     def generate_kwargs(self, loaded: Loaded, prompt: Prompt, text: str) -> dict[str, Any]:
         """Everything `model.generate` gets, except the streamer and stopping criteria."""
@@ -187,8 +201,15 @@ class LocalHFEngine(Engine):
             max_new = min(max_new, loaded.max_positions - inputs["input_ids"].shape[1])
         gen = loaded.model.generation_config
         eos = tok.convert_tokens_to_ids(END) if loaded.storyteller else (gen.eos_token_id or tok.eos_token_id)
+        prefix = self.prefix_text(loaded, prompt)
+        story_start = None  # a continued story: its text so far is part of the input
+        if prefix:
+            story_start = max(0, inputs["input_ids"].shape[1] - len(tok(prefix, add_special_tokens=False).input_ids))
+        power = slot_values(prompt.request)["power"] if loaded.storyteller and prompt.request else None
         processors = story_processors(loaded.storyteller, params.temperature, params.top_p, params.seed, loaded.device,
-                                      tok, prompt.request.lang if prompt.request else None)
+                                      tok, prompt.request.lang if prompt.request else None, story_start, power)
+        if params.banned and (bad := banned_ids(tok, params.banned)):  # before sampling picks a token
+            processors.insert(0, NoBadWordsLogitsProcessor(bad, eos_token_id=eos))
         return dict(
             **{k: v.to(loaded.device) for k, v in inputs.items()},
             max_new_tokens=max_new, do_sample=False, temperature=None, top_p=None, top_k=None,

@@ -20,19 +20,13 @@ from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attemp
 
 from storyteller.config import OpenAISettings, get_settings
 from storyteller.engines.base import Engine, Prompt
-from storyteller.engines.ids import fine_tune_base, openai_name
+from storyteller.engines.ids import fine_tune_base, is_keyless, openai_name
 from storyteller.errors import AuthError, ModelNotFoundError, QuotaError, ServiceError, StorytellerError
-from storyteller.prompts import LEGACY_SEPARATOR, LEGACY_STOP
+from storyteller.prompts import LEGACY_SEPARATOR, LEGACY_STOP, continuation_messages
 
 log = logging.getLogger(__name__)
 KEYLESS = "sk-no-key-required"  # local OpenAI-compatible servers accept any key
 _END = object()
-
-
-def is_keyless(base_url: str | None) -> bool:
-    """A custom server that is not OpenAI's own (local vLLM, Ollama, llama.cpp) needs no key."""
-    host = urlsplit(base_url).hostname or "" if base_url else ""
-    return bool(base_url) and not (host == "openai.com" or host.endswith(".openai.com"))
 
 
 def safe_url(base_url: str | None) -> str:
@@ -94,6 +88,7 @@ class OpenAIChatEngine(Engine):
 
     needs_key: ClassVar[bool] = True
     key_env_var: ClassVar[str | None] = "OPENAI_API_KEY"
+    can_continue: ClassVar[bool] = True  # a chat model is asked for the rest; a completion model extends the text
     wait = wait_exponential_jitter(initial=0.5, max=8.0)  # tests swap in tenacity.wait_none()
 
     def __init__(self, model_id: str):
@@ -114,7 +109,11 @@ class OpenAIChatEngine(Engine):
 
     def request(self, prompt: Prompt) -> dict[str, Any]:
         p = prompt.params
-        kw: dict[str, Any] = {"model": self.name, "messages": prompt.messages, "stream": True}
+        messages = prompt.messages
+        if prompt.prefix:
+            lang = prompt.request.lang if prompt.request else "en"
+            messages = continuation_messages(messages, prompt.prefix, lang, p.banned)
+        kw: dict[str, Any] = {"model": self.name, "messages": messages, "stream": True}
         if self.name.startswith(("o1", "o3", "o4")):  # reasoning models take no sampling knobs
             kw["max_completion_tokens"] = p.max_new_tokens
         else:
@@ -206,6 +205,7 @@ class OpenAICompletionEngine(OpenAIChatEngine):
             text = prompt.request.legacy_prompt()
         else:
             text = prompt.messages[-1]["content"].strip() + LEGACY_SEPARATOR
+        text += prompt.prefix  # a continued story: the model extends the text so far
         kw: dict[str, Any] = {"model": self.name, "prompt": text, "stream": True, "max_tokens": p.max_new_tokens,
                               "temperature": p.temperature, "top_p": p.top_p, "stop": [LEGACY_STOP, *p.stop][:4]}
         if p.seed is not None:

@@ -1,10 +1,13 @@
 """Model ids -> engines, and the list of models a user can pick. What an id names is `ids.route`'s
-rule; this module only builds the engine for it and says what exists when it names nothing."""
+rule (per policy: "cli" or "web"); this module only builds the engine for it, keeps the last
+MAX_ENGINES built (an engine is cheap to rebuild; weights live in local_hf's own bounded cache),
+and says what exists when an id names nothing."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Literal
 
@@ -13,12 +16,13 @@ from pydantic import BaseModel
 
 from storyteller.config import get_settings
 from storyteller.engines.base import Engine
-from storyteller.engines.ids import fine_tune_base, is_legacy_completion, is_openai_name, route
+from storyteller.engines.ids import Policy, fine_tune_base, is_keyless, is_legacy_completion, is_openai_name, route
 from storyteller.errors import ModelNotFoundError, StorytellerError
 
 log = logging.getLogger(__name__)
 
-_engines: dict[str, Engine] = {}
+MAX_ENGINES = 16
+_engines: OrderedDict[str, Engine] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -30,11 +34,11 @@ class ModelInfo(BaseModel):
     needs_key: bool = False
 
 
-def _make(model_id: str) -> Engine:
+def _make(model_id: str, policy: Policy = "cli") -> Engine:
     from storyteller.engines.local_hf import LocalHFEngine
     from storyteller.engines.openai import OpenAIChatEngine, OpenAICompletionEngine
 
-    where = route(model_id)
+    where = route(model_id, policy)
     if where is not None and where.kind == "openai":
         return OpenAICompletionEngine(model_id) if is_legacy_completion(model_id) else OpenAIChatEngine(model_id)
     if where is not None:
@@ -46,6 +50,9 @@ def _make(model_id: str) -> Engine:
             hint="Rebuild it with `python -m storyteller.model.build` (about 15 minutes), or choose another "
             f"model. Models you can use: {known}.",
         )
+    if policy == "web":
+        raise ModelNotFoundError("请从列表里选一个模型。Please choose a model from the list.",
+                                 hint=f"Models you can use: {known}.")
     raise ModelNotFoundError(
         f"There is no model called '{model_id[:80]}'.",
         hint=f"Models you can use: {known}. Put a model folder under models/, use a Hugging Face id "
@@ -53,15 +60,33 @@ def _make(model_id: str) -> Engine:
     )
 
 
-def get_engine(model_id: str | None = None) -> Engine:
-    """The engine for `model_id` (default: settings.local.default_model); one instance per id."""
+def check_model(model_id: object, policy: Policy = "cli") -> str:
+    """The id, stripped (empty: the default model), when it names a model under `policy`; else the
+    friendly ModelNotFoundError. Builds and loads nothing."""
+    model_id = (model_id if isinstance(model_id, str) else "").strip() or get_settings().local.default_model
+    if route(model_id, policy) is None:
+        _make(model_id, policy)  # raises the friendly error
+    return model_id
+
+
+def get_engine(model_id: str | None = None, policy: Policy = "cli") -> Engine:
+    """The engine for `model_id` (default: settings.local.default_model); one instance per id, the
+    last MAX_ENGINES kept. Under the "web" policy an id outside the picker's list is refused first,
+    so an engine the CLI built from a path is never handed to the web app."""
     model_id = (model_id or get_settings().local.default_model).strip()
+    if policy != "cli":
+        check_model(model_id, policy)
     with _lock:
         if model_id in _engines:
+            _engines.move_to_end(model_id)
             return _engines[model_id]
-    engine = _make(model_id)
+    engine = _make(model_id, policy)
     with _lock:
-        return _engines.setdefault(model_id, engine)
+        engine = _engines.setdefault(model_id, engine)
+        _engines.move_to_end(model_id)
+        while len(_engines) > MAX_ENGINES:
+            _engines.popitem(last=False)
+        return engine
 
 
 def clear_engines() -> None:
@@ -128,7 +153,7 @@ def _hub_models() -> list[ModelInfo]:
 
 
 def _openai_models(include_remote: bool) -> list[ModelInfo]:
-    from storyteller.engines.openai import is_keyless, list_fine_tunes
+    from storyteller.engines.openai import list_fine_tunes
 
     s = get_settings().openai
     if s.resolved_key() is None and not is_keyless(s.resolved_base_url()):

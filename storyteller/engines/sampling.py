@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria
 
-from storyteller.story_format import DYNASTY, END, ENDINGS, POWER
+from storyteller.story_format import DYNASTY, END, ENDINGS, POWER, power_tokens
 
 
 NUCLEUS_K = 512
@@ -125,7 +125,8 @@ def word_masks(tokenizer: Any) -> tuple[torch.Tensor, ...] | None:
         return None
     tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     letters = [bool(t) and bool(LATIN.search(t)) and not BYTE.fullmatch(t) and not t.startswith("<|") for t in tokens]
-    pieces = torch.tensor([has and t not in words for t, has in zip(tokens, letters)])
+    powers = set(power_tokens(tokenizer))  # whole names: never pieces
+    pieces = torch.tensor([has and t not in words and t not in powers for t, has in zip(tokens, letters)])
     glue = torch.tensor([has and t[:1].isalpha() for t, has in zip(tokens, letters)])
     named = {"<|dynasty|>", "<|hero|>", "<|power|>"}  # slots whose values end in a letter
     ends = torch.tensor([(has and t[-1:].isalpha()) or t in named for t, has in zip(tokens, letters)])
@@ -167,10 +168,10 @@ class StoryEnd(LogitsProcessor):
     the dynasty in one story in ten, stops mid-sentence or rambles on to the token limit.)"""
 
     def __init__(self, required: list[int], end_id: int, enders: torch.Tensor, blank: torch.Tensor,
-                 nudge_after: int = 120, long_after: int = 800, step: float = 0.05):
+                 nudge_after: int = 120, long_after: int = 800, step: float = 0.05, start: int | None = None):
         self.required, self.end_id, self.enders, self.blank = required, end_id, enders, blank
         self.nudge_after, self.long_after, self.step = nudge_after, long_after, step
-        self.start: int | None = None
+        self.start = start  # where the story starts in the input; None: after the whole prompt
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if self.start is None:
@@ -196,6 +197,43 @@ class StoryEnd(LogitsProcessor):
         return False
 
 
+class OnlyPower(LogitsProcessor):
+    """A model with power tokens names only the requested power: every other catalog power's token
+    is banned, and so is the generic power slot when the request's power has its own token (a typed
+    power keeps the slot, which the SlotFiller fills)."""
+
+    def __init__(self, banned: list[int]):
+        self.banned = torch.tensor(banned, dtype=torch.long)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        return scores.index_fill(-1, self.banned.to(scores.device), float("-inf"))
+
+
+def power_rule(tokenizer: Any, power: str | None) -> tuple[list[int], int | None]:
+    """(token ids to ban, the token that names the power in the story) for a requested power."""
+    tokens = power_tokens(tokenizer)
+    if not tokens:
+        return [], None  # an older model: the power slot names it
+    own = tokens.get(power or "")
+    slot = tokenizer.convert_tokens_to_ids(POWER)
+    banned = [i for i in tokens.values() if i != own] + ([slot] if own is not None else [])
+    return banned, own
+
+
+def banned_ids(tokenizer: Any, terms: list[str]) -> list[list[int]]:
+    """Token id sequences that spell `terms` (as written, after a space, capitalised), for
+    `NoBadWordsLogitsProcessor`: the last token of a sequence is banned after the ones before it.
+    Spellings with unknown tokens are left out (banning <unk> would ban nothing real)."""
+    unk = getattr(tokenizer, "unk_token_id", None)
+    seqs: list[list[int]] = []
+    for term in dict.fromkeys(t.strip() for t in terms if t and t.strip()):
+        for form in dict.fromkeys((term, " " + term, term[:1].upper() + term[1:], " " + term[:1].upper() + term[1:])):
+            ids = tokenizer(form, add_special_tokens=False).input_ids
+            if ids and unk not in ids and ids not in seqs:
+                seqs.append(ids)
+    return seqs
+
+
 class Cancelled(StoppingCriteria):
     """Ends generation once the user's cancel event (or our own, when the reader leaves) is set."""
 
@@ -208,17 +246,24 @@ class Cancelled(StoppingCriteria):
 
 
 def story_processors(storyteller: bool, temperature: float, top_p: float, seed: int | None,
-                     device: str = "cpu", tokenizer: Any = None, lang: str | None = None) -> LogitsProcessorList:
-    """Our own char-level models keep to the story's script, fall into no loops and end well (see
-    `StoryEnd`); then seeded sampling (temperature 0: greedy)."""
+                     device: str = "cpu", tokenizer: Any = None, lang: str | None = None,
+                     story_start: int | None = None, power: str | None = None) -> LogitsProcessorList:
+    """Our own char-level models keep to the story's script, fall into no loops, name only the
+    requested `power` (see `OnlyPower`) and end well (see `StoryEnd`; `story_start`: where a
+    continued story's text starts in the input); then seeded sampling (temperature 0: greedy)."""
     processors = LogitsProcessorList([NoLoops()] if storyteller else [])
     if storyteller and tokenizer is not None:
         if lang in ("zh", "en"):
             processors.insert(0, KeepScript(other_script(tokenizer, lang)))
         if lang == "en" and word_masks(tokenizer) is not None:
             processors.insert(1, WholeWords(*word_masks(tokenizer)))
-        processors.append(StoryEnd(tokenizer.convert_tokens_to_ids([DYNASTY, POWER]),
-                                   tokenizer.convert_tokens_to_ids(END), *token_shapes(tokenizer)))
+        banned, own = power_rule(tokenizer, power)
+        if banned:
+            processors.insert(0, OnlyPower(banned))
+        required = [tokenizer.convert_tokens_to_ids(DYNASTY), own if own is not None else tokenizer.convert_tokens_to_ids(POWER)]
+        processors.append(StoryEnd(required,
+                                   tokenizer.convert_tokens_to_ids(END), *token_shapes(tokenizer),
+                                   start=story_start))
     if temperature > 0:
         seed = seed if seed is not None else secrets.randbits(63)
         processors.append(SeededSampler(seed, temperature, top_p, device))

@@ -4,7 +4,9 @@ A job is started from a `JobSpec` (every setting, validated), and lives in SQLit
 its status, events and metric rows survive restarts, so the UI and CLI can reattach to a running
 job after a reload. Metric rows have the columns of OpenAI's result file (step, train_loss,
 train_accuracy, valid_loss, valid_mean_token_accuracy), so one loss plot serves both providers.
-The jobs tables' schema (migrations 2 and 3 of the project database) sits beside `JobStore`.
+The jobs tables' schema (migrations 2, 3 and 5 of the project database) sits beside `JobStore`.
+A JobStore with an `owner` is one family's view: it stamps the jobs it creates, lists and finds
+only theirs (another family's job id reads as "no such job"); scheduling stays global.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class JobSpec(BaseModel):
     eval_steps: int | None = Field(None, ge=1, description="None: evaluate when saving.")
     max_length: int | None = Field(None, ge=16)
     threads: int = Field(0, ge=0, le=256, description="torch threads in the worker; 0: torch's default.")
+    allow_unsafe: bool = Field(False, description="Train even on stories the child-safety check flags "
+                               "(the parent's explicit choice; off by default).")
 
 
 class Job(BaseModel):
@@ -71,6 +75,7 @@ class Job(BaseModel):
     total_steps: int | None = None
     error: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+    owner: str | None = None  # the family's key (web app, public mode); None: the CLI or the local app
 
     @property
     def done(self) -> bool:
@@ -174,6 +179,12 @@ def m003_unique_local_names(db: sqlite3.Connection) -> None:
     db.execute(f"CREATE UNIQUE INDEX jobs_local_name ON jobs (name) WHERE {ACTIVE_LOCAL}")
 
 
+def m005_job_owner(db: sqlite3.Connection) -> None:
+    """Jobs belong to the browser that started them (a hash of its owner token; NULL: the CLI)."""
+    db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")
+    db.execute("CREATE INDEX jobs_owner ON jobs (owner, created)")
+
+
 class NameTaken(InputError):
     """Another live local job has this name (the unique index said so)."""
 
@@ -183,7 +194,7 @@ class NameTaken(InputError):
 class JobStore(Store):
     """Jobs, events and metrics in the project database."""
 
-    MIGRATIONS = {**Store.MIGRATIONS, 2: m002_jobs, 3: m003_unique_local_names}
+    MIGRATIONS = {**Store.MIGRATIONS, 2: m002_jobs, 3: m003_unique_local_names, 5: m005_job_owner}
 
     def create_job(self, spec: JobSpec, name: str, status: Status = "queued", **fields: Any) -> Job:
         """Insert a job; NameTaken if a live local job already has `name` (nothing is inserted)."""
@@ -191,12 +202,12 @@ class JobStore(Store):
         job_id = fields.pop("id", None) or f"job-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         with self.transaction() as db:
             try:
-                db.execute("INSERT INTO jobs (id, created, updated, provider, name, spec, status) "
-                           "VALUES (?,?,?,?,?,?,?)", (job_id, now, now, spec.provider, name, spec.model_dump_json(),
-                                                      status))
+                db.execute("INSERT INTO jobs (id, created, updated, provider, name, spec, status, owner) "
+                           "VALUES (?,?,?,?,?,?,?,?)", (job_id, now, now, spec.provider, name, spec.model_dump_json(),
+                                                        status, self.owner))
             except sqlite3.IntegrityError:
                 raise NameTaken(f"A model or job called '{name}' already exists.") from None
-            return self.update_job(job_id, **fields) if fields else self.get_job(job_id)
+            return self.update_job(job_id, **fields) if fields else self._read(job_id)
 
     def name_in_use(self, name: str) -> bool:
         """Does a live local job have this name? (A hint for plan; create_job is what decides.)"""
@@ -234,20 +245,30 @@ class JobStore(Store):
             except sqlite3.IntegrityError:
                 raise NameTaken(f"Job {job_id}'s name is now used by another job.",
                                 "Start a new job from its last checkpoint instead.") from None
-        return self.get_job(job_id)
+        return self._read(job_id)
 
     def get_job(self, job_id: str) -> Job:
+        """The job with this id (ours or OpenAI's), if this store's owner may see it."""
+        return self._read(job_id, self.owner)
+
+    def _read(self, job_id: str, owner: str | None = None) -> Job:
+        q, args = "SELECT * FROM jobs WHERE (id=? OR remote_id=?)", [job_id, job_id]
+        if owner is not None:
+            q, args = q + " AND owner=?", args + [owner]
         with self.connect() as db:
-            row = db.execute("SELECT * FROM jobs WHERE id=? OR remote_id=?", (job_id, job_id)).fetchone()
+            row = db.execute(q, args).fetchone() if isinstance(job_id, str) else None
         if row is None:
             raise JobError(f"There is no fine-tuning job '{str(job_id)[:80]}'.",
                            "Run `storyteller finetune list` to see the jobs.")
         return _job(row)
 
     def list_jobs(self, provider: str | None = None, limit: int = 100) -> list[Job]:
-        q, args = "SELECT * FROM jobs", []
+        conds, args = [], []
         if provider:
-            q, args = q + " WHERE provider=?", [provider]
+            conds, args = ["provider=?"], [provider]
+        if self.owner is not None:
+            conds, args = conds + ["owner=?"], args + [self.owner]
+        q = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(conds) if conds else "")
         with self.connect() as db:
             rows = db.execute(q + " ORDER BY created DESC LIMIT ?", (*args, limit)).fetchall()
         return [_job(r) for r in rows]

@@ -24,7 +24,8 @@ from storyteller.data.prepare import request_for, split
 from storyteller.errors import DataError
 from storyteller.finetune.base import JobSpec
 from storyteller.corpus import split as build_split
-from storyteller.story_format import END, is_storyteller_model, prompt_text, slot_values, to_slots, training_text
+from storyteller.story_format import (END, is_storyteller_model, power_tokens, prompt_text, slot_values, to_slots,
+                                      training_text)
 from storyteller.prompts import build_messages
 
 CONFIG_FILE = "training_config.json"
@@ -55,7 +56,9 @@ def render(story: dict, line: int | None, storyteller: bool, tok) -> tuple[str, 
     text = story["story"].strip()
     if storyteller:
         v = slot_values(req)
-        return prompt_text(req), to_slots(text, req.lang, v["dynasty"], v["hero"] or "", v["power"], v["fact"] or "") + END
+        keep = bool(power_tokens(tok))  # a model with power tokens writes the power's own token
+        return prompt_text(req), to_slots(text, req.lang, v["dynasty"], v["hero"] or "", v["power"], v["fact"] or "",
+                                          keep) + END
     messages = build_messages(req)
     if getattr(tok, "chat_template", None):
         head = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -90,7 +93,8 @@ def earlier_pool(meta: dict, storyteller: bool, tok, new_texts: set[str]) -> lis
         ids = set(cfg.get("train_ids") or [])
         stories = [s for s in corpus.load() if s.lang in langs]
         train = [s for s in stories if s.id in ids] if ids else build_split(stories)[0]
-        pool += [training_text(s) for s in train if s.story.strip() not in new_texts]
+        keep = bool(power_tokens(tok))
+        pool += [training_text(s, keep_power=keep) for s in train if s.story.strip() not in new_texts]
     for f in (cfg.get("finetune") or {}).get("data_files", []):
         if Path(f).is_file():
             pool += [render(r, n, storyteller, tok) for r, n in read_stories(f) if r["story"].strip() not in new_texts]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -212,11 +213,27 @@ def prune_checkpoints(job_dir: Path, window: int) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
+WORKER_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "SHELL",
+              "VIRTUAL_ENV", "LD_LIBRARY_PATH", "SYSTEMROOT", "SPACE_ID")
+WORKER_PREFIXES = ("LC_", "STORYTELLER_", "HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TOKENIZERS_", "TORCH", "PYTORCH_",
+                   "CUDA_", "NVIDIA_", "OMP_", "MKL_", "OPENBLAS_", "PYTHON", "XDG_")
+SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE", re.IGNORECASE)
+
+
+def worker_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a local training worker gets: what Python, torch and our settings need, and no
+    secret (no OPENAI_API_KEY, no HF token, no parent password): a local job calls no service."""
+    environ = dict(os.environ if environ is None else environ)
+    env = {k: v for k, v in environ.items()
+           if (k in WORKER_ENV or k.startswith(WORKER_PREFIXES)) and not SECRET.search(k)}
+    return env | {"PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [environ.get("PYTHONPATH")])])}
+
+
 def spawn(job_dir: Path, resume: bool = False) -> int:
     """Start the worker for one job in a process of its own (never a shell); returns its pid."""
     cmd = [sys.executable, "-m", "storyteller.finetune.worker", "--job-dir", str(job_dir)]
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    env = worker_env()
     with open(job_dir / "worker.log", "ab") as out:
         proc = subprocess.Popen(cmd + (["--resume"] if resume else []), cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)

@@ -28,3 +28,6 @@ class UIContext:
     # Published by the Data tab:
     dataset_path: gr.State | None = None  # path of the dataset the Data tab made or checked
     extra: dict[str, Any] = field(default_factory=dict)  # anything else a tab wants to share, by name
+    # Published by app.build_ui:
+    public: bool = False  # public mode (storyteller.access): gates, limits, one family's view each
+    visitor: gr.State | None = None  # this page's ui.visitor.Visitor: its family and the parent gate

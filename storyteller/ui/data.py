@@ -5,11 +5,18 @@ its progress (done/total, ETA, tokens, cost); Stop sets this session's cancel ev
 every story already written, so pressing Generate again with the same name resumes. The
 dataset the tab last checked or prepared is published as `ctx.dataset_path` (a path string in
 gr.State) for the Training tab; `ctx.extra["dataset"]` holds {"source", "train", "val", "format"}.
+
+Every file lives in the family's workspace folder (`data.workspace`): uploads are copied in before
+they are checked, outputs and prepared files are written there. In public mode each handler asks
+for a parent first (`Visitor.require_parent`), and generation is capped at
+settings.public.max_stories. Text from a file or a model is escaped before it joins our Markdown.
 """
 
 from __future__ import annotations
 
+import html
 import queue
+import re
 import threading
 from collections.abc import Iterator
 
@@ -17,13 +24,19 @@ import gradio as gr
 
 from storyteller.engines.world import WORLD_ID
 from storyteller.catalog import get_catalog
+from storyteller.config import get_settings
 from storyteller.data import workspace
 from storyteller.data.check import CheckReport, check
-from storyteller.data.generate import DEFAULT_TEMPLATE, GenerateSpec, generate
+from storyteller.data.generate import DEFAULT_TEMPLATE, GenerateSpec, check_template, generate, plan
 from storyteller.data.io import read_dataset
 from storyteller.data.prepare import FORMATS, prepare
+from storyteller.engines.registry import check_model
 from storyteller.errors import StorytellerError
+from storyteller.plaintext import escape_markdown
 from storyteller.ui.context import UIContext
+from storyteller.ui.visitor import Visitor
+
+PUBLIC_CONCURRENCY = 4  # requests at once for one generation, in public mode
 
 
 class DataSession:
@@ -53,6 +66,7 @@ ISSUE_ZH = {
     "replacement_char": "有丢失的字（�）", "mojibake": "有乱码", "missing_prompt_or_completion": "缺少 prompt 或 completion",
     "prompt_separator": "prompt 结尾不对", "completion_stop": "completion 结尾不对",
     "completion_leading_space": "completion 开头少一个空格", "format_error": "聊天格式有错",
+    "unsafe_story": "有不适合孩子的故事（按类别和行号列出）",
 }
 HEADERS = {"dynasty": "朝代 / dynasty", "power": "超能力 / power", "style": "风格 / style", "story": "故事 / story"}
 FORMAT_LABELS = {"chat": "chat", "legacy": "legacy", "local": "本地 / local", "csv": "CSV"}
@@ -74,8 +88,10 @@ def report_markdown(r: CheckReport) -> str:
         mark = "⛔" if i.severity == "error" else "⚠️"
         where = f" — 行 / line {', '.join(map(str, i.lines))}" if i.lines else ""
         count = f" (x{i.count})" if i.count > 1 and i.code != "format_error" else ""
-        lines.append(f"- {mark} {ISSUE_ZH.get(i.code, i.code)} / {i.message}{count}{where}")
-    return "\n".join(lines) + f"\n\n```text\n{r.text(preview=False)}\n```"
+        lines.append(f"- {mark} {ISSUE_ZH.get(i.code, i.code)} / {escape_markdown(i.message)}{count}{where}")
+    details = r.text(preview=False)
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", details)), default=0))  # nothing closes it early
+    return "\n".join(lines) + f"\n\n{fence}text\n{details}\n{fence}"
 
 
 def preview_rows(r: CheckReport) -> list[list[str]]:
@@ -84,7 +100,11 @@ def preview_rows(r: CheckReport) -> list[list[str]]:
 
 
 def problem_markdown(e: Exception) -> str:
-    return f"### ⚠️ 这个文件有问题 / This file has a problem\n{_friendly(e)}"
+    return f"### ⚠️ 这个文件有问题 / This file has a problem\n{escape_markdown(_friendly(e))}"
+
+
+def _warn(message: str) -> None:
+    gr.Warning(html.escape(message))  # toasts render HTML; the message may quote a file or a field
 
 
 def _checked(path: str):
@@ -123,22 +143,30 @@ def _has_stories(path) -> bool:
 
 
 def run_generate(model, dynasties, powers, styles, repeats, concurrency, template, lang, name, fmt,
-                 session: DataSession) -> Iterator[tuple]:
+                 session: DataSession, visitor: Visitor | None = None) -> Iterator[tuple]:
     """Stream progress lines; at the end show the check report and offer the file."""
+    visitor = visitor or Visitor()
+    visitor.require_parent()
     keep = (gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
     if missing := _missing_choice(dynasties, powers, styles, model):
-        gr.Warning(missing)
+        _warn(missing)
         yield (f"⚠️ {missing}",) + keep
         return
     try:
-        spec = GenerateSpec(model_id=model, dynasties=list(dynasties or []), powers=list(powers or []),
-                            styles=list(styles or []), repeats=int(repeats), concurrency=int(concurrency),
-                            template=(template or "").strip() or None, lang=lang)
-    except (StorytellerError, ValueError) as e:
-        gr.Warning(_friendly(e))
-        yield (f"⚠️ {_friendly(e)}",) + keep
+        model = model if model == WORLD_ID else check_model(model, "web")
+        limits = ({"max_stories": get_settings().public.max_stories} if visitor.public else {})
+        spec = GenerateSpec(model_id=model, dynasties=[str(v) for v in dynasties or []],
+                            powers=[str(v) for v in powers or []], styles=[str(v) for v in styles or []],
+                            repeats=int(repeats), template=(template or "").strip() or None, lang=lang,
+                            concurrency=min(int(concurrency), PUBLIC_CONCURRENCY) if visitor.public else int(concurrency),
+                            **limits)
+        check_template(spec.template or "")
+        plan(spec)  # refuses too many stories before anything starts
+        out = workspace.output_path(str(name or ""), fmt, visitor.scope)
+    except (StorytellerError, ValueError, TypeError) as e:
+        _warn(_friendly(e))
+        yield (f"⚠️ {escape_markdown(_friendly(e))}",) + keep
         return
-    out = workspace.output_path(name, fmt)
     cancel = session.start()
     updates: queue.Queue = queue.Queue()
     box: dict = {}
@@ -164,10 +192,10 @@ def run_generate(model, dynasties, powers, styles, repeats, concurrency, templat
         session.running = False
     if "error" in box:
         msg = _friendly(box["error"])
-        gr.Warning(msg)
+        _warn(msg)
         kept = (f"\n\n已写好的故事都保存在 {out.name}，再按「生成」会接着写 / Stories already written are kept in "
                 f"{out.name}; press Generate again to go on." if _has_stories(out) else "")
-        yield (f"⚠️ {msg}{kept}",) + keep
+        yield (f"⚠️ {escape_markdown(msg)}{kept}",) + keep
         return
     res = box["result"]
     status = (f"{'⏹ 已停止 / Stopped' if res.stopped else '✅ 完成 / Done'}: {res.written} new, "
@@ -177,7 +205,7 @@ def run_generate(model, dynasties, powers, styles, repeats, concurrency, templat
     try:
         md, prev, path, info = _checked(str(out))
     except StorytellerError as e:
-        yield (status + f"\n\n⚠️ {e}", _file(out), gr.update(), gr.update(), gr.update(), gr.update())
+        yield (status + f"\n\n⚠️ {escape_markdown(e)}", _file(out), gr.update(), gr.update(), gr.update(), gr.update())
         return
     yield status, _file(out), md, prev, path, info
 
@@ -194,28 +222,40 @@ def stop_generate(session: DataSession):
     return "⏹ 正在停止，已写好的故事会保留 / Stopping; stories already written are kept."
 
 
-def on_upload(file):
+def on_upload(file, visitor: Visitor | None = None):
+    """Copy the upload into the family's workspace, then check the copy (training reads only there)."""
+    visitor = visitor or Visitor()
+    visitor.require_parent()
     if not file:  # the file was removed: forget it, so Prepare cannot use it
         return "", gr.update(value=[], visible=False), None, {}
     try:
-        return _checked(file)
+        saved = workspace.save_upload(file, visitor.scope)
+    except (StorytellerError, OSError) as e:
+        _warn(_friendly(e))
+        return problem_markdown(e), gr.update(value=[], visible=False), None, {}
+    try:
+        return _checked(str(saved))
     except StorytellerError as e:
-        gr.Warning(_friendly(e))
+        saved.unlink(missing_ok=True)  # not a dataset: keep no copy (the parent still has the file)
+        _warn(_friendly(e))
         return problem_markdown(e), gr.update(value=[], visible=False), None, {}
 
 
-def run_prepare(path, fmt, val, seed, info):
+def run_prepare(path, fmt, val, seed, info, visitor: Visitor | None = None):
     """Prepare from the checked source (not from an earlier prepared file)."""
+    visitor = visitor or Visitor()
+    visitor.require_parent()
     path = (info or {}).get("source") or path
     if not path:
         msg = "先生成或上传一个数据集 / Generate or upload a dataset first."
-        gr.Warning(msg)
+        _warn(msg)
         return f"⚠️ {msg}", gr.update(value=None, visible=False), path, info
     try:
-        res = prepare(path, fmt, workspace.prepared_dir(), val=float(val or 0), seed=int(seed or 0))
-    except StorytellerError as e:
-        gr.Warning(_friendly(e))
-        return f"⚠️ {_friendly(e)}", gr.update(value=None, visible=False), path, info
+        source = workspace.resolve(workspace.relative_name(path, visitor.scope), visitor.scope)
+        res = prepare(source, fmt, workspace.prepared_dir(visitor.scope), val=float(val or 0), seed=int(seed or 0))
+    except (StorytellerError, ValueError, TypeError) as e:
+        _warn(_friendly(e))
+        return f"⚠️ {escape_markdown(_friendly(e))}", gr.update(value=None, visible=False), path, info
     files = [str(res.train_path)] + ([str(res.val_path)] if res.val_path else [])
     msg = (f"✅ 训练 / train **{res.train_count}** · 验证 / validation **{res.val_count}** ({res.format})"
            + (f" · 去掉了 / left out {res.dropped_empty} 个空的 / empty, {res.dropped_duplicates} 个重复的 / duplicates"
@@ -301,12 +341,15 @@ def render(ctx: UIContext) -> None:
 
     lang.change(lambda lg: gr.update(value=DEFAULT_TEMPLATE[lg]), lang, template, queue=False,
                 api_visibility="private")
+    who = [ctx.visitor] if ctx.visitor is not None else []
+    api = "private" if ctx.public else "public"  # public mode: only the story endpoints are in the API
     gen_btn.click(run_generate, [model, dynasties, powers, styles, repeats, concurrency, template, lang, name,
-                                 fmt, session],
+                                 fmt, session, *who],
                   [status, generated, report, preview, dataset_path, dataset_info],
-                  api_name="generate_dataset", concurrency_limit=2, concurrency_id="datagen")
+                  api_name="generate_dataset", api_visibility=api, concurrency_limit=2, concurrency_id="datagen")
     stop_btn.click(stop_generate, session, status, queue=False, api_visibility="private")
-    upload.change(on_upload, upload, [report, preview, dataset_path, dataset_info],
-                  api_name="check_dataset")
-    prep_btn.click(run_prepare, [dataset_path, pfmt, val, seed, dataset_info],
-                   [prep_status, prepared, dataset_path, dataset_info], api_name="prepare_dataset")
+    upload.change(on_upload, [upload, *who], [report, preview, dataset_path, dataset_info],
+                  api_name="check_dataset", api_visibility=api)
+    prep_btn.click(run_prepare, [dataset_path, pfmt, val, seed, dataset_info, *who],
+                   [prep_status, prepared, dataset_path, dataset_info], api_name="prepare_dataset",
+                   api_visibility=api)

@@ -2,12 +2,17 @@
 watches the story grow. Stop keeps the text; every story is saved by `storyteller.studio`.
 
 Handlers are thin: choices -> `studio.build_request` -> `studio.tell` -> yield the growing text.
+The story is shown in a read-only text box: model output is never rendered as Markdown or HTML,
+so no remote image or link can reach a child. The model id must be one the picker offers (the
+"web" policy of `engines.ids`); in public mode a model that costs money needs a parent, and each
+session and client address may start settings.public.stories_per_minute stories a minute.
 With "read aloud" on, `readaloud.speak_frames` wraps `stream_frames`: each finished sentence is
 spoken and streamed to the player while the text keeps growing.
 """
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from collections.abc import Iterator
@@ -15,18 +20,23 @@ from collections.abc import Iterator
 import gradio as gr
 
 from storyteller import studio
-from storyteller.catalog import get_catalog
+from storyteller.catalog import DEFAULT_BAND, get_catalog
 from storyteller.engines.base import TEMPERATURE
+from storyteller.engines.ids import costs_money
+from storyteller.engines.registry import check_model
 from storyteller.errors import StorytellerError
+from storyteller.plaintext import escape_markdown
+from storyteller.safety import age
 from storyteller.ui import readaloud
 from storyteller.ui.context import UIContext
+from storyteller.ui.visitor import PAID, Visitor
 
 LABELS = {
     "zh": {"dynasty": "朝代", "power": "超能力", "style": "故事风格", "length": "故事长度（字）",
-           "model": "讲故事的模型", "temperature": "想象力（温度）", "advanced": "高级",
+           "model": "讲故事的模型", "age": "听故事的小朋友几岁", "temperature": "想象力（温度）", "advanced": "高级",
            "waiting": "正在想故事……", "empty": "*选好朝代、超能力和风格，然后按「讲故事」！*"},
     "en": {"dynasty": "Dynasty", "power": "Superpower", "style": "Story style",
-           "length": "Story length (words)", "model": "Storyteller model",
+           "length": "Story length (words)", "model": "Storyteller model", "age": "Listener's age",
            "temperature": "Imagination (temperature)", "advanced": "Advanced",
            "waiting": "Thinking of a story…", "empty": "*Pick a dynasty, a superpower and a style, then press Tell!*"},
 }
@@ -42,6 +52,7 @@ class TellSession:
         self.run: studio.StoryRun | None = None
         self.cancel = threading.Event()
         self.last: tuple | None = None
+        self.last_band = DEFAULT_BAND
 
     def __deepcopy__(self, memo) -> "TellSession":  # gr.State copies its initial value per session
         return TellSession()
@@ -68,24 +79,33 @@ def stream_frames(run: studio.StoryRun, lang: str) -> Iterator[tuple[str, str]]:
         run.close()
     status = run.stats_line(lang)
     if run.error:
-        gr.Warning(run.error)
-        status = f"**{run.error}**\n\n{status}"
+        gr.Warning(html.escape(run.error))
+        status = f"**{escape_markdown(run.error)}**\n\n{escape_markdown(status)}"
     yield run.text, status
 
 
 def tell_story(dynasty, power, style, lang, length, model, temperature, session: TellSession,
-               read_aloud: bool = False, voice: str = readaloud.AUTO, rate: int = 150):
+               read_aloud: bool = False, voice: str = readaloud.AUTO, rate: int = 150, age_band: str = DEFAULT_BAND,
+               visitor: Visitor | None = None, request: gr.Request | None = None):
     """Tell a story with the choices on screen (the API endpoint /tell). Frames are
-    (story, status, audio chunk for the player, whole-story audio file)."""
+    (story, status, audio chunk for the player, whole-story audio file). `visitor` None: the local
+    single-user app (direct calls)."""
     lang = lang if lang in LABELS else "zh"
-    session.last = (dynasty, power, style, lang, length, model, temperature)
+    visitor = visitor or Visitor()
+    visitor.seen(request)
+    session.last, session.last_band = (dynasty, power, style, lang, length, model, temperature), age_band
     cancel = session.start()
     try:
-        req = studio.build_request(dynasty, power, style, lang, length)
-        session.run = studio.tell(req, model, temperature=temperature, cancel=cancel)
+        req = studio.build_request(dynasty, power, style, lang, length, age_band=age_band)
+        model = check_model(model, "web")
+        refused = PAID if costs_money(model) and not visitor.trusted else visitor.story_allowed()
+        if refused is None:
+            session.run = studio.tell(req, model, temperature=temperature, cancel=cancel, store=visitor.stories())
     except StorytellerError as e:
-        gr.Warning(str(e))
-        yield gr.update(), f"**{e}**", gr.skip(), gr.skip()
+        refused = str(e)
+    if refused is not None:  # shown as text: it may quote what was typed
+        gr.Warning(html.escape(refused))
+        yield gr.update(), f"**{escape_markdown(refused)}**", gr.skip(), gr.skip()
         return
     frames = stream_frames(session.run, lang)
     if read_aloud:
@@ -103,10 +123,23 @@ def tell_story(dynasty, power, style, lang, length, model, temperature, session:
 
 
 def regenerate(dynasty, power, style, lang, length, model, temperature, session: TellSession,
-               read_aloud: bool = False, voice: str = readaloud.AUTO, rate: int = 150):
+               read_aloud: bool = False, voice: str = readaloud.AUTO, rate: int = 150, age_band: str = DEFAULT_BAND,
+               visitor: Visitor | None = None, request: gr.Request | None = None):
     """Tell it again with the same choices as the last story (or the ones on screen)."""
     choices = session.last or (dynasty, power, style, lang, length, model, temperature)
-    yield from tell_story(*choices, session, read_aloud, voice, rate)
+    band = session.last_band if session.last else age_band
+    yield from tell_story(*choices, session, read_aloud, voice, rate, band, visitor, request)
+
+
+def choose_band(band: str):
+    """A new age band: the length slider moves to its default and range."""
+    b = age.band(band)
+    return gr.update(value=b.length, maximum=b.length_max)
+
+
+def relabel_band(lang: str):
+    lang = lang if lang in LABELS else "zh"
+    return gr.update(choices=age.choices(lang), label=LABELS[lang]["age"])
 
 
 def stop_story(lang, session: TellSession) -> str:
@@ -158,8 +191,9 @@ def render(ctx: UIContext) -> None:
             style = gr.Dropdown(cat.choices("style", "zh"), value=DEFAULTS["style"], allow_custom_value=True,
                                 label=t["style"], elem_id="style")
         with gr.Row():
-            length = gr.Slider(studio.LENGTH_MIN, 1000, value=studio.LENGTH_DEFAULT, step=50, label=t["length"],
-                               elem_id="length")
+            band = gr.Radio(age.choices("zh"), value=DEFAULT_BAND, label=t["age"], elem_id="age-band")
+            length = gr.Slider(studio.LENGTH_MIN, age.band(DEFAULT_BAND).length_max, value=studio.LENGTH_DEFAULT,
+                               step=50, label=t["length"], elem_id="length")
             model = _model_picker(ctx)
         with gr.Accordion(t["advanced"], open=False) as advanced:
             temperature = gr.Slider(0.0, 2.0, value=TEMPERATURE, step=0.05, label=t["temperature"], elem_id="temperature")
@@ -168,8 +202,9 @@ def render(ctx: UIContext) -> None:
             tell_btn = gr.Button("讲故事 / Tell", variant="primary", size="lg", elem_id="tell")
             stop_btn = gr.Button("停止 / Stop", variant="stop", size="lg", elem_id="stop")
             again_btn = gr.Button("再讲一个 / Regenerate", variant="secondary", size="lg", elem_id="regenerate")
-        story = gr.Markdown(t["empty"], elem_id="story-text", elem_classes="story-text", min_height=200,
-                            line_breaks=True)
+        story = gr.Textbox("", placeholder=t["empty"].strip("*"), interactive=False, show_label=False, lines=6,
+                           max_lines=40, autoscroll=True, buttons=["copy"], elem_id="story-text",
+                           elem_classes="story-text")  # plain text: model output is never rendered
         stats = gr.Markdown("", elem_id="story-stats", elem_classes="story-stats")
         speech |= readaloud.render_player(ctx)
 
@@ -177,7 +212,7 @@ def render(ctx: UIContext) -> None:
     ctx.extra["story_text"] = story
 
     inputs = [dynasty, power, style, lang, length, model, temperature, session,
-              speech["read"], speech["voice"], speech["rate"]]
+              speech["read"], speech["voice"], speech["rate"], band, *[v for v in [ctx.visitor] if v is not None]]
     outputs = [story, stats, speech["player"], speech["download"]]
     limit = ctx.settings.ui.concurrency
     told = tell_btn.click(tell_story, inputs, outputs, api_name="tell", concurrency_limit=limit,
@@ -186,6 +221,8 @@ def render(ctx: UIContext) -> None:
                             concurrency_limit=limit, concurrency_id="story", show_progress="hidden")
     stop_btn.click(stop_story, [lang, session], stats, cancels=[told, again], queue=False,
                    api_visibility="private")
+    band.change(choose_band, band, length, queue=False, api_visibility="private")
+    lang.change(relabel_band, lang, band, queue=False, api_visibility="private")
     lang.change(switch_language, [lang, dynasty, power, style],
                 [dynasty, power, style, length, model, temperature, advanced], queue=False,
                 api_visibility="private")

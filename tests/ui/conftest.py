@@ -25,7 +25,10 @@ from storyteller.errors import ServiceError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "models" / "storyteller-tiny"
-CHARS = "唐宋汉秦明清隐形飞行喷火轻松搞笑温馨奥特曼怪兽英雄朋友今天来到城市打败勇敢帮助一起的了是在我们他她小大天地人心光。，！abcdefghijklmnopqrstuvwxyz .,!"
+# Characters the random models write. No Latin letters and no 打/人: random letters spell rude
+# English words and pinyin, and 打+人 is "hit someone", so the safety guard would (rightly) replace
+# sentences and end a long story early, which is not what these tests are about.
+CHARS = "唐宋汉秦明清隐形飞行喷火轻松搞笑温馨奥特曼怪兽英雄朋友今天来到城市败勇敢帮助一起的了是在我们他她小大天地心光。，！"
 
 
 class ReplayEngine(Engine):
@@ -98,6 +101,19 @@ def model_env(story_model, settings_env, monkeypatch) -> str:
     monkeypatch.setenv("STORYTELLER_LOCAL__DEFAULT_MODEL", model_id)
     get_settings.cache_clear()
     return model_id
+
+
+@pytest.fixture
+def listed_replay(tmp_path, monkeypatch) -> str:
+    """A model folder called "replay", so the web app's picker rule accepts the id the replaying
+    engine stands in for (the web app tells only with ids its picker offers)."""
+    from storyteller.config import get_settings
+
+    (tmp_path / "listed-models" / "replay").mkdir(parents=True)
+    (tmp_path / "listed-models" / "replay" / "config.json").write_text("{}")
+    monkeypatch.setenv("STORYTELLER_LOCAL__MODELS_DIR", str(tmp_path / "listed-models"))
+    get_settings.cache_clear()
+    return "replay"
 
 
 def app_env(models_dir: Path, model_id: str, data_dir: Path) -> dict[str, str]:

@@ -64,3 +64,14 @@ def test_story_without_read_aloud_opens_no_media_stream(app):
     assert messages[-1]["success"] and messages[-1]["output"]["data"][0]
     assert sum(m["msg"] == "process_generating" for m in messages) >= 3
     assert not any("playlist" in json.dumps(m) or '"is_stream": true' in json.dumps(m) for m in messages)
+
+
+def test_tell_endpoint_takes_the_age_band_and_saves_it(client, app):
+    import json
+
+    job = client.submit("唐", "隐形", "轻松", "zh", 100, app.model, 0.8, False, "auto", 150, "3-5", api_name="/tell")
+    final_stats = job.result()[1]
+    assert "3–5岁" in final_stats and "词汇 HSK" in final_stats
+    with sqlite3.connect(app.db) as db:
+        band, request = db.execute("SELECT age_band, request FROM stories ORDER BY id DESC LIMIT 1").fetchone()
+    assert band == "3-5" and json.loads(request)["age_band"] == "3-5"

@@ -50,6 +50,21 @@ def test_unknown_model_is_a_friendly_error(model_env):
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+def test_a_typed_unsafe_power_is_refused_kindly_before_any_model(settings_env, monkeypatch):
+    from storyteller import studio
+    from tests.ui.conftest import ReplayEngine
+
+    engine = ReplayEngine()
+    monkeypatch.setattr(studio, "_get_engine", lambda model_id: engine)
+    result = runner.invoke(app, ["tell", "--dynasty", "唐", "--power", "杀人", "--style", "轻松"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "英雄不伤害任何人" in result.output and "治愈之光" in result.output and "杀人" not in result.output
+    assert not engine.prompts and not Store().stories()
+    result = runner.invoke(app, ["tell", "--lang", "en", "--power", "a big g-u-n"])
+    assert result.exit_code == 1 and "weapons" in result.output and "gun" not in result.output
+    assert not engine.prompts
+
+
 def test_empty_choice_is_a_friendly_error(model_env):
     result = runner.invoke(app, ["tell", "--dynasty", "  "])
     assert result.exit_code == 1 and "朝代" in result.output and "Traceback" not in result.output
@@ -73,3 +88,25 @@ def test_ctrl_c_stops_and_keeps_the_text(random_model, tmp_path):
     [saved] = Store(tmp_path / "storyteller.db").stories()
     assert saved["status"] == "stopped"
     assert saved["text"].encode() in shown and len(saved["text"]) >= 20
+
+
+def test_age_band_sets_the_story_and_is_saved(settings_env, monkeypatch):
+    from storyteller import studio
+    from tests.fakes.scripted_engine import ScriptedEngine
+
+    engine = ScriptedEngine("林则徐来到了今天。大家都很开心。")
+    monkeypatch.setattr(studio, "_get_engine", lambda model_id: engine)
+    result = runner.invoke(app, ["tell", "--dynasty", "清", "--age", "9-12"])
+    assert result.exit_code == 0, result.output
+    req = engine.prompts[0].request
+    assert req.age_band == "9-12" and req.length == 500 and "鸦片" in req.hero_fact()
+    assert "9–12岁" in result.output and Store().stories()[0]["request"]["age_band"] == "9-12"
+    runner.invoke(app, ["tell", "--dynasty", "清", "-a", "3-5", "--length", "1000"])
+    younger = engine.prompts[1].request
+    assert younger.age_band == "3-5" and younger.length == 400 and younger.hero_fact() is None
+
+
+def test_an_unknown_age_band_is_a_friendly_error(settings_env):
+    result = runner.invoke(app, ["tell", "--age", "15"])
+    assert result.exit_code == 1 and "3-5, 6-8 or 9-12" in result.output and "Traceback" not in result.output
+    assert not Store().stories()

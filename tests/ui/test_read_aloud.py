@@ -26,7 +26,7 @@ CHOICES = ("唐", "隐形", "轻松", "zh", 300, "replay", 0.8)
 
 
 @pytest.fixture
-def engine(settings_env, monkeypatch) -> ReplayEngine:
+def engine(settings_env, listed_replay, monkeypatch) -> ReplayEngine:
     engine = ReplayEngine(text=STORY, delay_s=0.01)
     monkeypatch.setattr(studio, "_get_engine", lambda model_id: engine)
     return engine
@@ -138,12 +138,12 @@ def test_browser_player_appears_while_text_still_grows(app):
         while clip_link.count() == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert clip_link.count() == 1, "no audio reached the player"
-        heard_at = len(page.locator("#story-text").inner_text())
+        heard_at = len(page.locator("#story-text textarea").input_value())
         assert page.locator("#story-audio audio").count() == 1
         grew = False
         while time.monotonic() < deadline and not grew:
             time.sleep(0.2)
-            grew = len(page.locator("#story-text").inner_text()) > heard_at + 20
+            grew = len(page.locator("#story-text textarea").input_value()) > heard_at + 20
         assert grew, "the text did not keep growing after the audio started"
         page.click("#stop")
         # Tell answers again once the story stopped (or, this model being fast, had already ended)
