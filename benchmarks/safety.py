@@ -35,6 +35,9 @@ from storyteller.tts.sentences import split_sentences  # noqa: E402
 
 INPUTS = ROOT / "tests" / "fixtures" / "safety_inputs.jsonl"
 SHAPES = ROOT / "tests" / "fixtures" / "safety_shapes.jsonl"
+# Written by a red-teamer who never saw the policy, and never used to tune it: what to expect on
+# phrasings nobody has written yet. Do not add its rows to the lists or the test corpus.
+HELD_OUT = ROOT / "tests" / "fixtures" / "safety_heldout.jsonl"
 BUDGET_MS = 1.0
 
 
@@ -63,6 +66,21 @@ def test_corpus() -> None:
                 print(f"     missed: {r['kind']} {r['text']!r}")
             for r in false:
                 print(f"     false alarm: {r['kind']} {r['text']!r} -> {verdict(r).category}")
+
+
+def held_out() -> None:
+    rows = [json.loads(x) for x in HELD_OUT.read_text(encoding="utf-8").splitlines() if x.strip()]
+    gate = {r["text"]: (check_text(r["text"], r["lang"]) if r["kind"] == "sentence"
+                        else check_typed(r["kind"], r["text"], r["lang"])) for r in rows}
+    unsafe = [r for r in rows if r["expect"] == "block"]
+    innocent = [r for r in rows if r["expect"] == "allow"]
+    caught = sum(1 for r in unsafe if gate[r["text"]])
+    false = [r for r in innocent if gate[r["text"]]]
+    print(f"== held-out red-team set, never tuned on: {len(rows)} inputs (typed values through the whole gate)")
+    print(f"  unsafe blocked {caught}/{len(unsafe)} = {100 * caught / len(unsafe):.1f}%; innocent blocked "
+          f"{len(false)}/{len(innocent)} = {100 * len(false) / len(innocent):.1f}%")
+    by_cat = Counter(r["category"] for r in unsafe if not gate[r["text"]])
+    print(f"  missed by category: {dict(by_cat)}")
 
 
 def team_corpus() -> list[str]:
@@ -148,5 +166,6 @@ if __name__ == "__main__":
     matchers(False), matchers(True)
     print(f"== lists compiled in {(time.perf_counter() - t0) * 1000:.0f} ms (once per process)")
     test_corpus()
+    held_out()
     cost(team_corpus())
     typed_gate()

@@ -98,3 +98,17 @@ def test_a_share_of_composed_stories_get_a_made_up_power_told_with_the_generic_p
         if world.lang == "zh":
             assert set(cast.power) <= set(_hanzi(world))  # no new characters for the tokenizer
     assert all(c.power in catalog for c, _ in compose_many(world, 50, seed=3))  # off by default
+
+
+def test_announce_names_the_power_before_the_story_shows_it(world):
+    from storyteller.world.compose import ANNOUNCE
+
+    stops = re.compile(r"[。！.!]")
+    for cast, story in compose_many(world, 20, seed=4, announce=True):
+        name = get_catalog().translate("power", cast.power, world.lang)
+        third = story.split("\n")[2]  # home, the trip, then the power: named in its first sentence
+        first = stops.split(third)[0]
+        assert name.lower() in first.lower(), third
+        assert any(first.startswith(a.split("{")[0]) for a in ANNOUNCE[world.lang]), third
+    firsts = [stops.split(s.split("\n")[2])[0] for _, s in compose_many(world, 20, seed=4)]
+    assert not any(f.startswith(a.split("{")[0]) for f in firsts for a in ANNOUNCE[world.lang] if a.split("{")[0])

@@ -40,7 +40,8 @@ class TrainConfig:
     world_seed: int = 2026
     typed_power_share: float = 0.0  # composed stories with a made-up power, told with the generic passages
     # The power-token recipe (`--power-tokens`, tried 2026-11-30, not shipped): each catalog power is one
-    # token written in the story itself, typed powers keep the slot, header noise spares the power.
+    # token written in the story itself, typed powers keep the slot, header noise spares the power,
+    # and composed stories name the power before they show it.
     power_tokens: bool = False
     team_repeat: int = 2  # the team's stories are seen this many times as often as a composed one
     n_embd: int = 256
@@ -72,7 +73,8 @@ def world_stories(cfg: TrainConfig) -> list[corpus.Story]:
         if not n:
             continue
         world = load_world(lang)
-        for i, (cast, story) in enumerate(compose_many(world, n, cfg.world_seed, cfg.typed_power_share)):
+        for i, (cast, story) in enumerate(compose_many(world, n, cfg.world_seed, cfg.typed_power_share,
+                                                        announce=cfg.power_tokens)):
             d = cat.dynasty(cast.dynasty)
             out.append(corpus.Story(id=f"world-{lang}-{i:06d}", lang=lang, dynasty=d.zh if d else cast.dynasty,
                                     hero=cast.hero, hero_fact=cast.fact or "", power=cast.power, style=cast.style,

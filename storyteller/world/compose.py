@@ -17,6 +17,10 @@ from storyteller.catalog import get_catalog
 from storyteller.world.schema import BEATS, GENERIC, SLOT_RE, Variant, World
 
 FAILS = {"艰难": (2, 2), "努力": (1, 2), "冒险": (0, 1), "轻松": (0, 1), "幽默": (0, 1), "温馨": (0, 1)}
+# Sentences that name the power before the story shows it (the power-token recipe, see model/build.py).
+ANNOUNCE = {"zh": ["{hero}还不知道，自己马上就要有{power}的本领了。", "一件神奇的事发生了：{hero}有了{power}的本领！"],
+            "en": ["{Hero} did not know it yet, but {he} was about to discover the power of {power}.",
+                   "Something magical happened: {hero} had the power of {power}!"]}
 STYLE_WEIGHT = 3  # a variant written for this style is this much likelier than a general one
 
 
@@ -53,8 +57,8 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 
 class _Teller:
-    def __init__(self, world: World, cast: Cast, rng: random.Random):
-        self.world, self.cast, self.rng = world, cast, rng
+    def __init__(self, world: World, cast: Cast, rng: random.Random, announce: bool = False):
+        self.world, self.cast, self.rng, self.announce = world, cast, rng, announce
         lang = world.lang
         hero = world.heroes.get(cast.hero_key or "") or world.heroes[GENERIC]
         place = rng.choice(world.places)
@@ -82,10 +86,12 @@ class _Teller:
         return fill(text, self.values)
 
     def found(self, found: list[str]) -> list[str]:
-        """Discovering the power, said by name: a story must name the power it was asked for."""
+        """Discovering the power, said by name: a story must name the power it was asked for. With
+        `announce`, a sentence first names the power to come, so what shows it follows the name."""
         name = self.values["power"].lower()
         text = self.pick([f for f in found if name in fill(f, self.values).lower()] or found)
-        return [text] if name in text.lower() else [text, self.beat("named")]
+        lead = [fill(self.rng.choice(ANNOUNCE[self.world.lang]), self.values)] if self.announce else []
+        return lead + ([text] if name in text.lower() else [text, self.beat("named")])
 
     def beat(self, name: str) -> str:
         return self.pick(self.world.beats[name])
@@ -108,9 +114,9 @@ class _Teller:
         return "\n".join(sep.join(x.strip() for x in par if x.strip()) for par in paragraphs if any(par))
 
 
-def compose(world: World, cast: Cast, seed: int) -> str:
+def compose(world: World, cast: Cast, seed: int, announce: bool = False) -> str:
     """One whole story for `cast`; the same seed gives the same story."""
-    return _Teller(world, cast, random.Random(seed)).story()
+    return _Teller(world, cast, random.Random(seed), announce).story()
 
 
 def casts(lang: str, rng: random.Random) -> Iterator[Cast]:
@@ -123,14 +129,15 @@ def casts(lang: str, rng: random.Random) -> Iterator[Cast]:
             yield Cast(d.name(lang), h.name(lang), p.zh, s.zh, h.fact(lang), h.name(lang))
 
 
-def compose_many(world: World, n: int, seed: int = 0, typed_share: float = 0.0) -> Iterator[tuple[Cast, str]]:
+def compose_many(world: World, n: int, seed: int = 0, typed_share: float = 0.0,
+                 announce: bool = False) -> Iterator[tuple[Cast, str]]:
     """`n` stories over the whole catalog; deterministic for a seed. A `typed_share` of them get a
     made-up power (told with the generic "*" passages), as a child may type one."""
     rng = random.Random(seed)
     for i, cast in zip(range(n), casts(world.lang, rng)):
         if typed_share and rng.random() < typed_share:
             cast = replace(cast, power=made_up_power(rng, world))
-        yield cast, compose(world, cast, seed * 1_000_003 + i)
+        yield cast, compose(world, cast, seed * 1_000_003 + i, announce)
 
 
 def made_up_power(rng: random.Random, world: World) -> str:
