@@ -74,10 +74,10 @@ def test_empty_choice_is_a_friendly_error(model_env):
 def test_ctrl_c_stops_and_keeps_the_text(tmp_path):
     from tests.ui.conftest import build_random_model
 
-    # A model slow enough (8 layers, about 30 tokens/s here) that the story is still being written
-    # when Ctrl-C comes, on any machine; the oldest band allows the longest story.
-    models_dir, model_id = tmp_path / "models", "long-writer"
-    build_random_model(models_dir / model_id, n_embd=512, n_layer=8, n_head=8)
+    # Four layers (a few hundred tokens/s) and the oldest band's length: 4,096 tokens take many
+    # seconds, so Ctrl-C comes while the story is still being written, even on a busy machine.
+    models_dir, model_id = tmp_path / "models", "slow-random"
+    build_random_model(models_dir / model_id, n_embd=128, n_layer=4, n_head=4)
     proc = subprocess.Popen(CLI + ["tell", "--model", model_id, "--max-tokens", "4096", "--length", "1500",
                                    "--age", "9-12"],
                             cwd=ROOT, env=app_env(models_dir, model_id, tmp_path), stdout=subprocess.PIPE,
