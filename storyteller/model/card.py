@@ -145,11 +145,35 @@ def write_card(model_dir: Path, m: dict) -> Path:
         measured=measured_table(m), guaranteed=guaranteed_table(m), words=_story_words(model_dir),
         old=OLD_CORPUS_CHARS,
         heroes=sum(len(d.heroes) for d in get_catalog().dynasties), curve=_curve(model_dir),
+        training=_training(cfg),
     )
     path = Path(model_dir) / "README.md"
     path.write_text(text, encoding="utf-8")
     (Path(model_dir) / "measures.json").write_text(json.dumps(m, ensure_ascii=False, indent=1), encoding="utf-8")
     return path
+
+
+def _training(cfg: dict) -> str:
+    """How the weights were made: one build, or a build and the continuations in its `lineage`."""
+    info = cfg.get("result", {})
+    one = (f"seed {cfg.get('seed', 1234)}, {{steps}} steps of batch {cfg.get('batch_size')}, AdamW with warm-up and cosine decay, "
+           f"{{minutes:.0f}} minutes with {cfg.get('threads')} CPU thread(s) on a shared two-core machine; final "
+           f"training loss {{loss}} (per token)")
+    stages = cfg.get("lineage")
+    if not stages:
+        return ("`python -m storyteller.model.build` (or `make model`): "
+                + one.format(steps=cfg["steps"], minutes=(info.get("train_seconds") or 0) / 60,
+                             loss=info.get("final_loss"))
+                + ". Every setting is in `training_config.json` beside the weights; the same command and "
+                  "thread count rebuild the same weights.")
+    lines = [f"Built in {len(stages)} stages (`lineage` in `training_config.json`); each with {one.split(', AdamW')[0].split('seed ')[0]}"
+             f"seed {cfg.get('seed', 1234)}, batch {cfg.get('batch_size')}, {cfg.get('threads')} CPU thread(s) on a shared two-core machine:"]
+    for st in stages:
+        r = st.get("result", {})
+        lines.append(f"{st['stage']}. `{st['command']}`: {(r.get('train_seconds') or 0) / 60:.0f} minutes, "
+                     f"final training loss {r.get('final_loss')} (per token)" + (f"; {st['note']}." if st.get("note") else "."))
+    lines.append("The same commands, in order, with the same code and thread count rebuild the same weights.")
+    return "\n".join(lines)
 
 
 def _curve(model_dir: Path) -> str:
@@ -253,10 +277,7 @@ compute; on the first corpus the joint model was 7% worse in Chinese and 25% bet
 model switch when a child changes the language.
 
 ## Training
-`python -m storyteller.model.build` (or `make model`): seed 1234, {steps} steps of batch {batch}, AdamW
-with warm-up and cosine decay, {minutes:.0f} minutes with {threads} CPU thread(s) on a shared two-core
-machine; final training loss {loss} (per token). Every setting is in `training_config.json` beside the
-weights; the same command and thread count rebuild the same weights.
+{training}
 
 ## Use
 The app samples with temperature 0.8, top-p 0.95 and no repetition penalty (`generation_config.json`,

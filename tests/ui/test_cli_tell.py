@@ -70,6 +70,13 @@ def test_empty_choice_is_a_friendly_error(model_env):
     assert result.exit_code == 1 and "朝代" in result.output and "Traceback" not in result.output
 
 
+def _default_sigint() -> None:
+    """The CLI as a terminal starts it: SIGINT at its default and not blocked (a child inherits an
+    ignored or blocked SIGINT from the test process, whatever ran in it before)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_and_keeps_the_text(tmp_path):
     from tests.ui.conftest import build_random_model
@@ -81,7 +88,7 @@ def test_ctrl_c_stops_and_keeps_the_text(tmp_path):
     proc = subprocess.Popen(CLI + ["tell", "--model", model_id, "--max-tokens", "4096", "--length", "1500",
                                    "--age", "9-12"],
                             cwd=ROOT, env=app_env(models_dir, model_id, tmp_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=_default_sigint)
     shown = b""
     deadline = time.monotonic() + 60
     while len(shown) < 60 and time.monotonic() < deadline:
