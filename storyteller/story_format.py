@@ -24,6 +24,7 @@ from typing import Any
 from storyteller.catalog import get_catalog
 from storyteller.corpus import Story
 from storyteller.prompts import StoryRequest
+from storyteller.story_cast import CAST_SLOTS, IN_HEADER
 
 FORMAT_KEY = "storyteller_format"
 FORMAT_VERSION = 1
@@ -75,22 +76,31 @@ def slot_values(req: StoryRequest) -> dict[str, str | None]:
     }
 
 
-def header(lang: str, dynasty: str, hero: str, power: str, style: str) -> str:
-    """The conditioning line, shared by training (from corpus rows) and generation."""
-    return f"{LANG_TAGS[lang]}{SEP.join((dynasty, hero, power, style))}{STORY}"
+def header(lang: str, dynasty: str, hero: str, power: str, style: str, cast: Mapping[str, str] | None = None) -> str:
+    """The conditioning line, shared by training (from corpus rows) and generation. With a `cast`
+    (models with cast slots, see story_cast.py) the monster and the place follow as words."""
+    fields = (dynasty, hero, power, style) + (tuple(cast[k] for k in IN_HEADER) if cast else ())
+    return f"{LANG_TAGS[lang]}{SEP.join(fields)}{STORY}"
 
 
-def prompt_text(req: StoryRequest) -> str:
+def prompt_text(req: StoryRequest, cast: Mapping[str, str] | None = None) -> str:
     """The header the model is conditioned on; the story follows it."""
     v = slot_values(req)
     style = get_catalog().translate("style", req.style, req.lang)
-    return header(req.lang, v["dynasty"], v["hero"], v["power"], style)
+    return header(req.lang, v["dynasty"], v["hero"], v["power"], style, cast)
 
 
-def story_in_slots(req: StoryRequest, text: str, keep_power: bool = False) -> str:
-    """Story text told so far, back in the slot form the model writes (to continue it)."""
+def story_in_slots(req: StoryRequest, text: str, keep_power: bool = False,
+                   cast: Mapping[str, str] | None = None) -> str:
+    """Story text told so far, back in the slot form the model writes (to continue it). The cast's
+    names go back to their slots too (not the pronouns: 他 may be Ultraman)."""
     v = slot_values(req)
-    return to_slots(text, req.lang, v["dynasty"], v["hero"], v["power"], v["fact"] or "", keep_power)
+    text = to_slots(text, req.lang, v["dynasty"], v["hero"], v["power"], v["fact"] or "", keep_power)
+    for token, name in CAST_SLOTS.items():
+        value = (cast or {}).get(name)
+        if value and name not in _PRONOUN_SLOTS:
+            text = _replace_word(text, value, token, req.lang)
+    return text
 
 
 class SlotFiller:
@@ -102,8 +112,10 @@ class SlotFiller:
     whole instead of dangling ("他说：“" with nothing after it).
     """
 
-    def __init__(self, req: StoryRequest):
-        self.values = slot_values(req)
+    def __init__(self, req: StoryRequest, cast: Mapping[str, str] | None = None):
+        self.values = slot_values(req) | dict(cast or {})
+        self._capitalise = req.lang == "en"
+        self._shown_tail = ""  # the last shown characters: does a slot start a sentence?
         self._pending = ""  # text not shown yet
         self._skip_closers = ""  # what to strip from the start of the text after a dropped fact
         self.ended = False
@@ -147,6 +159,11 @@ class SlotFiller:
                 out.append(value)
                 if token == DYNASTY and value.endswith("朝") and text[:1] == "朝":
                     text = text[1:]  # "<|dynasty|>朝" with 南北朝
+            elif token in CAST_SLOTS:
+                value = self.values.get(CAST_SLOTS[token]) or ""
+                if self._capitalise and _starts_sentence(self._shown_tail + "".join(out)):
+                    value = value[:1].upper() + value[1:]
+                out.append(value)
             # any other <|...|> token is not story text: dropped
         keep = ""
         if not final:
@@ -162,12 +179,24 @@ class SlotFiller:
             cut = _sentence_cut(shown)
             shown, keep = shown[:cut], shown[cut:] + keep
         self._pending = keep
+        self._shown_tail = (self._shown_tail + shown)[-8:]
         return shown
 
     @staticmethod
     def _drop_open_sentence(text: str) -> str:
         """Cut the unfinished sentence at the end of `text` (the lead-in to a missing fact)."""
         return text[: _sentence_cut(text)]
+
+
+_PRONOUN_SLOTS = ("ta", "he", "his", "him")
+
+
+def _starts_sentence(before: str) -> bool:
+    """Whether English text written after `before` starts a sentence (or a quoted one)."""
+    b = before.rstrip(" ")
+    if not b or b[-1] in ".!?\n“":
+        return True
+    return b[-1] == '"' and (len(b) == 1 or b[-2] in " :,\n")
 
 
 def _sentence_cut(text: str) -> int:
@@ -229,18 +258,20 @@ def story_fields(s: Story) -> dict[str, str]:
 
 
 def training_text(s: Story, rng: random.Random | None = None, noise: float = 0.0,
-                  keep_power: bool = False, noise_power: bool = True) -> tuple[str, str]:
+                  keep_power: bool = False, noise_power: bool = True,
+                  cast: Mapping[str, str] | None = None) -> tuple[str, str]:
     """(header, story in slot form + END). With `noise`, header values are sometimes made up,
     so the model learns to write slots whatever the header says (unseen powers, typed heroes).
     `keep_power`: a catalog power stays as its name (one token, see `power_tokens`); `noise_power`
-    lets the noise make up the power too (then the story's power passages disagree with the header)."""
+    lets the noise make up the power too (then the story's power passages disagree with the header).
+    `cast`: a composed story already in cast-slot form, and the monster and place it was told with."""
     f = story_fields(s)
     story = to_slots(s.story, s.lang, f["dynasty"], f["hero"], f["power"], f["fact"], keep_power) + END
     h = dict(f)
     if rng is not None and rng.random() < noise:
         key = rng.choice(["dynasty", "hero"] + (["power"] if noise_power else []))
         h[key] = _made_up(rng, s.lang)
-    return header(s.lang, h["dynasty"], h["hero"], h["power"], h["style"]), story
+    return header(s.lang, h["dynasty"], h["hero"], h["power"], h["style"], cast), story
 
 
 def is_catalog_power(name: str) -> bool:

@@ -11,13 +11,14 @@ words to avoid; engines that honour both say so with `can_continue`.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from storyteller.prompts import StoryRequest, build_messages
 
@@ -51,6 +52,13 @@ class Prompt(BaseModel):
                         "after it (and yields only that); used to replace a blocked sentence.")
     text: str | None = Field(None, description="A raw completion prompt (the API's /v1/completions), given as is "
                              "to a model without `request`; engines that cannot take raw text use `messages`.")
+
+    _drawn_seed: int = PrivateAttr(default_factory=lambda: random.randrange(2**31))
+
+    def telling_seed(self) -> int:
+        """The seed of this telling: the params' seed, else one drawn when the prompt was made, so
+        every part of one telling (the header, the slot filler) picks the same cast."""
+        return self.params.seed if self.params.seed is not None else self._drawn_seed
 
     @classmethod
     def for_story(cls, req: StoryRequest, **params) -> "Prompt":

@@ -30,6 +30,7 @@ from storyteller.engines.ids import resolve_source
 from storyteller.engines.lean_gpt2 import LeanGPT2, decode
 from storyteller.engines.sampling import Cancelled, banned_ids, story_processors
 from storyteller.errors import ModelNotFoundError, OfflineError, ServiceError, StorytellerError
+from storyteller.story_cast import has_cast, pick_cast
 from storyteller.story_format import (END, SlotFiller, is_storyteller_model, power_tokens, prompt_text,
                                      slot_values, story_in_slots)
 
@@ -171,7 +172,8 @@ class LocalHFEngine(Engine):
         else plain text; then the story so far (`prompt.prefix`), which the model continues."""
         prefix = self.prefix_text(loaded, prompt)
         if loaded.storyteller and prompt.request is not None:
-            return prompt_text(prompt.request) + prefix, SlotFiller(prompt.request)
+            cast = self.cast(loaded, prompt)
+            return prompt_text(prompt.request, cast) + prefix, SlotFiller(prompt.request, cast)
         if prompt.text is not None:
             return prompt.text + prefix, None
         tok = loaded.tokenizer
@@ -180,10 +182,19 @@ class LocalHFEngine(Engine):
         return "\n\n".join(m["content"] for m in prompt.messages) + "\n\n" + prefix, None
 
     @staticmethod
-    def prefix_text(loaded: Loaded, prompt: Prompt) -> str:
+    def cast(loaded: Loaded, prompt: Prompt) -> dict[str, str] | None:
+        """The telling's monster, place, child … for a model with cast slots (story_cast.py), else None.
+        Seeded by the telling, so the header and the slot filler agree; a continued story keeps its own."""
+        if not (loaded.storyteller and prompt.request is not None and has_cast(loaded.tokenizer)):
+            return None
+        return pick_cast(prompt.request, prompt.telling_seed(), prompt.prefix)
+
+    @classmethod
+    def prefix_text(cls, loaded: Loaded, prompt: Prompt) -> str:
         """The story so far as the model writes it (a storyteller model: with its slot tokens)."""
         if prompt.prefix and loaded.storyteller and prompt.request is not None:
-            return story_in_slots(prompt.request, prompt.prefix, bool(power_tokens(loaded.tokenizer)))
+            return story_in_slots(prompt.request, prompt.prefix, bool(power_tokens(loaded.tokenizer)),
+                                  cls.cast(loaded, prompt))
         return prompt.prefix
 
     def generate_kwargs(self, loaded: Loaded, prompt: Prompt, text: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from storyteller import corpus
 from storyteller.catalog import get_catalog
 from storyteller.corpus import split
 from storyteller.engines.base import TEMPERATURE, TOP_P
+from storyteller.story_cast import CAST_SLOTS
 from storyteller.story_format import END, FORMAT_KEY, FORMAT_VERSION, training_text
 from storyteller.paths import CORPUS_DIR, DEFAULT_MODEL_DIR
 
@@ -43,6 +44,9 @@ class TrainConfig:
     # token written in the story itself, typed powers keep the slot, header noise spares the power,
     # and composed stories name the power before they show it.
     power_tokens: bool = False
+    # Cast slots (`--cast-slots`, see story_cast.py): composed stories write the monster, place, thing,
+    # child, prop and the hero's pronoun as slot tokens; the monster and place go in the header.
+    cast_slots: bool = False
     team_repeat: int = 2  # the team's stories are seen this many times as often as a composed one
     n_embd: int = 256
     n_layer: int = 4
@@ -63,22 +67,29 @@ class TrainConfig:
     heldout_ids: list[str] = field(default_factory=list)
 
 
-def world_stories(cfg: TrainConfig) -> list[corpus.Story]:
-    """The composed stories a build trains on (deterministic for the config's seed and counts)."""
-    from storyteller.world import compose_many, load_world
+def world_stories(cfg: TrainConfig, casts: dict[str, dict[str, str]] | None = None) -> list[corpus.Story]:
+    """The composed stories a build trains on (deterministic for the config's seed and counts). With
+    `cfg.cast_slots` they are in cast-slot form, and `casts` gets each story's monster and place by id."""
+    from storyteller.story_cast import CAST_SLOTS, IN_HEADER
+    from storyteller.world import load_world
+    from storyteller.world.compose import compose_many_with
 
     cat, out = get_catalog(), []
+    tokens = {name: token for token, name in CAST_SLOTS.items()} if cfg.cast_slots else None
     for lang in cfg.langs:
         n = cfg.world.get(lang, 0)
         if not n:
             continue
         world = load_world(lang)
-        for i, (cast, story) in enumerate(compose_many(world, n, cfg.world_seed, cfg.typed_power_share,
-                                                        announce=cfg.power_tokens)):
+        for i, (cast, story, picks) in enumerate(compose_many_with(world, n, cfg.world_seed, cfg.typed_power_share,
+                                                                   announce=cfg.power_tokens, tokens=tokens)):
             d = cat.dynasty(cast.dynasty)
-            out.append(corpus.Story(id=f"world-{lang}-{i:06d}", lang=lang, dynasty=d.zh if d else cast.dynasty,
+            sid = f"world-{lang}-{i:06d}"
+            out.append(corpus.Story(id=sid, lang=lang, dynasty=d.zh if d else cast.dynasty,
                                     hero=cast.hero, hero_fact=cast.fact or "", power=cast.power, style=cast.style,
                                     age_band="5-7", story=story))
+            if tokens and casts is not None:
+                casts[sid] = {k: picks[k] for k in IN_HEADER}
     return out
 
 
@@ -104,9 +115,11 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
     train_set, held = split(stories, cfg.holdout_per_mille)
     cfg.train_ids, cfg.heldout_ids = sorted(s.id for s in train_set), sorted(s.id for s in held)
     team = len(train_set)
-    composed = world_stories(cfg)
-    texts = [training_text(s, keep_power=cfg.power_tokens) for s in train_set + composed]
+    casts: dict[str, dict[str, str]] = {}
+    composed = world_stories(cfg, casts)
+    texts = [training_text(s, keep_power=cfg.power_tokens, cast=casts.get(s.id)) for s in train_set + composed]
     powers = [p.name(lang) for p in get_catalog().powers for lang in cfg.langs] if cfg.power_tokens else []
+    powers += list(CAST_SLOTS) if cfg.cast_slots else []
     en_texts = [b for (h, b), s in zip(texts, train_set + composed) if s.lang == "en"]
     train_set = train_set * cfg.team_repeat + composed
     if cfg.init_from:
@@ -140,10 +153,11 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
             g["lr"] = lr
         if len(order) < cfg.batch_size:
             order += rng.sample(range(len(train_set)), len(train_set))
-        batch = [encode(tok, *training_text(train_set[order.pop()], rng, cfg.header_noise,
-                                            keep_power=cfg.power_tokens, noise_power=not cfg.power_tokens),
+        picked = [train_set[order.pop()] for _ in range(cfg.batch_size)]
+        batch = [encode(tok, *training_text(s, rng, cfg.header_noise, keep_power=cfg.power_tokens,
+                                            noise_power=not cfg.power_tokens, cast=casts.get(s.id)),
                         cfg.n_positions)
-                 for _ in range(cfg.batch_size)]
+                 for s in picked]
         width = max(len(ids) for ids, _ in batch)
         ids = torch.tensor([i + [tok.pad_token_id] * (width - len(i)) for i, _ in batch])
         labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
@@ -186,7 +200,7 @@ def _continue_from(folder: Path, powers: list[str]):
     tok = AutoTokenizer.from_pretrained(folder)
     model = GPT2LMHeadModel.from_pretrained(folder, dtype=torch.float32)
     new = [p for p in dict.fromkeys(powers) if p not in tok.get_added_vocab()]
-    spelt = {p: tok(p, add_special_tokens=False)["input_ids"] for p in new}
+    spelt = {p: tok(_spelling(p), add_special_tokens=False)["input_ids"] for p in new}
     tok.add_tokens([AddedToken(p, special=False, normalized=False) for p in new])
     model.resize_token_embeddings(len(tok), mean_resizing=False)
     with torch.no_grad():
@@ -194,6 +208,24 @@ def _continue_from(folder: Path, powers: list[str]):
         for p, ids in spelt.items():
             emb[tok.convert_tokens_to_ids(p)] = emb[ids].mean(0)
     return model, tok
+
+
+def _spelling(token: str) -> str:
+    """Text whose embeddings a new token starts from: a power as written; a cast slot as the words it
+    stands for (all the world's monsters for the monster slot, 他 for the pronoun …)."""
+    from storyteller.story_cast import CAST_SLOTS
+    from storyteller.world.schema import cached_world
+
+    name = CAST_SLOTS.get(token)
+    if name is None:
+        return token
+    zh, en = cached_world("zh"), cached_world("en")
+    words = {"monster": [m.name for w in (zh, en) for m in w.monsters],
+             "place": [p.name for w in (zh, en) for p in w.places],
+             "thing": [t for w in (zh, en) for p in w.places for t in p.things],
+             "kid": zh.kids + en.kids, "prop": [x for w in (zh, en) for h in w.heroes.values() for x in h.prop],
+             "ta": ["他"], "he": ["he"], "his": ["his"], "him": ["him"]}[name]
+    return "".join(words)
 
 
 def _save(model, tok, out: Path) -> None:
@@ -218,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--world", default=None, help="composed stories per language, e.g. zh=16000,en=5000")
     ap.add_argument("--layers", type=int, default=TrainConfig.n_layer)
     ap.add_argument("--power-tokens", action="store_true", help="the power-token recipe (see TrainConfig)")
+    ap.add_argument("--cast-slots", action="store_true", help="cast slots (see TrainConfig)")
     ap.add_argument("--init-from", default=None, help="continue from an earlier build's folder")
     ap.add_argument("--warmup", type=int, default=TrainConfig.warmup)
     ap.add_argument("--min-lr", type=float, default=TrainConfig.min_lr)
@@ -225,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     cfg = TrainConfig(steps=args.steps, langs=tuple(args.langs.split(",")), threads=args.threads,
                       batch_size=args.batch_size, lr=args.lr, n_layer=args.layers, init_from=args.init_from,
-                      warmup=args.warmup, min_lr=args.min_lr, power_tokens=args.power_tokens,
+                      warmup=args.warmup, min_lr=args.min_lr, power_tokens=args.power_tokens, cast_slots=args.cast_slots,
                       typed_power_share=0.1 if args.power_tokens else 0.0)
     if args.world:
         cfg.world = {k: int(v) for k, v in (p.split("=") for p in args.world.split(","))}

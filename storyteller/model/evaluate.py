@@ -21,6 +21,7 @@ from storyteller import corpus
 from storyteller.catalog import get_catalog
 from storyteller.engines.base import TEMPERATURE, TOP_P
 from storyteller.errors import DataError, ModelNotFoundError
+from storyteller.story_cast import has_cast, pick_cast
 from storyteller.story_format import (END, ENDINGS, SlotFiller, is_storyteller_model, prompt_text, slot_values,
                                       to_slots)
 from storyteller.model.fluency import available as fluency_available
@@ -97,7 +98,8 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperatu
     from storyteller.engines.sampling import story_processors
 
     story_fmt = is_storyteller_model(model.config)
-    prompt = prompt_text(req) if story_fmt else req.legacy_prompt()
+    cast = pick_cast(req, seed) if story_fmt and has_cast(tok) else None
+    prompt = prompt_text(req, cast) if story_fmt else req.legacy_prompt()
     end_id = tok.convert_tokens_to_ids(END) if story_fmt else tok.eos_token_id
     ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
     n_pos = getattr(model.config, "max_position_embeddings", None)
@@ -113,7 +115,7 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperatu
     ended = bool(new) and new[-1] == end_id
     text = tok.decode(new, skip_special_tokens=True)
     if story_fmt:
-        filler = SlotFiller(req)
+        filler = SlotFiller(req, cast)
         text = filler.feed(text) + filler.flush()
     ended = ended or LEGACY_STOP in text
     story = text.split(LEGACY_STOP)[0].strip()

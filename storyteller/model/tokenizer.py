@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from storyteller.story_cast import CAST_SLOTS
 from storyteller.story_format import END, SLOT_TOKENS, SPECIAL_TOKENS
 
 SPACE = "▁"  # spaces become this mark, so English word pieces can start with a space
@@ -39,7 +40,7 @@ def gb2312_level1() -> list[str]:
 
 
 def _strip_tokens(text: str) -> str:
-    for tok in SLOT_TOKENS + SPECIAL_TOKENS:
+    for tok in SLOT_TOKENS + SPECIAL_TOKENS + list(CAST_SLOTS):
         text = text.replace(tok, " ")
     return text
 

@@ -57,7 +57,8 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 
 class _Teller:
-    def __init__(self, world: World, cast: Cast, rng: random.Random, announce: bool = False):
+    def __init__(self, world: World, cast: Cast, rng: random.Random, announce: bool = False,
+                 tokens: dict[str, str] | None = None):
         self.world, self.cast, self.rng, self.announce = world, cast, rng, announce
         lang = world.lang
         hero = world.heroes.get(cast.hero_key or "") or world.heroes[GENERIC]
@@ -74,6 +75,8 @@ class _Teller:
             "his": "her" if she else "his", "him": "her" if she else "him",
         }
         self.place = place
+        self.picks = dict(self.values)  # what the story is about, before any slot replaces it
+        self.values |= tokens or {}
 
     def pick(self, options: list[str] | list[Variant]) -> str:
         if options and isinstance(options[0], Variant):
@@ -119,6 +122,15 @@ def compose(world: World, cast: Cast, seed: int, announce: bool = False) -> str:
     return _Teller(world, cast, random.Random(seed), announce).story()
 
 
+def compose_with(world: World, cast: Cast, seed: int, announce: bool = False,
+                 tokens: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
+    """(story, picks): the story with `tokens` written in place of those values (slot tokens, for a
+    model that fills them itself), and the values the story was composed with (monster, place …).
+    The same seed picks the same values and passages as `compose`."""
+    teller = _Teller(world, cast, random.Random(seed), announce, tokens)
+    return teller.story(), teller.picks
+
+
 def casts(lang: str, rng: random.Random) -> Iterator[Cast]:
     """Catalog dynasty, hero, power and style, every combination in turn, shuffled per round."""
     cat = get_catalog()
@@ -133,11 +145,18 @@ def compose_many(world: World, n: int, seed: int = 0, typed_share: float = 0.0,
                  announce: bool = False) -> Iterator[tuple[Cast, str]]:
     """`n` stories over the whole catalog; deterministic for a seed. A `typed_share` of them get a
     made-up power (told with the generic "*" passages), as a child may type one."""
+    for cast, story, _ in compose_many_with(world, n, seed, typed_share, announce):
+        yield cast, story
+
+
+def compose_many_with(world: World, n: int, seed: int = 0, typed_share: float = 0.0, announce: bool = False,
+                      tokens: dict[str, str] | None = None) -> Iterator[tuple[Cast, str, dict[str, str]]]:
+    """`compose_many` with `tokens` written in place of those values, and each story's picks."""
     rng = random.Random(seed)
     for i, cast in zip(range(n), casts(world.lang, rng)):
         if typed_share and rng.random() < typed_share:
             cast = replace(cast, power=made_up_power(rng, world))
-        yield cast, compose(world, cast, seed * 1_000_003 + i, announce)
+        yield cast, *compose_with(world, cast, seed * 1_000_003 + i, announce, tokens)
 
 
 def made_up_power(rng: random.Random, world: World) -> str:
