@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from storyteller.api.errors import APIError, not_found
+from storyteller.api.auth import caller
 from storyteller.api.filestore import FileStore, StoredFile
 from storyteller.api.uploads import check_upload
 from storyteller.config import get_settings
@@ -71,7 +72,7 @@ async def create_file(request: Request) -> dict:
         if purpose != "fine-tune":
             raise APIError(400, f"purpose must be 'fine-tune' (got {str(purpose)[:40]!r}): this server keeps files "
                                 "for fine-tuning only.", param="purpose")
-        store = FileStore()
+        store = FileStore(owner=caller(request))
         file_id, filename = store.new_id(), (upload.filename or "upload.jsonl")[:255]
         staged, size = await run_in_threadpool(store.save_stream, upload.file, file_id, filename, cap)
     try:
@@ -89,9 +90,9 @@ async def create_file(request: Request) -> dict:
 
 
 @router.get("/files")
-def list_files(purpose: str | None = None, limit: int = Query(10000, ge=1, le=10000),
+def list_files(request: Request, purpose: str | None = None, limit: int = Query(10000, ge=1, le=10000),
                order: Literal["asc", "desc"] = "desc", after: str | None = None) -> dict:
-    files = FileStore().list(purpose)
+    files = FileStore(owner=caller(request)).list(purpose)
     if order == "asc":
         files.reverse()
     if after:
@@ -103,13 +104,13 @@ def list_files(purpose: str | None = None, limit: int = Query(10000, ge=1, le=10
 
 
 @router.get("/files/{file_id}")
-def retrieve_file(file_id: str) -> dict:
-    return file_object(get_file(FileStore(), file_id))
+def retrieve_file(file_id: str, request: Request) -> dict:
+    return file_object(get_file(FileStore(owner=caller(request)), file_id))
 
 
 @router.get("/files/{file_id}/content")
-def file_content(file_id: str):
-    store = FileStore()
+def file_content(file_id: str, request: Request):
+    store = FileStore(owner=caller(request))
     f = get_file(store, file_id)
     path = store.path_of(f)
     if not path.is_file():
@@ -120,8 +121,8 @@ def file_content(file_id: str):
 
 
 @router.delete("/files/{file_id}")
-def delete_file(file_id: str) -> dict:
-    store = FileStore()
+def delete_file(file_id: str, request: Request) -> dict:
+    store = FileStore(owner=caller(request))
     get_file(store, file_id)
     store.delete(file_id)
     return {"id": file_id, "object": "file", "deleted": True}

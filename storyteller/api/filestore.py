@@ -38,6 +38,12 @@ def m001_files(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX files_created ON files (created_at, id)")
 
 
+def m002_file_owner(db: sqlite3.Connection) -> None:
+    """Files belong to the API key that uploaded them (see api/auth.py; NULL: no keys configured)."""
+    db.execute("ALTER TABLE files ADD COLUMN owner TEXT")
+    db.execute("CREATE INDEX files_owner ON files (owner, created_at)")
+
+
 class StoredFile(BaseModel):
     id: str
     created_at: int
@@ -47,14 +53,18 @@ class StoredFile(BaseModel):
     kind: str | None = None
     examples: int | None = None
     path: str
+    owner: str | None = None
 
 
 class FileStore(Store):
-    MIGRATIONS = {1: m001_files}
+    """With an `owner`, one key's view: it stamps what it stores, and finds and lists only that."""
 
-    def __init__(self, path: Path | str | None = None, folder: Path | None = None):
+    MIGRATIONS = {1: m001_files, 2: m002_file_owner}
+
+    def __init__(self, path: Path | str | None = None, folder: Path | None = None, owner: str | None = None):
         data_dir = get_settings().data_dir
         super().__init__(path or Path(data_dir) / "api.db")
+        self.owner = owner
         self.folder = Path(folder or Path(data_dir) / "files")
         self.folder.mkdir(parents=True, exist_ok=True)
 
@@ -106,20 +116,27 @@ class FileStore(Store):
     def _insert(self, file_id: str, filename: str, path: Path, purpose: str, kind: str | None,
                 examples: int | None) -> StoredFile:
         with self.connect() as db:
-            db.execute("INSERT OR IGNORE INTO files VALUES (?,?,?,?,?,?,?,?)",
-                       (file_id, int(time.time()), filename, path.stat().st_size, purpose, kind, examples, path.name))
+            db.execute("INSERT OR IGNORE INTO files (id, created_at, filename, bytes, purpose, kind, examples, path, "
+                       "owner) VALUES (?,?,?,?,?,?,?,?,?)", (file_id, int(time.time()), filename, path.stat().st_size,
+                                                            purpose, kind, examples, path.name, self.owner))
         return self.find(file_id)
 
     def find(self, file_id: str) -> StoredFile | None:
+        q, args = "SELECT * FROM files WHERE id=?", [str(file_id)]
+        if self.owner is not None:
+            q, args = q + " AND owner=?", args + [self.owner]
         with self.connect() as db:
-            row = db.execute("SELECT * FROM files WHERE id=?", (str(file_id),)).fetchone()
+            row = db.execute(q, args).fetchone()
         return StoredFile(**dict(row)) if row else None
 
     def list(self, purpose: str | None = None) -> list[StoredFile]:
         """Newest first."""
-        q, args = "SELECT * FROM files", []
+        conds, args = [], []
         if purpose:
-            q, args = q + " WHERE purpose=?", [purpose]
+            conds, args = ["purpose=?"], [purpose]
+        if self.owner is not None:
+            conds, args = conds + ["owner=?"], args + [self.owner]
+        q = "SELECT * FROM files" + (" WHERE " + " AND ".join(conds) if conds else "")
         with self.connect() as db:
             rows = db.execute(q + " ORDER BY created_at DESC, rowid DESC", args).fetchall()
         return [StoredFile(**dict(r)) for r in rows]

@@ -1,7 +1,7 @@
 """/v1/fine_tuning/jobs: create, list, retrieve, cancel, events, checkpoints; over the one job store.
 
-Every local job is listed, whoever started it (this API, the Training tab, `storyteller finetune`):
-they are the same rows. Lists are newest first and `after` pages backwards until has_more is
+Local jobs are the same rows the Training tab and `storyteller finetune` show. With API keys set,
+each key sees the jobs it created (and their files); with none, every local job is listed. Lists are newest first and `after` pages backwards until has_more is
 false. A succeeded job gets a result file (OpenAI's CSV columns) on first sight, kept in /v1/files.
 Jobs trained at OpenAI are not listed here: OpenAI answers for them.
 """
@@ -17,13 +17,14 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from storyteller.api import training
+from storyteller.api.auth import caller
 from storyteller.api.body import read_json
 from storyteller.api.errors import APIError, not_found
 from storyteller.api.filestore import FileStore, StoredFile
 from storyteller.api.models import ORG, ft_name
 from storyteller.engines.ids import fine_tune_name
 from storyteller.errors import JobError
-from storyteller.finetune.base import METRIC_COLUMNS, Job, JobEvent, MetricRow
+from storyteller.finetune.base import METRIC_COLUMNS, Job, JobEvent, JobStore, MetricRow
 from storyteller.finetune.local_ft import LocalProvider
 from storyteller.finetune.worker import BATCH, EPOCHS
 
@@ -41,9 +42,14 @@ def _job(provider: LocalProvider, job_id: str) -> Job:
     return provider.refresh(job)
 
 
+def provider_for(request: Request) -> LocalProvider:
+    """The local trainer as this caller sees it: its own jobs only when it has an owner (api/auth.py)."""
+    return LocalProvider(JobStore(owner=caller(request)))
+
+
 def result_file(provider: LocalProvider, job: Job) -> StoredFile:
     """step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy: one row per logged step."""
-    files, file_id = FileStore(), f"file-results-{job.id}"
+    files, file_id = FileStore(owner=provider.store.owner), f"file-results-{job.id}"
     if (found := files.find(file_id)) is not None:
         return found
     buf = io.StringIO()
@@ -103,13 +109,13 @@ def _after_number(after: str | None, prefix: str) -> int | None:
 @router.post("/fine_tuning/jobs")
 async def create_job(request: Request) -> dict:
     req = await read_json(request, training.CreateJob)
-    provider = LocalProvider()
+    provider = provider_for(request)
     return await run_in_threadpool(lambda: job_object(provider, training.create(req, provider)))
 
 
 @router.get("/fine_tuning/jobs")
-def list_jobs(after: str | None = None, limit: int = Query(20, ge=1, le=100)) -> dict:
-    provider = LocalProvider()
+def list_jobs(request: Request, after: str | None = None, limit: int = Query(20, ge=1, le=100)) -> dict:
+    provider = provider_for(request)
     jobs = provider.store.list_jobs("local", limit=1_000_000)
     if after:
         ids = [j.id for j in jobs]
@@ -119,14 +125,14 @@ def list_jobs(after: str | None = None, limit: int = Query(20, ge=1, le=100)) ->
 
 
 @router.get("/fine_tuning/jobs/{job_id}")
-def retrieve_job(job_id: str) -> dict:
-    provider = LocalProvider()
+def retrieve_job(request: Request, job_id: str) -> dict:
+    provider = provider_for(request)
     return job_object(provider, _job(provider, job_id))
 
 
 @router.post("/fine_tuning/jobs/{job_id}/cancel")
-def cancel_job(job_id: str) -> dict:
-    provider = LocalProvider()
+def cancel_job(request: Request, job_id: str) -> dict:
+    provider = provider_for(request)
     job = _job(provider, job_id)
     if job.done:
         raise APIError(400, f"Job {job.id} has already {job.status}; only queued or running jobs can be cancelled.",
@@ -135,8 +141,9 @@ def cancel_job(job_id: str) -> dict:
 
 
 @router.get("/fine_tuning/jobs/{job_id}/events")
-def list_events(job_id: str, after: str | None = None, limit: int = Query(20, ge=1, le=1000)) -> dict:
-    provider = LocalProvider()
+def list_events(request: Request, job_id: str, after: str | None = None,
+                limit: int = Query(20, ge=1, le=1000)) -> dict:
+    provider = provider_for(request)
     job = _job(provider, job_id)
     before = _after_number(after, "ftevent-")
     events = [e for e in reversed(provider.store.events(job.id, 0, limit=1_000_000))
@@ -145,8 +152,9 @@ def list_events(job_id: str, after: str | None = None, limit: int = Query(20, ge
 
 
 @router.get("/fine_tuning/jobs/{job_id}/checkpoints")
-def list_checkpoints(job_id: str, after: str | None = None, limit: int = Query(10, ge=1, le=100)) -> dict:
-    provider = LocalProvider()
+def list_checkpoints(request: Request, job_id: str, after: str | None = None,
+                     limit: int = Query(10, ge=1, le=100)) -> dict:
+    provider = provider_for(request)
     job = _job(provider, job_id)
     before = _after_number(after, f"ftckpt-{job.id}-")
     rows = {r.step: r for r in provider.store.metrics(job.id)}

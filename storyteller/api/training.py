@@ -140,12 +140,12 @@ def create(req: CreateJob, provider: LocalProvider | None = None) -> Job:
     batch = _number(hp.batch_size, 1, 256, "hyperparameters.batch_size")
     multiplier = _number(hp.learning_rate_multiplier, 1e-6, 10, "hyperparameters.learning_rate_multiplier")
     base = resolve(req.model)
-    files = FileStore()
+    provider = provider or LocalProvider()
+    files = FileStore(owner=provider.store.owner)
     train = stories_file(files, _file(files, req.training_file, "training_file"), "training_file")
     val = None
     if req.validation_file:
         val = stories_file(files, _file(files, req.validation_file, "validation_file"), "validation_file")
-    provider = provider or LocalProvider()
     fields = dict(provider="local", base_model=base, train_file=train, val_file=val, n_epochs=epochs, batch_size=batch,
                   seed=42 if req.seed is None else req.seed)
     try:

@@ -98,3 +98,40 @@ def test_serve_refuses_a_wide_host_without_keys(api_env):
     out = subprocess.run([*CLI, "serve", "--host", "0.0.0.0", "--no-studio"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "STORYTELLER_API__KEYS" in out.stderr
+
+
+def test_each_key_sees_only_its_own_files_and_jobs(keyed, spec, stories):
+    """Two keys on one server: the second key's calls on the first's file and job ids answer
+    OpenAI's 404 (as another organisation's would), its lists are empty, and nothing of the first
+    key's is touched by them."""
+    from storyteller.data.prepare import prepare
+    from tests.api.test_api_finetune import follow
+
+    prepared = prepare(stories, "legacy", keyed / "prepared", val=0.0)
+    with Server() as server, checked_client(server, spec, key=KEY) as a, \
+            checked_client(server, spec, key="sk-second") as b:
+        with open(prepared.train_path, "rb") as f:
+            mine = a.files.create(file=f, purpose="fine-tune")
+        job = a.fine_tuning.jobs.create(training_file=mine.id, model="tiny", suffix="owners",
+                                        hyperparameters={"n_epochs": 1})
+        for call in (lambda: b.files.retrieve(mine.id), lambda: b.files.content(mine.id),
+                     lambda: b.files.delete(mine.id), lambda: b.fine_tuning.jobs.retrieve(job.id),
+                     lambda: b.fine_tuning.jobs.cancel(job.id), lambda: b.fine_tuning.jobs.list_events(job.id),
+                     lambda: b.fine_tuning.jobs.checkpoints.list(job.id)):
+            with pytest.raises(openai.NotFoundError) as e:
+                call()
+            assert mine.id in e.value.body["message"] or job.id in e.value.body["message"]
+        with pytest.raises(openai.BadRequestError) as e:  # as OpenAI answers a job on a file it cannot see
+            b.fine_tuning.jobs.create(training_file=mine.id, model="tiny")
+        assert e.value.body["param"] == "training_file" and mine.id in e.value.body["message"]
+        assert b.files.list().data == [] and b.fine_tuning.jobs.list().data == []
+        assert [f.id for f in a.files.list().data] == [mine.id]
+        assert [j.id for j in a.fine_tuning.jobs.list().data] == [job.id]
+        assert a.files.content(mine.id).read() == prepared.train_path.read_bytes()
+        a.fine_tuning.jobs.cancel(job.id)
+        stopped, _ = follow(a, job.id)
+        assert stopped.status == "cancelled"
+    from storyteller.api.filestore import FileStore
+
+    stored = FileStore().find(mine.id)
+    assert stored.owner and KEY not in stored.owner  # a hash, never the key itself
