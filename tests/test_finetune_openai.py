@@ -116,3 +116,43 @@ def test_friendly_errors(ft, tmp_path):
     fake.fake.fail(400, path="/v1/fine_tuning/jobs", message="Model gpt-9 is not available for fine-tuning.")
     with pytest.raises(JobError, match="not available for fine-tuning"):
         p.start(JobSpec(provider="openai", base_model="gpt-9", train_file=str(data)))
+
+
+def test_the_plan_says_where_it_trains_and_until_when_openai_takes_jobs(ft, monkeypatch):
+    from datetime import date
+
+    from storyteller.config import get_settings
+    from storyteller.finetune.openai_ft import where_it_trains
+
+    fake, data = ft
+    before = where_it_trains(None, today=date(2026, 11, 30))
+    assert "until 2027-01-06 (37 days from today)" in before and "storyteller serve" in before
+    assert "stopped taking new fine-tuning jobs on 2027-01-06" in where_it_trains("https://api.openai.com/v1",
+                                                                                 today=date(2027, 1, 6))
+    assert where_it_trains("http://gpu-box:8000/v1").startswith("Trains at http://gpu-box:8000/v1")
+    spec = JobSpec(provider="openai", base_model=BASE, train_file=str(data), n_epochs=1)
+    url = get_settings().openai.resolved_base_url()  # the fake OpenAI on loopback
+    assert f"Trains at {url}" in get_provider("openai").plan(spec).report
+    job = get_provider("openai").start(spec)
+    assert job.extra["base_url"] == url
+
+    # the job keeps its server: refreshing it after the settings moved on still asks the fake
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    get_settings.cache_clear()
+    assert get_provider("openai").refresh(JobStore().get_job(job.id)).remote_id == job.remote_id
+
+    # at OpenAI itself, after the cut-off, a start is refused before anything is uploaded
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
+    get_settings.cache_clear()
+    import storyteller.finetune.openai_ft as oft
+
+    class Later(date):
+        @classmethod
+        def today(cls):
+            return date(2027, 1, 7)
+
+    monkeypatch.setattr(oft, "date", Later)
+    uploads = len(fake.files)
+    with pytest.raises(JobError, match="stopped taking new fine-tuning jobs"):
+        get_provider("openai").start(spec)
+    assert len(fake.files) == uploads

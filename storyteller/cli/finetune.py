@@ -17,7 +17,7 @@ import typer
 from pydantic import ValidationError
 
 from storyteller.cli import app
-from storyteller.errors import StorytellerError
+from storyteller.errors import InputError, StorytellerError
 
 ft_app = typer.Typer(help="Fine-tune a storyteller on your stories (locally or on OpenAI).", no_args_is_help=True)
 app.add_typer(ft_app, name="finetune")
@@ -45,7 +45,9 @@ def start(
     data: Path = typer.Option(..., "--data", "-d", help="Stories CSV/JSONL (or prepared chat/legacy JSONL for OpenAI)."),
     base: str = typer.Option("storyteller-tiny", "--base", "-b",
                              help="Base model: a folder under models/, a path, a Hub id, an OpenAI model or ft: id."),
-    provider: str = typer.Option("local", help="local or openai."),
+    provider: str = typer.Option("local", help="local or openai (OpenAI, or any OpenAI-compatible server: --base-url)."),
+    base_url: str = typer.Option(None, "--base-url", help="OpenAI provider: an OpenAI-compatible fine-tuning server "
+                                 "(e.g. another Storyteller's `storyteller serve`), instead of OpenAI."),
     val: Path = typer.Option(None, help="Validation file (local: default holds out 10% when 20+ stories)."),
     name: str = typer.Option(None, help="Local: folder under models/. OpenAI: model suffix."),
     epochs: int = typer.Option(None, min=1, max=50),
@@ -64,6 +66,9 @@ def start(
 ) -> None:
     """Show the plan (settings, cost or time), then start the job."""
     from storyteller.finetune import JobSpec, get_provider
+
+    if base_url:
+        _use_base_url(base_url)
 
     try:
         spec = JobSpec(provider=provider, base_model=base, train_file=str(data), val_file=str(val) if val else None,
@@ -93,6 +98,18 @@ def start(
                    f"   or: torchrun --nproc_per_node <gpus> -m storyteller.finetune.worker --job-dir {job.job_dir}")
     if follow_:
         _follow(job.id, None)
+
+
+def _use_base_url(url: str) -> None:
+    """This command's OpenAI provider talks to `url` (the job keeps it, so follow/cancel do too)."""
+    import os
+
+    from storyteller.config import get_settings
+
+    if not url.startswith(("http://", "https://")):
+        _fail(InputError(f"--base-url {url[:80]!r} is not a web address.", "Use e.g. http://gpu-box:8000/v1."))
+    os.environ["STORYTELLER_OPENAI__BASE_URL"] = url
+    get_settings.cache_clear()
 
 
 @ft_app.command("list")

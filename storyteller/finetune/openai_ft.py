@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +50,32 @@ def result_rows(text: str) -> list[MetricRow]:
     return rows
 
 
+def at_openai(base_url: str | None) -> bool:
+    return not base_url or "api.openai.com" in base_url
+
+
+def where_it_trains(base_url: str | None, today: date | None = None) -> str:
+    """Where an OpenAI-provider job trains; at OpenAI, how long it still takes new jobs."""
+    if not at_openai(base_url):
+        return f"Trains at {base_url} (an OpenAI-compatible fine-tuning server)."
+    cutoff = date.fromisoformat(pricing.FINE_TUNING_CUTOFF)
+    days = (cutoff - (today or date.today())).days
+    after = ("set base_url (OPENAI_BASE_URL, or --base-url) to an OpenAI-compatible fine-tuning server, "
+             "such as `storyteller serve` on a machine with a GPU")
+    if days > 0:
+        return (f"Trains at OpenAI, which takes new fine-tuning jobs until {cutoff} ({days} days from today); "
+                f"after that, {after}.")
+    return f"OpenAI stopped taking new fine-tuning jobs on {cutoff}: {after}."
+
+
 class OpenAIProvider(Provider):
     name = "openai"
 
-    def client(self) -> openai.OpenAI:
-        return make_client(get_settings().openai)
+    def client(self, job: Job | None = None) -> openai.OpenAI:
+        """The SDK client; for a job, the server it was started on (its `base_url`, kept with it)."""
+        s = get_settings().openai
+        url = (job.extra.get("base_url") if job else None) or s.resolved_base_url()
+        return make_client(s.model_copy(update={"base_url": url}) if url else s)
 
     def _call(self, what: str, fn, *args, **kwargs):
         """One API call; SDK errors become friendly StorytellerErrors (no key in the text)."""
@@ -118,13 +140,17 @@ class OpenAIProvider(Provider):
                                  f"<uploaded {Path(spec.val_file).name}>" if spec.val_file else None)
         est = (f"about ${cost:,.2f} for {billed:,} billed tokens (prices as of {pricing.AS_OF})" if cost is not None
                else f"{billed:,} billed tokens; price unknown for {base}")
+        url = get_settings().openai.resolved_base_url()
         return Plan(settings=params, estimate=est, cost_usd=round(cost, 4) if cost is not None else None,
-                    report=report.text())
+                    report=report.text() + "\n" + where_it_trains(url))
 
     def start(self, spec: JobSpec) -> Job:
         plan = self.plan(spec)
+        url = get_settings().openai.resolved_base_url()
+        if at_openai(url) and date.today() >= date.fromisoformat(pricing.FINE_TUNING_CUTOFF):
+            raise JobError(where_it_trains(url))
         name = spec.name or base_model(spec.base_model)
-        job = self.store.create_job(spec, name, status="queued", extra={"plan": plan.estimate})
+        job = self.store.create_job(spec, name, status="queued", extra={"plan": plan.estimate, "base_url": url})
         out_dir = Path(get_settings().training.runs_dir) / job.id
         try:
             client = self.client()
@@ -164,7 +190,7 @@ class OpenAIProvider(Provider):
     def refresh(self, job: Job) -> Job:
         if not job.remote_id or (job.done and job.extra.get("synced")):
             return job
-        client = self.client()
+        client = self.client(job)
         remote = self._call("read the job", client.fine_tuning.jobs.retrieve, job.remote_id)
         self._sync_events(client, job)
         job = self._apply(job.id, remote)
@@ -208,7 +234,7 @@ class OpenAIProvider(Provider):
         job = self.store.get_job(job_id)
         if not job.remote_id:
             return []
-        page = self._call("list checkpoints", self.client().fine_tuning.jobs.checkpoints.list, job.remote_id)
+        page = self._call("list checkpoints", self.client(job).fine_tuning.jobs.checkpoints.list, job.remote_id)
         return [Checkpoint(id=c.id, step=c.step_number, model=c.fine_tuned_model_checkpoint,
                            metrics=c.metrics.model_dump(exclude_none=True) if c.metrics else {}) for c in page.data]
 
@@ -218,7 +244,7 @@ class OpenAIProvider(Provider):
             raise JobError(f"Job {job.id} has already {job.status}.")
         if not job.remote_id:
             return self.store.update_job(job.id, status="cancelled")
-        remote = self._call("cancel the job", self.client().fine_tuning.jobs.cancel, job.remote_id)
+        remote = self._call("cancel the job", self.client(job).fine_tuning.jobs.cancel, job.remote_id)
         self.store.add_event(job.id, "Cancel requested")
         return self._apply(job.id, remote)
 

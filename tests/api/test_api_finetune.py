@@ -160,6 +160,21 @@ def test_a_second_storyteller_trains_here_through_its_openai_provider(api_env, s
         assert done.result_model == f"ft:tiny:storyteller:second:{done.remote_id}"
         assert [r.step for r in p.metrics(job.id)] == [1]  # read back from the result file
         assert any(e.message.startswith("Done: saved as models/second") for e in p.events(job.id))
+        assert job.extra["base_url"] == f"http://127.0.0.1:{port}/v1"
+
+        # the CLI, pointed there by --base-url alone; a later command finds the server from the job
+        monkeypatch.delenv("OPENAI_BASE_URL")
+        cli_env = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
+        started = subprocess.run(cmd[:3] + ["finetune", "start", "--provider", "openai", "--base-url",
+                                            f"http://127.0.0.1:{port}/v1", "--base", "tiny", "--data", str(stories),
+                                            "--name", "third", "--epochs", "1", "--batch-size", "12", "--yes"],
+                                 cwd=ROOT, env=cli_env, capture_output=True, text=True, timeout=120)
+        assert started.returncode == 0, started.stderr
+        assert f"Trains at http://127.0.0.1:{port}/v1" in started.stdout and "2027-01-06" not in started.stdout
+        job_id = started.stdout.split("Started ")[1].split()[0]
+        followed = subprocess.run(cmd[:3] + ["finetune", "follow", job_id], cwd=ROOT, env=cli_env,
+                                  capture_output=True, text=True, timeout=300)
+        assert followed.returncode == 0 and "succeeded" in followed.stdout, followed.stdout + followed.stderr
     finally:
         server.terminate()
         server.wait(timeout=30)
