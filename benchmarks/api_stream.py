@@ -7,7 +7,10 @@ The API runs as `storyteller serve --no-studio` in its own process (as in use), 
 length; the same seed gives the same chunks, so both are timed over the same chunks. Prints
 tokens/s and first-token time side by side, then `--streams` concurrent streams (errors, p50/p95
 first token). Targets: API >= 0.95x the engine's tokens/s; first-token overhead <= 10 ms; 0 errors.
-Not compared here: llama.cpp's OpenAI server (not installed or tried in this project yet).
+Not compared: llama.cpp's OpenAI server. `pip install 'llama-cpp-python[server]'` finds only the source on
+the package registry (no wheel for this platform) and compiles llama.cpp; on the 2-core machine (busy with a
+model build) it was still compiling after 850 s and was stopped (2026-11-30). The issue's bar was an install
+under 15 minutes, so the GGUF conversion of our GPT-2 and its own tokenizer was not reached.
 """
 
 from __future__ import annotations
@@ -149,7 +152,8 @@ def main() -> None:
     q = statistics.quantiles(firsts, n=20) if len(firsts) > 1 else firsts * 19
     print(f"{args.streams} concurrent streams: {errors} errors, first token p50 {med(firsts) * 1e3:.0f} ms, "
           f"p95 {q[18] * 1e3:.0f} ms, all done in {wall:.1f} s (server max_concurrent={args.streams})")
-    print("llama.cpp's OpenAI server: not compared (llama-cpp-python is not installed or tried here).")
+    print("llama.cpp's OpenAI server: not compared (llama-cpp-python has no wheel on the package registry; "
+          "its source build was still compiling after 850 s on the busy 2-core machine, see this docstring).")
 
 
 if __name__ == "__main__":

@@ -201,6 +201,7 @@ language: [zh, en]
 library_name: transformers
 pipeline_tag: text-generation
 tags: [children, stories, tiny]
+friendly_name: {{zh: 故事小精灵, en: Story Sprite}}  # what the studio's picker shows
 ---
 
 # storyteller-tiny
@@ -251,6 +252,14 @@ too little data; the table shows this model's figure, trained on {times:.0f}× t
   (`<|dynasty|>`, `<|hero|>`, `<|power|>`, `<|fact|>`). The model writes the slots; the app fills
   them from the request (`storyteller/story_format.py`). Header: `<|zh|>唐|李白|隐形|轻松<|story|>`;
   the story ends with `<|end|>`.
+- **Cast slots** (models built with `--cast-slots`, `storyteller/story_cast.py`). The monster, the place,
+  the thing it messes up, the child who helps, the hero's prop and the hero's pronoun (他/她; he, his,
+  him) are slot tokens too. One cast is picked per telling from the story world (seeded), the monster
+  and the place are named in the header (`…|轻松|果冻怪|海洋馆<|story|>`) so the model tells that
+  monster's mischief at that place, and the filler writes the same names all story long. Blind readers
+  of the model before had found the monster renamed, the prop changing, new children's names in every
+  paragraph and male heroes called 她; with cast slots those names cannot drift (a guarantee of the
+  format, so no table row claims it), though the sentences around them still can.
 - **Tokenizer.** Chinese: one token per character (the 3,755 common hanzi of GB2312 level 1 and every
   character of the corpus). English: whole words, every word the stories use at least twice
   ({words} words with and without a leading space), listed in `tokenizer_config.json` as
@@ -291,15 +300,17 @@ the power were named. On CPU it decodes with a lean KV-cache loop (`storyteller/
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from storyteller.engines.sampling import story_processors
 from storyteller.prompts import StoryRequest
+from storyteller.story_cast import has_cast, pick_cast
 from storyteller.story_format import END, SlotFiller, prompt_text
 
 tok = AutoTokenizer.from_pretrained("models/storyteller-tiny")
 model = AutoModelForCausalLM.from_pretrained("models/storyteller-tiny", dtype="float32")
 req = StoryRequest(dynasty="唐", power="隐形", style="轻松")
-ids = tok(prompt_text(req), return_tensors="pt")["input_ids"]
+cast = pick_cast(req, seed=1) if has_cast(tok) else None  # monster, place, child … for this telling
+ids = tok(prompt_text(req, cast), return_tensors="pt")["input_ids"]
 out = model.generate(ids, do_sample=False, max_new_tokens=800, eos_token_id=tok.convert_tokens_to_ids(END),
                      logits_processor=story_processors(True, 0.8, 0.95, seed=1, tokenizer=tok, lang="zh"))
-filler = SlotFiller(req)
+filler = SlotFiller(req, cast)
 print(filler.feed(tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)) + filler.flush())
 ```
 
