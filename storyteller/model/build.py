@@ -39,21 +39,21 @@ class TrainConfig:
     min_word_count: int = 2  # an English word must occur this often to become a token
     world: dict[str, int] = field(default_factory=lambda: {"zh": 16000, "en": 5000})  # composed stories
     world_seed: int = 2026
-    typed_power_share: float = 0.0  # composed stories with a made-up power, told with the generic passages
-    # The power-token recipe (`--power-tokens`, tried 2026-11-30, not shipped): each catalog power is one
-    # token written in the story itself, typed powers keep the slot, header noise spares the power,
-    # and composed stories name the power before they show it.
-    power_tokens: bool = False
-    # Cast slots (`--cast-slots`, see story_cast.py): composed stories write the monster, place, thing,
-    # child, prop and the hero's pronoun as slot tokens; the monster and place go in the header.
-    cast_slots: bool = False
+    typed_power_share: float = 0.1  # composed stories with a made-up power, told with the generic passages
+    # The power-token recipe (on by default since 2026-11-30; `--no-power-tokens` for the earlier one): each
+    # catalog power is one token written in the story itself, typed powers keep the slot, header noise
+    # spares the power, and composed stories name the power before they show it.
+    power_tokens: bool = True
+    # Cast slots (on by default; `--no-cast-slots`, see story_cast.py): composed stories write the monster,
+    # place, thing, child, prop and the hero's pronoun as slot tokens; the monster and place go in the header.
+    cast_slots: bool = True
     team_repeat: int = 2  # the team's stories are seen this many times as often as a composed one
     n_embd: int = 256
     n_layer: int = 4
     n_head: int = 8
     n_positions: int = 832
     dropout: float = 0.0  # a few epochs only: no need, and faster
-    steps: int = 1500
+    steps: int = 2600
     save_every: int = 300  # a readable snapshot beside the output (<out>-partial) while it trains
     batch_size: int = 8
     lr: float = 2e-3
@@ -249,8 +249,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=TrainConfig.lr)
     ap.add_argument("--world", default=None, help="composed stories per language, e.g. zh=16000,en=5000")
     ap.add_argument("--layers", type=int, default=TrainConfig.n_layer)
-    ap.add_argument("--power-tokens", action="store_true", help="the power-token recipe (see TrainConfig)")
-    ap.add_argument("--cast-slots", action="store_true", help="cast slots (see TrainConfig)")
+    ap.add_argument("--power-tokens", action=argparse.BooleanOptionalAction, default=TrainConfig.power_tokens,
+                    help="the power-token recipe (see TrainConfig)")
+    ap.add_argument("--cast-slots", action=argparse.BooleanOptionalAction, default=TrainConfig.cast_slots,
+                    help="cast slots (see TrainConfig)")
     ap.add_argument("--init-from", default=None, help="continue from an earlier build's folder")
     ap.add_argument("--warmup", type=int, default=TrainConfig.warmup)
     ap.add_argument("--min-lr", type=float, default=TrainConfig.min_lr)
@@ -259,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = TrainConfig(steps=args.steps, langs=tuple(args.langs.split(",")), threads=args.threads,
                       batch_size=args.batch_size, lr=args.lr, n_layer=args.layers, init_from=args.init_from,
                       warmup=args.warmup, min_lr=args.min_lr, power_tokens=args.power_tokens, cast_slots=args.cast_slots,
-                      typed_power_share=0.1 if args.power_tokens else 0.0)
+                      typed_power_share=TrainConfig.typed_power_share if args.power_tokens else 0.0)
     if args.world:
         cfg.world = {k: int(v) for k, v in (p.split("=") for p in args.world.split(","))}
     info = train(cfg, args.out, corpus.load(sorted(args.corpus.glob("*.jsonl"))))
