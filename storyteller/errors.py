@@ -1,7 +1,8 @@
 """User-facing errors. Each message says what went wrong and how to fix it, in plain words.
 
 The UI and CLI show `str(err)` as is, so messages must be friendly to a parent (no tracebacks,
-no secrets). Raise these from the core; never pop up UI from inside validation code.
+no secrets). An error may also carry its Chinese words (`zh`); the web page picks the one in its
+language. Raise these from the core; never pop up UI from inside validation code.
 """
 
 
@@ -9,12 +10,15 @@ class StorytellerError(Exception):
     """Base class: a problem the user can understand and act on."""
 
     hint: str = ""
+    zh: str | None = None  # the whole message (and what to do) in Chinese, for a page or CLI in Chinese
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, zh: str | None = None):
         super().__init__(message)
         self.message = message
         if hint is not None:
             self.hint = hint
+        if zh is not None:
+            self.zh = zh
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()

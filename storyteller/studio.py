@@ -18,6 +18,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -89,15 +90,24 @@ def max_tokens_for(req: StoryRequest) -> int:
     return max(64, min(4096, int(req.length * TOKENS_PER_UNIT[req.lang]) + 64))
 
 
-def model_choices() -> list[tuple[str, str]]:
+def model_choices(lang: str | None = None) -> list[tuple[str, str]]:
     """(label, model id) pairs for the picker, the default model first (listed even before it is built,
-    so choosing it explains how to get it)."""
+    so choosing it explains how to get it). With `lang`, a model's card may give a friendly name."""
     from storyteller.engines.registry import list_models
 
     default = get_settings().local.default_model
-    pairs = [(m.label or m.id, m.id) for m in list_models()]
+    pairs = [((m.names.get(lang) if lang else None) or m.label or m.id, m.id) for m in list_models()]
     first = [p for p in pairs if p[1] == default] or [(default, default)]
     return first + [p for p in pairs if p[1] != default]
+
+
+def model_name(model_id: str, lang: str) -> str:
+    """A local model's friendly name in `lang` (its card's `friendly_name`), else its id."""
+    from storyteller.engines.registry import card_names
+
+    if not model_id or "/" in model_id or model_id.startswith("."):
+        return model_id
+    return card_names(Path(get_settings().local.models_dir) / model_id).get(lang) or model_id
 
 
 def warm_up(model_id: str | None = None) -> None:

@@ -141,13 +141,13 @@ def test_data_tab_handlers(tmp_path, settings_env):
     src = stories_csv(tmp_path / "s.csv")
     md, preview, path, info = tab.on_upload(str(src))
     copy = settings_env / "var" / "datasets" / "uploads" / "s.csv"  # uploads are copied into the workspace
-    assert "Ready to train" in md and path == str(copy) and info["ok"] and copy.read_bytes() == src.read_bytes()
+    assert "可以训练" in md and path == str(copy) and info["ok"] and copy.read_bytes() == src.read_bytes()
     msg, files, published, info = tab.run_prepare(path, "chat", 0.1, 42, info)
     files = files["value"]
-    assert "train **18**" in msg and published == files[0] and info["source"] == str(copy)
+    assert "训练 **18**" in msg and published == files[0] and info["source"] == str(copy)
     assert files[0].startswith(str(settings_env))  # outputs go to the app's data folder, not beside the upload
     msg, files2, _, _ = tab.run_prepare(published, "legacy", 0.1, 42, info)  # prepares from the source again
     files2 = files2["value"]
     assert files2 and files2[0].endswith(".legacy.train.jsonl")
     md, *_ = tab.on_upload(str(stories_csv(tmp_path / "few.csv", n=3)))
-    assert "Not ready" in md
+    assert "还不能训练" in md

@@ -110,7 +110,7 @@ def test_tab_buttons_pressed_with_nothing_chosen(settings_env):
     out = list(tab.run_generate("gpt-4o-mini", [], ["隐形"], ["轻松"], 1, 1, "", "zh", "x", "csv", session))
     assert len(out) == 1 and "至少选一个朝代" in out[0][0] and "List should" not in out[0][0]
     out = list(tab.run_generate(None, ["唐"], ["隐形"], ["轻松"], 1, 1, "", "zh", "x", "csv", session))
-    assert "选一个生成用的模型" in out[0][0]
+    assert "选一个写故事的模型" in out[0][0]
     msg, files, path, _ = tab.run_prepare(None, "chat", 0.1, 42, {})
     assert "先生成或上传" in msg and files["visible"] is False and path is None
     md, preview, path, info = tab.on_upload(None)  # the file was removed: forget it
@@ -128,5 +128,5 @@ def test_tab_upload_messages_for_a_parent(tmp_path, settings_env):
     assert path is None and info == {} and preview["visible"] is False and untouched(bad) == before
     src = stories_csv(tmp_path / "s.csv", n=3)
     md, preview, path, info = tab.on_upload(str(src))
-    assert "还不能训练" in md and "故事太少" in md and "**3** 个例子" in md
-    assert preview["headers"][0] == "朝代 / dynasty" and len(preview["value"]) == 3
+    assert "还不能训练" in md and "故事太少" in md and "**3** 个故事" in md
+    assert preview["headers"][0] == "朝代" and len(preview["value"]) == 3

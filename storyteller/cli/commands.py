@@ -8,3 +8,4 @@ from storyteller.cli import eval  # noqa: F401,A004
 from storyteller.cli import finetune  # noqa: F401
 from storyteller.cli import reading  # noqa: F401
 from storyteller.cli import serve  # noqa: F401
+from storyteller.cli import stories  # noqa: F401

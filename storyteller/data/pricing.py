@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from storyteller.engines import ids
 
 AS_OF = "2025-06-01"
+# OpenAI's fine-tuning cut-off date, shown beside every OpenAI training estimate (update with AS_OF).
+FINE_TUNING_CUTOFF = "2027-01-06"
 SOURCE = "OpenAI pricing page (openai.com/api/pricing), standard tier, USD per 1M tokens"
 
 

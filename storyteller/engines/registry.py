@@ -32,6 +32,7 @@ class ModelInfo(BaseModel):
     kind: Literal["local", "hub", "openai"]
     description: str = ""
     needs_key: bool = False
+    names: dict[str, str] = {}  # a friendly name per language, from the card's `friendly_name`
 
 
 def _make(model_id: str, policy: Policy = "cli") -> Engine:
@@ -99,15 +100,7 @@ def read_model_card(folder: Path) -> tuple[str | None, str]:
     readme = folder / "README.md"
     if not readme.is_file():
         return None, ""
-    text = readme.read_text(encoding="utf-8", errors="replace")
-    meta: dict = {}
-    if text.startswith("---"):
-        head, _, text = text[3:].partition("\n---")
-        try:
-            meta = yaml.safe_load(head) or {}
-        except yaml.YAMLError:
-            meta = {}
-        text = text.lstrip("-")
+    meta, text = _front_matter(readme.read_text(encoding="utf-8", errors="replace"))
     title, paragraph = None, []
     for line in text.splitlines():
         s = line.strip()
@@ -124,6 +117,28 @@ def read_model_card(folder: Path) -> tuple[str | None, str]:
     return (meta.get("title") if isinstance(meta, dict) else None) or title, str(desc or " ".join(paragraph))[:300]
 
 
+def _front_matter(text: str) -> tuple[dict, str]:
+    """(the card's YAML front matter, the rest of the text)."""
+    if not text.startswith("---"):
+        return {}, text
+    head, _, text = text[3:].partition("\n---")
+    try:
+        meta = yaml.safe_load(head) or {}
+    except yaml.YAMLError:
+        meta = {}
+    return (meta if isinstance(meta, dict) else {}), text.lstrip("-")
+
+
+def card_names(folder: Path) -> dict[str, str]:
+    """{lang: name} from the card's front matter `friendly_name: {zh: ..., en: ...}` (what a
+    family sees instead of a folder name); {} when the card has none."""
+    readme = folder / "README.md"
+    if not readme.is_file():
+        return {}
+    names = _front_matter(readme.read_text(encoding="utf-8", errors="replace"))[0].get("friendly_name")
+    return {str(k): str(v)[:60] for k, v in names.items() if v} if isinstance(names, dict) else {}
+
+
 def _local_models() -> list[ModelInfo]:
     s = get_settings().local
     root = Path(s.models_dir)
@@ -132,7 +147,7 @@ def _local_models() -> list[ModelInfo]:
     out = []
     for p in folders:
         title, desc = read_model_card(p)
-        out.append(ModelInfo(id=p.name, label=title or p.name, kind="local", description=desc))
+        out.append(ModelInfo(id=p.name, label=title or p.name, kind="local", description=desc, names=card_names(p)))
     return out
 
 

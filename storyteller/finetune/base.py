@@ -117,6 +117,8 @@ class Plan(BaseModel):
     estimate: str
     cost_usd: float | None = None
     seconds: float | None = None
+    measured: bool = False  # `seconds` comes from the speed earlier jobs measured here (else a guess)
+    work_per_step: float | None = None  # local: tokens x millions of parameters a step (speed's unit)
     report: str | None = None
 
 

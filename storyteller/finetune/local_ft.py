@@ -15,6 +15,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ from storyteller.finetune.worker import (BATCH, CANCEL_FLAG, EPOCHS, LOG_FILE, S
 
 NAME = re.compile(r"^[\w\u4e00-\u9fff][\w.\u4e00-\u9fff-]{0,63}$")
 TOKENS_PER_S_PER_MPARAM = 6_000  # CPU throughput guess for the time estimate: ~1,500 tokens/s at 4M params
+SPEED_JOBS = 5  # the time estimate uses the median speed of this many recent local jobs
 
 
 def resolve_base(base_model: str) -> str:
@@ -130,15 +132,27 @@ class LocalProvider(Provider):
         mparams = _params_m(source)
         method = spec.method if spec.method != "auto" or not mparams else default_method(mparams * 1e6)
         lr = spec.learning_rate or (default_lr(method, mparams * 1e6) if mparams and method != "auto" else "auto")
-        seconds = steps * batch * (chars + 40) / (TOKENS_PER_S_PER_MPARAM / max(mparams, 0.5)) if mparams else None
+        work = batch * (chars + 40) * max(mparams, 0.5) if mparams else None
+        speed, measured = self.speed()
+        seconds = steps * work / speed if work else None
         settings = {"provider": "local", "base_model": spec.base_model, "source": source, "output": f"models/{name}",
                     **spec.model_dump(exclude={"provider", "base_model", "name", "learning_rate_multiplier",
                                                "method_form"}),
                     "n_epochs": epochs, "batch_size": batch, "learning_rate": lr, "method": method,
                     "lr_schedule": f"{SCHEDULE}, {WARMUP:.0%} warm-up", "mix_share": share, "steps": steps,
                     "stories": len(stories), "trained_on": n, "earlier_stories_mixed_in": f"up to {mixed}"}
-        est = f"about {_fmt_s(seconds)} on this computer's CPU ({steps} steps)" if seconds else f"{steps} steps"
-        return Plan(settings=settings, estimate=est, seconds=seconds)
+        est = (f"about {_fmt_s(seconds)} on this computer ({steps} steps, "
+               f"{'speed measured by earlier training' if measured else 'a first guess'})" if seconds
+               else f"{steps} steps")
+        return Plan(settings=settings, estimate=est, seconds=seconds, measured=measured and bool(seconds),
+                    work_per_step=work)
+
+    def speed(self) -> tuple[float, bool]:
+        """(work a second on this computer, measured?): the median of what recent local jobs measured
+        (work per step x steps a second), else the guess; so the estimate improves after one job."""
+        seen = [j.extra["work_per_step"] * j.extra["steps_per_s"] for j in self.store.list_jobs("local", limit=50)
+                if j.extra.get("work_per_step") and j.extra.get("steps_per_s")][:SPEED_JOBS]
+        return (statistics.median(seen), True) if seen else (float(TOKENS_PER_S_PER_MPARAM), False)
 
     def start(self, spec: JobSpec, launch: bool = True) -> Job:
         """Create the job; with `launch` it trains now, or waits as 'queued' while others run."""
@@ -164,7 +178,8 @@ class LocalProvider(Provider):
             self.store.add_event(job.id, msg, level="error")
             self.store.update_job(job.id, status="failed", error=msg)
             raise JobError(msg, "Check that the runs folder (STORYTELLER_TRAINING__RUNS_DIR) is writable.") from None
-        extra = {"log_offset": 0, "plan": plan.estimate} | ({"queue": "start"} if launch else {})
+        extra = {"log_offset": 0, "plan": plan.estimate, "work_per_step": plan.work_per_step} | (
+            {"queue": "start"} if launch else {})
         job = self.store.update_job(job.id, job_dir=str(job_dir), total_steps=settings["steps"], extra=extra)
         self.store.add_event(job.id, f"Job created: {plan.estimate}", data={"settings": settings})
         return self._launch(job) if launch else job
@@ -240,6 +255,7 @@ class LocalProvider(Provider):
                 rows.append(MetricRow(**{k: rec.get(k) for k in MetricRow.model_fields}))
                 step, total = rec["step"], rec.get("total_steps") or total
                 job.extra["eta_s"], job.extra["tokens_per_s"] = rec.get("eta_s"), rec.get("tokens_per_s")
+                job.extra["steps_per_s"] = rec.get("steps_per_s") or job.extra.get("steps_per_s")
             elif rec.get("type") == "event":
                 data = rec.get("data")
                 self.store.add_event(job.id, rec.get("message", ""), rec.get("level", "info"), data, created=rec["time"])

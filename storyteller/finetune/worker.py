@@ -145,6 +145,7 @@ def make_trainer_classes():
             self.log.write("metrics", step=state.global_step, total_steps=state.max_steps, **row,
                            learning_rate=logs.get("learning_rate"), elapsed_s=round(elapsed, 2),
                            eta_s=round((state.max_steps - state.global_step) / rate, 1) if rate else None,
+                           steps_per_s=round(rate, 5) if rate else None,
                            tokens_per_s=round(trainer.n_tokens / elapsed, 1) if trainer and elapsed > 0 else None)
 
         def on_save(self, args, state, control, **kw):

@@ -3,8 +3,11 @@
 `ReadAloud` takes text chunks as they arrive, hands finished sentences to a background thread
 that synthesises them in order through the shared `Speaker`, and hands back the clips that are
 ready, so listening starts within about a second of the first sentence while the text keeps
-coming. `story_wav()` joins every clip into one downloadable file. `close()` deletes the temp
-folder a reader made once its audio has been handed on (a UI copies what it serves).
+coming. Nothing here blocks the caller: the speech engine is started by the worker thread (its
+first start takes seconds), and a missing engine shows up as `unavailable`, never as a wait.
+`story_wav()` joins every clip into one downloadable file, `spoken_wav()` only those handed on so
+far (what a listener heard before Stop). `close()` deletes the temp folder a reader made once its
+audio has been handed on (a UI copies what it serves).
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ import threading
 import time
 import uuid
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from storyteller.errors import StorytellerError
+from storyteller.errors import StorytellerError, TTSUnavailable
 from storyteller.tts.sentences import SentenceSplitter
 from storyteller.tts.worker import Speaker, get_speaker
 
@@ -53,6 +56,8 @@ class ReadAloud:
         self.run_id = uuid.uuid4().hex[:8]
         self.splitter = SentenceSplitter()
         self.clips: list[Clip] = []
+        self.handed = 0  # clips handed on by ready()/drain(), in story order
+        self.unavailable: TTSUnavailable | None = None  # why no speech engine could start (worker thread)
         self._todo: queue.Queue[Clip | None] = queue.Queue()
         self._done: queue.Queue[Clip] = queue.Queue()
         self._finished = self._closed = self._stopped = False
@@ -102,24 +107,43 @@ class ReadAloud:
             try:
                 out.append(self._done.get_nowait())
             except queue.Empty:
+                self.handed += len(out)
                 return out
 
-    def drain(self, timeout_s: float = 60.0) -> Iterator[Clip]:
-        """After finish(): yield the remaining clips as they become ready."""
+    @property
+    def all_handed(self) -> bool:
+        """After finish(): every clip is made and handed on (or the reader was stopped)."""
+        return not self._thread.is_alive() and self._done.empty()
+
+    def drain(self, timeout_s: float = 60.0, stop: Callable[[], bool] = lambda: False) -> Iterator[Clip]:
+        """After finish(): yield the remaining clips as they become ready; end early once `stop()`
+        says so (checked at least every 50 ms)."""
         deadline = time.monotonic() + timeout_s
-        while self._thread.is_alive() or not self._done.empty():
+        while (self._thread.is_alive() or not self._done.empty()) and not stop():
             try:
-                yield self._done.get(timeout=max(0.01, min(0.1, deadline - time.monotonic())))
+                clip = self._done.get(timeout=max(0.01, min(0.05, deadline - time.monotonic())))
             except queue.Empty:
                 if time.monotonic() > deadline:
                     return
+                continue
+            self.handed += 1
+            yield clip
 
     def story_wav(self, out: Path | None = None) -> Path | None:
         """All spoken clips joined into one WAV (None if nothing was spoken)."""
-        spoken = [c.path for c in self.clips if c.path and c.path.exists()]
-        if not spoken:
-            return None
-        return join_wavs(spoken, out or self.out_dir / f"story-{self.run_id}.wav")
+        return self._join(self.clips, out or self.out_dir / f"story-{self.run_id}.wav")
+
+    def spoken_wav(self, out: Path | None = None) -> Path | None:
+        """The clips handed on so far joined into one WAV: what was heard before a Stop."""
+        # clips are made and handed on in story order, so the first `handed` ones went out
+        return self._join(self.clips[:self.handed], out or self.out_dir / f"spoken-{self.run_id}.wav")
+
+    def _join(self, clips: list[Clip], out: Path) -> Path | None:
+        with self._lock:  # close() may be deleting the folder
+            if self._closed and self._stopped:
+                return None
+            spoken = [c.path for c in clips if c.path and c.path.exists()]
+            return join_wavs(spoken, out) if spoken else None
 
     def _submit(self, sentence: str) -> None:
         clip = Clip(index=len(self.clips), text=sentence, sentence_end_at=time.perf_counter())
@@ -128,7 +152,13 @@ class ReadAloud:
 
     def _work(self) -> None:
         try:
+            self.speaker.start()  # seconds the first time; here, so the text never waits for it
+        except TTSUnavailable as e:
+            self.unavailable = e
+        try:
             while (clip := self._todo.get()) is not None:
+                if self.unavailable:
+                    continue
                 path = self.out_dir / f"{self.run_id}-{clip.index:03d}.wav"
                 try:
                     clip.duration_s = self.speaker.synthesize(clip.text, path, self.lang, self.voice, self.rate)

@@ -158,6 +158,11 @@ class Speaker:
             self._proc.join(timeout=2)
         self._proc = self._conn = None
 
+    @property
+    def ready(self) -> bool:
+        """Started and alive: a sentence now is spoken without waiting for the worker to start."""
+        return self._proc is not None and self._proc.is_alive()
+
     def start(self) -> "Speaker":
         with self._lock:
             if self._proc is None or not self._proc.is_alive():

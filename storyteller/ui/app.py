@@ -24,45 +24,60 @@ import gradio as gr  # noqa: E402
 from storyteller import access, studio  # noqa: E402
 from storyteller.config import get_settings  # noqa: E402
 from storyteller.data.io import MAX_BYTES  # noqa: E402
-from storyteller.finetune import JobStore  # noqa: E402
+from storyteller.library import Library  # noqa: E402
 from storyteller.paths import ASSETS  # noqa: E402
-from storyteller.ui import data, story  # noqa: E402
+from storyteller.ui import data, language, readaloud, story  # noqa: E402
 from storyteller.ui import training  # noqa: E402
+from storyteller.ui import library, pick  # noqa: E402
+from storyteller.ui.i18n import t  # noqa: E402
 from storyteller.ui import visitor as family  # noqa: E402
 from storyteller.ui.context import UIContext  # noqa: E402
 
 CSS_PATH = os.path.join(os.path.dirname(__file__), "style.css")
 FAVICON = ASSETS / "favicon.png"
 
-# (label, tab id, module with render(ctx)) — one line per tab.
+# (label key, tab id, module with render(ctx)) — one line per tab.
 TABS = [
-    ("讲故事 / Story", "story", story),
-    ("数据 / Data", "data", data),
-    ("训练 / Training", "training", training),
+    ("tab.story", "story", story),
+    ("pick.tab", "pick", pick),
+    ("library.tab", "library", library),
+    ("tab.data", "data", data),
+    ("tab.training", "training", training),
 ]
 PARENT_TABS = ("data", "training")  # behind the parent password in public mode
 
 # The app serves once the default model is warm, or after this long (a big model goes on loading).
 WARM_UP_WAIT_S = 60.0
 
-TITLE = "# 英雄穿越记 · Hero Time Travellers\n奥特曼和中国古代英雄一起打怪兽！ Ultraman teams up with heroes from Chinese history!"
-
-
 def theme() -> gr.themes.Base:
     """A soft, friendly theme with local fonts only (no font downloads)."""
-    fonts = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "system-ui", "sans-serif"]
-    return gr.themes.Soft(primary_hue="orange", secondary_hue="sky", radius_size="lg", font=fonts,
+    fonts = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "system-ui", "sans-serif",
+             "Noto Color Emoji"]  # emoji in stories and labels (Debian's fonts-noto-color-emoji)
+    soft = gr.themes.Soft(primary_hue="orange", secondary_hue="sky", radius_size="lg", font=fonts,
                           font_mono=["DejaVu Sans Mono", "monospace"])
+    # Soft's orange-500 under white words, its orange labels on pale orange and its grey hints on
+    # white are below WCAG AA contrast (4.5:1); these shades pass it (axe-core, tests/ui/test_accessibility.py).
+    return soft.set(
+        button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
+        button_primary_background_fill_dark="*primary_700", button_primary_background_fill_hover_dark="*primary_800",
+        checkbox_label_background_fill_selected="*primary_700", checkbox_label_background_fill_selected_dark="*primary_700",
+        block_label_text_color="*primary_800", block_title_text_color="*primary_800",
+        block_label_background_fill_dark="*primary_800", block_title_background_fill_dark="*primary_800",
+        body_text_color_subdued="*neutral_600", body_text_color_subdued_dark="*neutral_300",
+        input_placeholder_color="*neutral_500", input_placeholder_color_dark="*neutral_400",
+        link_text_color="*secondary_700", link_text_color_dark="*secondary_300")
 
 
 def build_ui(public: bool | None = None) -> gr.Blocks:
     """The app; `public` (default: `access.is_public()`) turns on the gates and limits."""
     settings = get_settings()
     public = access.is_public() if public is None else public
-    JobStore()  # the whole migration chain now, so every family's rows can be stamped from the start
-    with gr.Blocks(title="Storyteller · 讲故事") as demo:
-        gr.Markdown(TITLE, elem_id="app-title")
+    Library()  # the whole migration chain now (jobs, then the library's), so every family's rows can be stamped
+    with gr.Blocks(title=t("app.page_title")) as demo:
         ctx = UIContext(settings=settings, public=public)
+        with gr.Row(elem_id="app-head"):
+            ctx.words.add(gr.Markdown(elem_id="app-title"), value="app.title")
+            switch, stored_lang = language.render(ctx)
         ctx.visitor = gr.State(family.Visitor(public))  # copied per session
         stored = family.browser_state()
         gate = _parents_panel(ctx) if public and access.parent_gate_set() else None
@@ -70,15 +85,15 @@ def build_ui(public: bool | None = None) -> gr.Blocks:
         with gr.Tabs() as tabs:
             ctx.tabs = tabs
             for label, tab_id, module in TABS:
-                with gr.Tab(label, id=tab_id):
+                with ctx.words.add(gr.Tab(id=tab_id, elem_id=f"tab-{tab_id}"), label=label):
                     if not public or tab_id not in PARENT_TABS:
                         module.render(ctx)
                     elif gate is None:  # no password set: off, and nothing of it is built
-                        _off_hint(tab_id)
+                        _off_hint(ctx, tab_id)
                     else:
                         with gr.Column(elem_id=f"{tab_id}-locked") as note:
-                            gr.Markdown(family.LOCKED)
-                            _off_hint(tab_id, family.YOUR_OWN)
+                            ctx.words.add(gr.Markdown(), value="gate.locked")
+                            _off_hint(ctx, tab_id, "gate.your_own")
                         notes.append(note)
                         with gr.Column(visible=False, elem_id=f"{tab_id}-body") as body:
                             module.render(ctx)
@@ -91,6 +106,7 @@ def build_ui(public: bool | None = None) -> gr.Blocks:
             for event in (button.click, password.submit):
                 event(_unlock_for(len(bodies), len(notes), len(timers)), [password, ctx.visitor], outs,
                       api_visibility="private", queue=False)
+        language.wire(ctx, demo, switch, stored_lang)
     demo.queue(default_concurrency_limit=settings.ui.concurrency,
                max_size=settings.public.queue_size if public else None)
     return demo
@@ -98,11 +114,12 @@ def build_ui(public: bool | None = None) -> gr.Blocks:
 
 def _parents_panel(ctx: UIContext):
     """The parent password box (public mode with a password set): (box, button, answer)."""
-    with gr.Accordion("👪 家长 / Parents", open=False, elem_id="parents"):
+    words = ctx.words
+    with words.add(gr.Accordion(open=False, elem_id="parents"), label="gate.parents"):
         with gr.Row():
-            password = gr.Textbox(type="password", label="家长密码 / Parent password", max_length=200,
-                                  elem_id="parent-password", scale=3)
-            button = gr.Button("解锁 / Unlock", elem_id="parent-unlock", scale=1)
+            password = words.add(gr.Textbox(type="password", max_length=200, elem_id="parent-password", scale=3),
+                                 label="gate.password")
+            button = words.add(gr.Button(elem_id="parent-unlock", scale=1), value="gate.unlock")
         said = gr.Markdown("", elem_id="parent-said")
     return password, button, said
 
@@ -112,8 +129,7 @@ def _unlock_for(n_bodies: int, n_notes: int, n_timers: int):
         """Check the password (never logged, never sent back); open the parent tabs on success."""
         visitor.seen(request)
         ok = visitor.unlock(password)
-        said = ("✅ 已解锁：数据、训练和要花钱的模型 / Unlocked: Data, Training and paid models." if ok else
-                "❌ 密码不对，或试得太多了，请稍后再试 / Wrong password, or too many tries: wait a minute.")
+        said = t("gate.unlocked" if ok else "gate.wrong", visitor.lang)
         shown = gr.update(visible=ok) if ok else gr.skip()
         hidden = gr.update(visible=False) if ok else gr.skip()
         timer = gr.Timer(active=True) if ok else gr.skip()
@@ -121,11 +137,12 @@ def _unlock_for(n_bodies: int, n_notes: int, n_timers: int):
     return unlock
 
 
-def _off_hint(tab_id: str, text: str = family.OFF) -> None:
+def _off_hint(ctx: UIContext, tab_id: str, key: str = "gate.off") -> None:
     """Where training is off: how to get a copy of the app where it is on."""
-    gr.Markdown(text, elem_id=f"{tab_id}-off", elem_classes="duplicate-hint")
-    gr.DuplicateButton("复制这个 Space / Duplicate this Space", size="lg", elem_id=f"{tab_id}-duplicate")
-    gr.Markdown(family.SET_PASSWORD)
+    words = ctx.words
+    words.add(gr.Markdown(elem_id=f"{tab_id}-off", elem_classes="duplicate-hint"), value=key)
+    words.add(gr.DuplicateButton(size="lg", elem_id=f"{tab_id}-duplicate"), value="gate.duplicate")
+    words.add(gr.Markdown(), value="gate.set_password")
 
 
 def launch_kwargs(public: bool = False) -> dict:
@@ -148,6 +165,7 @@ def launch(host: str | None = None, port: int | None = None, prevent_thread_lock
     public = access.is_public(host)
     warm = threading.Thread(target=studio.warm_up, name="warm-up", daemon=True)
     warm.start()  # imports torch and loads the weights (seconds) while the UI is built
+    readaloud.warm_up()  # the speech worker starts beside it, so the first story read aloud is heard at once
     demo = build_ui(public)
     warm.join(WARM_UP_WAIT_S)  # serve once warm, so the first story does not wait for loading
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=prevent_thread_lock, quiet=quiet,

@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from storyteller.config import Settings
+from storyteller.ui.i18n import Words
 
 STORY_TAB = "story"
 
@@ -30,4 +31,5 @@ class UIContext:
     extra: dict[str, Any] = field(default_factory=dict)  # anything else a tab wants to share, by name
     # Published by app.build_ui:
     public: bool = False  # public mode (storyteller.access): gates, limits, one family's view each
-    visitor: gr.State | None = None  # this page's ui.visitor.Visitor: its family and the parent gate
+    visitor: gr.State | None = None  # this page's ui.visitor.Visitor: its family, the parent gate, its language
+    words: Words = field(default_factory=Words)  # every component whose words follow the page language

@@ -33,7 +33,9 @@ from storyteller.data.prepare import FORMATS, prepare
 from storyteller.engines.registry import check_model
 from storyteller.errors import StorytellerError
 from storyteller.plaintext import escape_markdown
+from storyteller.ui import preferences
 from storyteller.ui.context import UIContext
+from storyteller.ui.i18n import error_text, strings, t, table
 from storyteller.ui.visitor import Visitor
 
 PUBLIC_CONCURRENCY = 4  # requests at once for one generation, in public mode
@@ -55,40 +57,29 @@ class DataSession:
         return self.cancel
 
 
-INTRO = ("训练自己的讲故事模型需要很多故事：① 用一个模型**生成**，或 ② **上传**已有的 CSV / JSONL；"
-         "看看检查报告，再 ③ **准备**成训练文件。你的文件只会被读取，不会被修改。  \n"
-         "Training a storyteller needs many stories: ① **generate** them with a model or ② **upload** a "
-         "CSV / JSONL; read the check report, then ③ **prepare** the training files. Your files are only read, "
-         "never changed.")
-ISSUE_ZH = {
-    "too_few_examples": "故事太少", "over_token_limit": "有的故事太长，会被截断", "empty_story": "有空的故事",
-    "missing_field": "朝代、超能力或风格没填", "duplicate_story": "有重复的故事", "bom": "文件开头有 BOM 标记",
-    "replacement_char": "有丢失的字（�）", "mojibake": "有乱码", "missing_prompt_or_completion": "缺少 prompt 或 completion",
-    "prompt_separator": "prompt 结尾不对", "completion_stop": "completion 结尾不对",
-    "completion_leading_space": "completion 开头少一个空格", "format_error": "聊天格式有错",
-    "unsafe_story": "有不适合孩子的故事（按类别和行号列出）",
-}
-HEADERS = {"dynasty": "朝代 / dynasty", "power": "超能力 / power", "style": "风格 / style", "story": "故事 / story"}
-FORMAT_LABELS = {"chat": "chat", "legacy": "legacy", "local": "本地 / local", "csv": "CSV"}
-FORMAT_INFO = ("chat: OpenAI gpt-4o / gpt-4.1 · legacy: babbage / davinci · 本地 / local: 在这台电脑上训练 / train on "
-               "this computer · CSV: 表格 / spreadsheet")
+COLUMNS = ("dynasty", "power", "style", "story")  # the preview's story columns (data.col_* words)
 CHEAP_MODEL = "gpt-4o-mini-2024-07-18"
+ISSUES = {k for k in strings("zh") if k.startswith("data.issue.")}  # codes with words of their own
+ISSUE_ZH = table("data.issue")["zh"]  # {check code: Chinese words}, for the Training tab
 
 
-def report_markdown(r: CheckReport) -> str:
-    """A short zh/en summary a parent can read, the problems with their lines, then the details."""
-    head = "✅ 可以训练 / Ready to train" if r.ok else "⛔ 还不能训练 / Not ready to train"
-    facts = [f"**{r.examples}** 个例子 / examples", f"每个约 / about **{r.tokens.mean:.0f}** tokens",
-             f"默认 / default **{r.epochs}** 轮 / epochs"]
+def report_markdown(r: CheckReport, lang: str = "zh") -> str:
+    """A short summary a parent can read, the problems with their lines, then the details."""
+    head = t("data.ready" if r.ok else "data.not_ready", lang)
+    facts = [t("data.examples", lang, n=r.examples), t("data.tokens", lang, n=f"{r.tokens.mean:.0f}"),
+             t("data.epochs", lang, n=r.epochs)]
     model = CHEAP_MODEL if CHEAP_MODEL in r.costs_usd else next(iter(r.costs_usd), None)
     if model:
-        facts.append(f"用 / on {model.split('-20')[0]} 训练约 / training ≈ **${r.costs_usd[model]:,.2f}**")
+        facts.append(t("data.cost", lang, model=model.split('-20')[0], usd=f"{r.costs_usd[model]:,.2f}"))
     lines = [f"### {head}", " · ".join(facts), ""]
     for i in r.issues:
         mark = "⛔" if i.severity == "error" else "⚠️"
-        where = f" — 行 / line {', '.join(map(str, i.lines))}" if i.lines else ""
+        where = t("data.lines", lang, lines=", ".join(map(str, i.lines))) if i.lines else ""
         count = f" (x{i.count})" if i.count > 1 and i.code != "format_error" else ""
-        lines.append(f"- {mark} {ISSUE_ZH.get(i.code, i.code)} / {escape_markdown(i.message)}{count}{where}")
+        name = t(f"data.issue.{i.code}", lang) if f"data.issue.{i.code}" in ISSUES else escape_markdown(i.code)
+        said = name if lang == "zh" else f"{name}: {escape_markdown(i.message)}"
+        lines.append(f"- {mark} {said}{count}{where}")
+    lines.append(t("data.details", lang))
     details = r.text(preview=False)
     fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", details)), default=0))  # nothing closes it early
     return "\n".join(lines) + f"\n\n{fence}text\n{details}\n{fence}"
@@ -99,23 +90,23 @@ def preview_rows(r: CheckReport) -> list[list[str]]:
     return [[str(p.get(k, "")) for k in keys] for p in r.preview]
 
 
-def problem_markdown(e: Exception) -> str:
-    return f"### ⚠️ 这个文件有问题 / This file has a problem\n{escape_markdown(_friendly(e))}"
+def problem_markdown(e: Exception, lang: str = "zh") -> str:
+    return f"{t('data.problem', lang)}\n{escape_markdown(_friendly(e, lang))}"
 
 
 def _warn(message: str) -> None:
     gr.Warning(html.escape(message))  # toasts render HTML; the message may quote a file or a field
 
 
-def _checked(path: str):
+def _checked(path: str, lang: str = "zh"):
     """(report markdown, preview update, dataset path, dataset info) for a file just checked."""
     report = check(path)
     keys = list(report.preview[0]) if report.preview else []
-    widths = ["10%", "12%", "10%", "68%"] if keys == list(HEADERS) else _widths(len(keys))
+    widths = ["10%", "12%", "10%", "68%"] if keys == list(COLUMNS) else _widths(len(keys))
     info = {"source": path, "train": None, "val": None, "format": None, "ok": report.ok}
-    preview = gr.update(value=preview_rows(report), headers=[HEADERS.get(k, k) for k in keys],
-                        column_widths=widths, visible=bool(keys))
-    return report_markdown(report), preview, path, info
+    headers = [t(f"data.col_{k}", lang) if k in COLUMNS else k for k in keys]
+    preview = gr.update(value=preview_rows(report), headers=headers, column_widths=widths, visible=bool(keys))
+    return report_markdown(report, lang), preview, path, info
 
 
 def _widths(n: int) -> list[str] | None:
@@ -126,12 +117,12 @@ def _widths(n: int) -> list[str] | None:
     return [f"{rest}%"] * (n - 1) + [f"{100 - rest * (n - 1)}%"]
 
 
-def _missing_choice(dynasties, powers, styles, model="-") -> str | None:
+def _missing_choice(dynasties, powers, styles, model="-", lang: str = "zh") -> str | None:
     if not str(model or "").strip():
-        return "请选一个生成用的模型 / Choose the model that writes the stories."
-    for values, zh, en in ((dynasties, "朝代", "dynasty"), (powers, "超能力", "power"), (styles, "风格", "style")):
+        return t("data.need_model", lang)
+    for values, kind in ((dynasties, "data.kind_dynasty"), (powers, "data.kind_power"), (styles, "data.kind_style")):
         if not [v for v in (values or []) if str(v).strip()]:
-            return f"请至少选一个{zh} / Choose at least one {en}."
+            return t("data.need_one", lang, kind=t(kind, lang))
     return None
 
 
@@ -148,7 +139,8 @@ def run_generate(model, dynasties, powers, styles, repeats, concurrency, templat
     visitor = visitor or Visitor()
     visitor.require_parent()
     keep = (gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
-    if missing := _missing_choice(dynasties, powers, styles, model):
+    ui = visitor.lang
+    if missing := _missing_choice(dynasties, powers, styles, model, ui):
         _warn(missing)
         yield (f"⚠️ {missing}",) + keep
         return
@@ -164,8 +156,8 @@ def run_generate(model, dynasties, powers, styles, repeats, concurrency, templat
         plan(spec)  # refuses too many stories before anything starts
         out = workspace.output_path(str(name or ""), fmt, visitor.scope)
     except (StorytellerError, ValueError, TypeError) as e:
-        _warn(_friendly(e))
-        yield (f"⚠️ {escape_markdown(_friendly(e))}",) + keep
+        _warn(_friendly(e, ui))
+        yield (f"⚠️ {escape_markdown(_friendly(e, ui))}",) + keep
         return
     cancel = session.start()
     updates: queue.Queue = queue.Queue()
@@ -184,28 +176,27 @@ def run_generate(model, dynasties, powers, styles, repeats, concurrency, templat
     try:
         yield (f"⏳ {out.name} …",) + keep
         while (p := updates.get()) is not None:
-            yield (f"⏳ {_bar(p.done + p.failed, p.total)} {p.line()}",) + keep
+            yield (f"⏳ {_bar(p.done + p.failed, p.total)} {_progress(p, ui)}",) + keep
     except GeneratorExit:  # the page went away: stop the run, keep what is written
         cancel.set()
         raise
     finally:
         session.running = False
     if "error" in box:
-        msg = _friendly(box["error"])
+        msg = _friendly(box["error"], ui)
         _warn(msg)
-        kept = (f"\n\n已写好的故事都保存在 {out.name}，再按「生成」会接着写 / Stories already written are kept in "
-                f"{out.name}; press Generate again to go on." if _has_stories(out) else "")
+        kept = f"\n\n{t('data.kept', ui, name=out.name)}" if _has_stories(out) else ""
         yield (f"⚠️ {escape_markdown(msg)}{kept}",) + keep
         return
     res = box["result"]
-    status = (f"{'⏹ 已停止 / Stopped' if res.stopped else '✅ 完成 / Done'}: {res.written} new, "
-              f"{res.skipped} already there, {len(res.failed)} failed → {out.name}")
+    status = t("data.stopped" if res.stopped else "data.done", ui, written=res.written, skipped=res.skipped,
+               failed=len(res.failed), name=out.name)
     if res.failed:
-        status += "\n\n失败的故事再按一次「生成」会重试 / Press Generate again to retry the failed ones."
+        status += f"\n\n{t('data.retry', ui)}"
     try:
-        md, prev, path, info = _checked(str(out))
+        md, prev, path, info = _checked(str(out), ui)
     except StorytellerError as e:
-        yield (status + f"\n\n⚠️ {escape_markdown(e)}", _file(out), gr.update(), gr.update(), gr.update(), gr.update())
+        yield (status + f"\n\n⚠️ {escape_markdown(_friendly(e, ui))}", _file(out), gr.update(), gr.update(), gr.update(), gr.update())
         return
     yield status, _file(out), md, prev, path, info
 
@@ -215,11 +206,11 @@ def _file(path) -> dict:
     return gr.update(value=str(path), visible=True) if path.exists() else gr.update(value=None, visible=False)
 
 
-def stop_generate(session: DataSession):
+def stop_generate(session: DataSession, visitor: Visitor | None = None):
     if not session.running:  # nothing to stop: keep the last run's result on screen
         return gr.update()
     session.cancel.set()
-    return "⏹ 正在停止，已写好的故事会保留 / Stopping; stories already written are kept."
+    return t("data.stopping", (visitor or Visitor()).lang)
 
 
 def on_upload(file, visitor: Visitor | None = None):
@@ -231,14 +222,14 @@ def on_upload(file, visitor: Visitor | None = None):
     try:
         saved = workspace.save_upload(file, visitor.scope)
     except (StorytellerError, OSError) as e:
-        _warn(_friendly(e))
-        return problem_markdown(e), gr.update(value=[], visible=False), None, {}
+        _warn(_friendly(e, visitor.lang))
+        return problem_markdown(e, visitor.lang), gr.update(value=[], visible=False), None, {}
     try:
-        return _checked(str(saved))
+        return _checked(str(saved), visitor.lang)
     except StorytellerError as e:
         saved.unlink(missing_ok=True)  # not a dataset: keep no copy (the parent still has the file)
-        _warn(_friendly(e))
-        return problem_markdown(e), gr.update(value=[], visible=False), None, {}
+        _warn(_friendly(e, visitor.lang))
+        return problem_markdown(e, visitor.lang), gr.update(value=[], visible=False), None, {}
 
 
 def run_prepare(path, fmt, val, seed, info, visitor: Visitor | None = None):
@@ -247,20 +238,21 @@ def run_prepare(path, fmt, val, seed, info, visitor: Visitor | None = None):
     visitor.require_parent()
     path = (info or {}).get("source") or path
     if not path:
-        msg = "先生成或上传一个数据集 / Generate or upload a dataset first."
+        msg = t("data.first", visitor.lang)
         _warn(msg)
         return f"⚠️ {msg}", gr.update(value=None, visible=False), path, info
     try:
         source = workspace.resolve(workspace.relative_name(path, visitor.scope), visitor.scope)
         res = prepare(source, fmt, workspace.prepared_dir(visitor.scope), val=float(val or 0), seed=int(seed or 0))
     except (StorytellerError, ValueError, TypeError) as e:
-        _warn(_friendly(e))
-        return f"⚠️ {escape_markdown(_friendly(e))}", gr.update(value=None, visible=False), path, info
+        _warn(_friendly(e, visitor.lang))
+        return f"⚠️ {escape_markdown(_friendly(e, visitor.lang))}", gr.update(value=None, visible=False), path, info
     files = [str(res.train_path)] + ([str(res.val_path)] if res.val_path else [])
-    msg = (f"✅ 训练 / train **{res.train_count}** · 验证 / validation **{res.val_count}** ({res.format})"
-           + (f" · 去掉了 / left out {res.dropped_empty} 个空的 / empty, {res.dropped_duplicates} 个重复的 / duplicates"
+    ui = visitor.lang
+    msg = (t("data.prepared_counts", ui, train=res.train_count, val=res.val_count, format=res.format)
+           + (t("data.dropped", ui, empty=res.dropped_empty, dups=res.dropped_duplicates)
               if res.dropped_empty or res.dropped_duplicates else "")
-           + "  \n在下面下载，或到「训练」页直接使用 / Download below, or use them on the Training tab.")
+           + f"  \n{t('data.prepared_next', ui)}")
     info = dict(info or {}) | {"source": path, "train": files[0], "val": files[1] if len(files) > 1 else None,
                                "format": res.format}
     return msg, gr.update(value=files, visible=True), files[0], info
@@ -271,9 +263,17 @@ def _bar(done: int, total: int, width: int = 20) -> str:
     return "▓" * filled + "░" * (width - filled)
 
 
-def _friendly(e: Exception) -> str:
+def _progress(p, lang: str) -> str:
+    """One progress line in the page's language."""
+    eta = f"{p.eta_s:.0f} s" if p.eta_s is not None else "?"
+    cost = f"${p.cost_usd:.4f}" if p.cost_usd is not None else "–"
+    return t("data.progress", lang, done=p.done, total=p.total, failed=p.failed, eta=eta,
+             tokens=f"{p.prompt_tokens}+{p.completion_tokens}", cost=cost)
+
+
+def _friendly(e: Exception, lang: str = "zh") -> str:
     if isinstance(e, StorytellerError):
-        return str(e)
+        return error_text(e, lang)
     if isinstance(e, OSError):
         return f"{e.strerror or e} ({e.filename or ''})"
     if hasattr(e, "errors"):  # pydantic: name the field, skip the internals
@@ -281,65 +281,76 @@ def _friendly(e: Exception) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def render(ctx: UIContext) -> None:
+def story_language(lang: str, dynasties, powers, styles):
+    """The stories' language: its writing prompt, and the presets chosen named in it (typed values stay)."""
+    lang = lang if lang in DEFAULT_TEMPLATE else "zh"
     cat = get_catalog()
+
+    def named(kind, values):
+        chosen = [cat.translate(kind, str(v), lang) or v for v in values or []]
+        return gr.update(choices=cat.choices(kind, lang), value=chosen)
+
+    return (gr.update(value=DEFAULT_TEMPLATE[lang]), named("dynasty", dynasties), named("power", powers),
+            named("style", styles))
+
+
+def render(ctx: UIContext) -> None:
+    cat, w = get_catalog(), ctx.words
     session = gr.State(DataSession())  # copied per session; a class here would be a public API endpoint
     dataset_path = gr.State(None)
     dataset_info = gr.State({})
     ctx.dataset_path, ctx.extra["dataset"] = dataset_path, dataset_info
     models = list(getattr(ctx.model, "choices", None) or []) if ctx.model is not None else []
     model_choices = [c[1] if isinstance(c, tuple) else c for c in models] or ctx.settings.openai.models
-    model_choices = [("故事世界（离线，不用模型）/ Story world (offline, no model)", WORLD_ID),
-                     *[(c, c) for c in model_choices if c != WORLD_ID]]
+    model_choices = [("data.world", WORLD_ID), *[(c, c) for c in model_choices if c != WORLD_ID]]
 
-    gr.Markdown(INTRO, elem_id="data-intro")
-    with gr.Accordion("🧪 ① 生成数据集 / Generate a dataset", open=True):
+    w.add(gr.Markdown(elem_id="data-intro"), value="data.intro")
+    with w.add(gr.Accordion(open=True, elem_id="data-generate-box"), label="data.generate_box"):
         with gr.Row():
-            model = gr.Dropdown(model_choices, value=WORLD_ID,
-                                allow_custom_value=True, label="生成用的模型 / Generating model", elem_id="data-model")
-            lang = gr.Radio([("中文", "zh"), ("English", "en")], value="zh", label="语言 / Language")
+            model = w.add(gr.Dropdown(value=WORLD_ID, allow_custom_value=True, elem_id="data-model"),
+                          label="data.model", choices=model_choices)
+            lang = w.add(gr.Radio([("中文", "zh"), ("English", "en")], value="zh", elem_id="data-lang"), label="data.lang")
         with gr.Row():
-            dynasties = gr.Dropdown(cat.choices("dynasty", "zh"), value=["唐"], multiselect=True,
-                                    allow_custom_value=True, label="朝代 / Dynasties", elem_id="data-dynasties")
-            powers = gr.Dropdown(cat.choices("power", "zh"), value=["隐形"], multiselect=True,
-                                 allow_custom_value=True, label="超能力 / Powers", elem_id="data-powers")
-            styles = gr.Dropdown(cat.choices("style", "zh"), value=["轻松"], multiselect=True,
-                                 allow_custom_value=True, label="风格 / Styles", elem_id="data-styles")
+            dynasties = w.add(gr.Dropdown(cat.choices("dynasty", "zh"), value=["唐"], multiselect=True,
+                                          allow_custom_value=True, elem_id="data-dynasties"), label="data.dynasties")
+            powers = w.add(gr.Dropdown(cat.choices("power", "zh"), value=["隐形"], multiselect=True,
+                                       allow_custom_value=True, elem_id="data-powers"), label="data.powers")
+            styles = w.add(gr.Dropdown(cat.choices("style", "zh"), value=["轻松"], multiselect=True,
+                                       allow_custom_value=True, elem_id="data-styles"), label="data.styles")
         with gr.Row():
-            repeats = gr.Slider(1, 20, value=1, step=1, label="每种组合几个 / Repeats per combination")
-            concurrency = gr.Slider(1, 16, value=4, step=1, label="同时请求 / Concurrency")
-            name = gr.Textbox("stories", label="文件名 / File name (same name resumes)", elem_id="data-name")
-            fmt = gr.Radio(["csv", "jsonl"], value="csv", label="格式 / Format")
-        template = gr.Textbox(DEFAULT_TEMPLATE["zh"], lines=4, label="写作提示 / Prompt template "
-                              "({dynasty} {power} {style} {hero} {fact} {length})", elem_id="data-template")
+            repeats = w.add(gr.Slider(1, 20, value=1, step=1, elem_id="data-repeats"), label="data.repeats")
+            concurrency = w.add(gr.Slider(1, 16, value=4, step=1, elem_id="data-concurrency"), label="data.concurrency")
+            name = w.add(gr.Textbox("stories", elem_id="data-name"), label="data.name")
+            fmt = w.add(gr.Radio(["csv", "jsonl"], value="csv", elem_id="data-format"), label="data.format")
+        template = w.add(gr.Textbox(DEFAULT_TEMPLATE["zh"], lines=4, elem_id="data-template"), label="data.template")
         with gr.Row():
-            gen_btn = gr.Button("🧪 生成 / Generate", variant="primary", elem_id="data-generate")
-            stop_btn = gr.Button("⏹ 停止 / Stop", variant="stop", elem_id="data-stop")
+            gen_btn = w.add(gr.Button(variant="primary", elem_id="data-generate"), value="data.generate")
+            stop_btn = w.add(gr.Button(variant="stop", elem_id="data-stop"), value="data.stop")
         status = gr.Markdown("", elem_id="data-status")
-        generated = gr.File(label="生成的数据集 / Generated dataset", interactive=False, visible=False,
-                            elem_id="data-generated")
+        generated = w.add(gr.File(interactive=False, visible=False, elem_id="data-generated"), label="data.generated")
 
-    with gr.Accordion("📤 ② 上传数据集 / Upload a dataset", open=True):
-        upload = gr.File(file_types=[".csv", ".jsonl", ".json"], type="filepath", height=120,
-                         label="CSV（列 / columns: dynasty, super_power, story_type, story）或 / or JSONL",
-                         elem_id="data-upload")
+    with w.add(gr.Accordion(open=True, elem_id="data-upload-box"), label="data.upload_box"):
+        upload = w.add(gr.File(file_types=[".csv", ".jsonl", ".json"], type="filepath", height=120,
+                               elem_id="data-upload"), label="data.upload")
 
     report = gr.Markdown("", elem_id="data-report")
-    preview = gr.Dataframe(value=[], interactive=False, wrap=True, max_height=320, visible=False,
-                           label="预览 / Preview", elem_id="data-preview")
+    preview = w.add(gr.Dataframe(value=[], interactive=False, wrap=True, max_height=320, visible=False,
+                                 elem_id="data-preview"), label="data.preview")
 
-    with gr.Accordion("🧰 ③ 准备训练文件 / Prepare for training", open=True):
+    with w.add(gr.Accordion(open=True, elem_id="data-prepare-box"), label="data.prepare_box"):
         with gr.Row():
-            pfmt = gr.Radio([(FORMAT_LABELS.get(f, f), f) for f in FORMATS], value="chat", scale=2,
-                            label="格式 / Format", info=FORMAT_INFO, elem_id="data-prepare-format")
-            val = gr.Slider(0.0, 0.5, value=0.1, step=0.05, label="验证集比例 / Validation share")
-            seed = gr.Number(42, precision=0, label="随机种子 / Seed")
-        prep_btn = gr.Button("🧰 准备 / Prepare", variant="secondary", elem_id="data-prepare")
+            pfmt = w.add(gr.Radio(value="chat", scale=2, elem_id="data-prepare-format"), label="data.prepare_format",
+                         info="data.prepare_info", choices=[("data.local" if f == "local" else f, f) for f in FORMATS])
+            val = w.add(gr.Slider(0.0, 0.5, value=0.1, step=0.05, elem_id="data-val"), label="data.val")
+            seed = w.add(gr.Number(42, precision=0, elem_id="data-seed"), label="data.seed")
+        prep_btn = w.add(gr.Button(variant="secondary", elem_id="data-prepare"), value="data.prepare")
         prep_status = gr.Markdown("", elem_id="data-prepare-status")
-        prepared = gr.File(label="训练文件 / Training files", file_count="multiple", interactive=False,
-                           visible=False, elem_id="data-prepared")
+        prepared = w.add(gr.File(file_count="multiple", interactive=False, visible=False, elem_id="data-prepared"),
+                         label="data.prepared")
 
-    lang.change(lambda lg: gr.update(value=DEFAULT_TEMPLATE[lg]), lang, template, queue=False,
+    preferences.render(ctx)  # the children's 👍/👎 and picks, exported as preference data
+    ctx.extra["data_lang"] = lang  # follows the page's switch (ui.language); a parent may set it apart
+    lang.change(story_language, [lang, dynasties, powers, styles], [template, dynasties, powers, styles], queue=False,
                 api_visibility="private")
     who = [ctx.visitor] if ctx.visitor is not None else []
     api = "private" if ctx.public else "public"  # public mode: only the story endpoints are in the API
@@ -347,7 +358,7 @@ def render(ctx: UIContext) -> None:
                                  fmt, session, *who],
                   [status, generated, report, preview, dataset_path, dataset_info],
                   api_name="generate_dataset", api_visibility=api, concurrency_limit=2, concurrency_id="datagen")
-    stop_btn.click(stop_generate, session, status, queue=False, api_visibility="private")
+    stop_btn.click(stop_generate, [session, *who], status, queue=False, api_visibility="private")
     upload.change(on_upload, [upload, *who], [report, preview, dataset_path, dataset_info],
                   api_name="check_dataset", api_visibility=api)
     prep_btn.click(run_prepare, [dataset_path, pfmt, val, seed, dataset_info, *who],

@@ -10,93 +10,170 @@ temp folder is deleted as soon as the last frame is taken (or the story is dropp
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+import wave
+from collections.abc import Callable, Iterator
 
 import gradio as gr
 
+from storyteller.config import get_settings
 from storyteller.errors import TTSUnavailable
-from storyteller.tts.readaloud import Clip, ReadAloud, join_wavs
+from storyteller.tts.readaloud import Clip, ReadAloud
 from storyteller.tts.worker import get_speaker, voices_for
+from storyteller.ui import i18n
 from storyteller.ui.context import UIContext
 
 AUTO = "auto"
 RATES = {"normal": 150, "bedtime": 110}
-LABELS = {
-    "zh": {"read": "朗读故事", "voice": "声音", "rate": "语速（睡前可以慢一点）", "audio": "听故事",
-           "file": "下载朗读音频"},
-    "en": {"read": "Read aloud", "voice": "Voice", "rate": "Speed (slower for bedtime)", "audio": "Listen",
-           "file": "Download the audio"},
-}
+LABELS = i18n.table("read")  # {lang: {name: words}}, from strings/<lang>.toml
+CHUNK_S = 0.5  # seconds of sound handed to the player per frame (see AudioFrames)
+LEAD_S, LEAD_RATE = 0.2, 22050  # the silence that opens the player's stream (AudioFrames.lead_in)
 
 
 class AudioFrames:
-    """Holds one story's reader; turns ready clips into one chunk for the streaming player."""
+    """Holds one story's reader; hands the audio made so far to the streaming player in small
+    chunks, CHUNK_S of sound at most per frame.
+
+    Small chunks because of how the player is fed: Gradio encodes each chunk in a long-lived
+    encoder and sends what has come out of it a few ms later, so most of a big chunk (a whole
+    sentence) would reach the browser only with the next chunk, seconds later, and the listener
+    would wait in silence. Chunks of half a second keep the encoder's backlog short, and keep the
+    playlist's segments short, so the browser looks for new ones often."""
 
     def __init__(self, lang: str, voice: str | None, rate: int):
-        self.reader = ReadAloud(lang, None if voice in (None, "", AUTO) else voice, int(rate))
-        self.fed = 0
+        self.reader = ReadAloud(lang, None if voice in (None, "", AUTO) else voice, int(rate), speaker=get_speaker())
+        self.fed = self.sent = 0
+        self.pcm = bytearray()  # made, not yet handed to the player
+        self.params: wave._wave_params | None = None
 
     def feed(self, text: str) -> str | None:
+        """Give the reader the new text; the next chunk of audio for the player, if any is ready."""
         if len(text) > self.fed:
             self.reader.feed(text[self.fed:])
             self.fed = len(text)
-        return self._chunk(self.reader.ready())
+        self._take(self.reader.ready())
+        return self.chunk()
 
-    def _chunk(self, clips: list[Clip]) -> str | None:
-        spoken = [c for c in clips if c.path]
-        if not spoken:
-            return None
-        if len(spoken) == 1:
-            return str(spoken[0].path)
-        joined = self.reader.out_dir / f"chunk-{spoken[0].index:03d}-{spoken[-1].index:03d}.wav"
-        return str(join_wavs([c.path for c in spoken], joined))
-
-    def finish(self) -> Iterator[str]:
-        self.reader.finish()
-        for clip in self.reader.drain():
+    def _take(self, clips: list[Clip]) -> None:
+        for clip in clips:
             if clip.path:
-                yield str(clip.path)
+                with wave.open(str(clip.path), "rb") as w:
+                    self.params = self.params or w.getparams()
+                    self.pcm += w.readframes(w.getnframes())
+
+    def lead_in(self) -> str:
+        """A moment of silence that opens the player's stream as the story starts: Gradio's encoder
+        (a process) is up by the time the first sentence is spoken, and the browser is already
+        watching the playlist, so the first words are heard as soon as they are made."""
+        path = self.reader.out_dir / f"lead-{self.reader.run_id}.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(LEAD_RATE)  # espeak-ng's own rate, so no chunk needs resampling
+            w.writeframes(b"\x00\x00" * int(LEAD_RATE * LEAD_S))
+        return str(path)
+
+    def chunk(self) -> str | None:
+        """Up to CHUNK_S of the audio not yet handed on, as a WAV file (None: nothing waiting)."""
+        if not self.pcm:
+            return None
+        p = self.params
+        size = int(p.framerate * CHUNK_S) * p.sampwidth * p.nchannels
+        data, self.pcm = bytes(self.pcm[:size]), self.pcm[size:]
+        path = self.reader.out_dir / f"chunk-{self.reader.run_id}-{self.sent:04d}.wav"
+        self.sent += 1
+        with wave.open(str(path), "wb") as w:
+            w.setparams(p)
+            w.writeframes(data)
+        return str(path)
+
+    def finish(self, stopped: Callable[[], bool] = lambda: False) -> Iterator[str]:
+        """No more text: the rest of the audio, chunk by chunk, as it is made (ends early on Stop)."""
+        self.reader.finish()
+        while not stopped():
+            self._take(self.reader.ready())
+            if chunk := self.chunk():
+                yield chunk
+            elif self.reader.all_handed:
+                return
+            else:
+                time.sleep(0.02)
 
 
-def speak_frames(frames: Iterator[tuple[str, str]], lang: str, voice: str | None, rate: int):
-    """(text, status, audio chunk, file) frames: the story and its voice, together. Frames without
-    new audio skip the player (a None would open an empty media stream). A file in a frame lasts
-    until the next frame is asked for: its folder goes when the story's frames end."""
-    try:
-        get_speaker().start()
-    except TTSUnavailable as e:
-        gr.Warning(str(e))
-        for text, status in frames:
-            yield text, status, gr.skip(), gr.skip()
-        return
+def speak_frames(frames: Iterator[tuple[str, str]], lang: str, voice: str | None, rate: int,
+                 stopped: Callable[[], bool] = lambda: False):
+    """(text, status, audio chunk, file) frames: the story and its voice, together.
+
+    Speech never holds up the text: sentences go to the reader's worker thread, and a frame takes
+    only the audio that is ready. The first frame clears the last story's player and download
+    (and opens the new stream with a lead-in). Frames without new audio skip the player (a None
+    would open an empty media stream). Once
+    `stopped()` (Stop), sentences not yet spoken are dropped and the last frame clears the player
+    and offers what was sent to it as one WAV. A file in a frame lasts until the next frame is asked
+    for: its folder goes when the story's frames end."""
     audio = AudioFrames(lang, voice, rate)
-    last = ("", "")
+    last, warned = ("", ""), False
+    # The first frame replaces the last story's player: with a lead-in when the voice is ready, else empty.
+    player = audio.lead_in() if getattr(audio.reader.speaker, "ready", False) else gr.update(value=None)
     try:
         for text, status in frames:
             last = (text, status)
-            chunk = audio.feed(text)
-            yield text, status, chunk if chunk else gr.skip(), gr.skip()
-        for path in audio.finish():
-            yield *last, path, gr.skip()
+            chunk = audio.feed(text) if not stopped() else None
+            warned = warned or _warn_unavailable(audio.reader, lang)
+            yield text, status, chunk or player, None
+            player = gr.skip()
+        if not stopped():
+            for path in audio.finish(stopped):
+                yield *last, path, None
+        if not warned:
+            _warn_unavailable(audio.reader, lang)
+        if stopped():  # the voice stops now; what was heard is kept
+            audio.reader.cancel()
+            kept = audio.reader.spoken_wav()
+            yield *last, gr.update(value=None), str(kept) if kept else None
+            return
         errors = [c.error for c in audio.reader.clips if c.error]
         if errors:
-            gr.Warning(errors[0])
+            gr.Warning(i18n.error_text(errors[0], lang))
         whole = audio.reader.story_wav()
         yield *last, gr.skip(), str(whole) if whole else None
     finally:  # also when the story is dropped (GeneratorExit): nothing more will be served from here
         audio.reader.close()
 
 
+def _warn_unavailable(reader: ReadAloud, lang: str) -> bool:
+    """Tell the family once that there is no voice (the story goes on without one)."""
+    if reader.unavailable is None:
+        return False
+    gr.Warning(i18n.error_text(reader.unavailable, lang))
+    return True
+
+
+def warm_up() -> None:
+    """Start the speech worker in the background (seconds: a process of its own), so the first
+    story read aloud does not wait for it. Nothing happens where read-aloud is off."""
+    if get_settings().tts.enabled:
+        threading.Thread(target=_start_quietly, name="speech-warm-up", daemon=True).start()
+
+
+def _start_quietly() -> None:
+    try:
+        get_speaker().start()
+    except TTSUnavailable:
+        pass  # each story read aloud says so, in the page's language
+
+
 def voice_choices(lang: str) -> list[tuple[str, str]]:
-    return [("自动 / Auto", AUTO)] + [(v.name, v.id) for v in voices_for(lang)]
+    return [(LABELS[i18n.norm(lang)]["auto"], AUTO)] + [(v.name, v.id) for v in voices_for(lang)]
 
 
 def render_controls(ctx: UIContext) -> dict:
     """The read-aloud switch, voice and speed (placed above the Tell button)."""
     t = LABELS["zh"]
     with gr.Row(elem_classes="read-aloud", visible=ctx.settings.tts.enabled):
-        read = gr.Checkbox(False, label=t["read"], elem_id="read-aloud")
-        voice = gr.Dropdown([("自动 / Auto", AUTO)], value=AUTO, label=t["voice"], elem_id="voice",
+        read = gr.Checkbox(False, label=t["read"], elem_id="read-aloud", min_width=150)  # its words stay on a phone
+        voice = gr.Dropdown([(t["auto"], AUTO)], value=AUTO, label=t["voice"], elem_id="voice",
                             allow_custom_value=True)
         rate = gr.Slider(80, 220, value=ctx.settings.tts.rate, step=10, label=t["rate"], elem_id="rate")
     return {"read": read, "voice": voice, "rate": rate}

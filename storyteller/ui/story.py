@@ -12,7 +12,9 @@ spoken and streamed to the player while the text keeps growing.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -27,41 +29,50 @@ from storyteller.engines.registry import check_model
 from storyteller.errors import StorytellerError
 from storyteller.plaintext import escape_markdown
 from storyteller.safety import age
-from storyteller.ui import readaloud
+from storyteller.ui import i18n, readaloud
 from storyteller.ui.context import UIContext
-from storyteller.ui.visitor import PAID, Visitor
+from storyteller.ui.status import story_status
+from storyteller.ui.visitor import Visitor
 
-LABELS = {
-    "zh": {"dynasty": "朝代", "power": "超能力", "style": "故事风格", "length": "故事长度（字）",
-           "model": "讲故事的模型", "age": "听故事的小朋友几岁", "temperature": "想象力（温度）", "advanced": "高级",
-           "waiting": "正在想故事……", "empty": "*选好朝代、超能力和风格，然后按「讲故事」！*"},
-    "en": {"dynasty": "Dynasty", "power": "Superpower", "style": "Story style",
-           "length": "Story length (words)", "model": "Storyteller model", "age": "Listener's age",
-           "temperature": "Imagination (temperature)", "advanced": "Advanced",
-           "waiting": "Thinking of a story…", "empty": "*Pick a dynasty, a superpower and a style, then press Tell!*"},
-}
+LABELS = i18n.table("story")  # {lang: {name: words}}, from strings/<lang>.toml
 FRAME_S = 0.04  # seconds between frames while a story streams
 DEFAULTS = {"dynasty": "唐", "power": "隐形", "style": "轻松"}
 
 
+TAKE_OVER_S = 2.0  # longest a new story waits for the one it replaces to stop sending frames
+
+
 class TellSession:
-    """Per-browser-session state (kept in gr.State): the current run, so Stop can end it, and the
-    last choices, so Regenerate tells the same story again."""
+    """Per-browser-session state (kept in gr.State): the story being told, so Stop can end it and
+    a new Tell can take its place."""
 
     def __init__(self):
         self.run: studio.StoryRun | None = None
-        self.cancel = threading.Event()
-        self.last: tuple | None = None
-        self.last_band = DEFAULT_BAND
+        self.cancel = threading.Event()  # ends the story's text (also set when it ends by itself)
+        self.stopped = threading.Event()  # Stop or a new story: the voice stops too
+        self.ended = threading.Event()  # the current story's frames are over
+        self.ended.set()
 
     def __deepcopy__(self, memo) -> "TellSession":  # gr.State copies its initial value per session
         return TellSession()
 
     def start(self) -> threading.Event:
-        """A fresh stop signal per story, after stopping any story still running in this session."""
-        self.cancel.set()
-        self.cancel = threading.Event()
+        """A fresh stop signal for a new story. A story still running in this session is stopped,
+        and its frames end before the new story's begin, so no old frame lands on the new story
+        (it stops within a frame or two; a story that never answers is left after TAKE_OVER_S)."""
+        self.stop()
+        previous, self.ended = self.ended, threading.Event()
+        self.cancel, self.stopped = threading.Event(), threading.Event()
+        previous.wait(TAKE_OVER_S)
         return self.cancel
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.cancel.set()
+
+    def current(self, cancel: threading.Event) -> bool:
+        """Whether the story with this stop signal is still this session's story (not replaced)."""
+        return self.cancel is cancel
 
 
 def stream_frames(run: studio.StoryRun, lang: str) -> Iterator[tuple[str, str]]:
@@ -77,10 +88,11 @@ def stream_frames(run: studio.StoryRun, lang: str) -> Iterator[tuple[str, str]]:
                 yield run.text, LABELS[lang]["waiting"]
     finally:
         run.close()
-    status = run.stats_line(lang)
+    status = story_status(run, lang)
     if run.error:
-        gr.Warning(html.escape(run.error))
-        status = f"**{escape_markdown(run.error)}**\n\n{escape_markdown(status)}"
+        error = i18n.error_text(run.error, lang)
+        gr.Warning(html.escape(error))
+        status = f"**{escape_markdown(error)}**\n\n{status}"
     yield run.text, status
 
 
@@ -89,33 +101,53 @@ def tell_story(dynasty, power, style, lang, length, model, temperature, session:
                visitor: Visitor | None = None, request: gr.Request | None = None):
     """Tell a story with the choices on screen (the API endpoint /tell). Frames are
     (story, status, audio chunk for the player, whole-story audio file). `visitor` None: the local
-    single-user app (direct calls)."""
+    single-user app (direct calls). A story already running in this session is stopped and sends
+    no frame after this one's first; Stop (`stop_story`) ends it with a last frame that keeps the
+    text and the audio heard so far."""
     lang = lang if lang in LABELS else "zh"
     visitor = visitor or Visitor()
     visitor.seen(request)
-    session.last, session.last_band = (dynasty, power, style, lang, length, model, temperature), age_band
     cancel = session.start()
+    ended, stopped = session.ended, session.stopped
+    try:
+        yield from _frames(cancel, stopped, session, dynasty, power, style, lang, length, model, temperature,
+                           read_aloud, voice, rate, age_band, visitor)
+    finally:
+        ended.set()
+
+
+def _frames(cancel, stopped, session: TellSession, dynasty, power, style, lang, length, model, temperature,
+            read_aloud, voice, rate, age_band, visitor: Visitor):
     try:
         req = studio.build_request(dynasty, power, style, lang, length, age_band=age_band)
         model = check_model(model, "web")
-        refused = PAID if costs_money(model) and not visitor.trusted else visitor.story_allowed()
+        refused = visitor.paid_note() if costs_money(model) and not visitor.trusted else visitor.story_allowed()
         if refused is None:
             session.run = studio.tell(req, model, temperature=temperature, cancel=cancel, store=visitor.stories())
     except StorytellerError as e:
-        refused = str(e)
+        refused = i18n.error_text(e, lang)
     if refused is not None:  # shown as text: it may quote what was typed
         gr.Warning(html.escape(refused))
         yield gr.update(), f"**{escape_markdown(refused)}**", gr.skip(), gr.skip()
         return
     frames = stream_frames(session.run, lang)
     if read_aloud:
-        yield from readaloud.speak_frames(frames, req.lang, voice, rate)
-        return
-    # Read-aloud off: the first frame clears the player and the download, later frames leave them be.
-    # The player is cleared with an update: a streaming output opens a media stream for any plain
-    # value, None included, and the browser then fetches its playlist on the way to the first word.
-    # The download stays None (as cheap as a value gets); gr.skip() rebuilds the component on every
-    # frame, which costs milliseconds of the server's event loop per frame.
+        frames = readaloud.speak_frames(frames, req.lang, voice, rate, stopped=stopped.is_set)
+    else:
+        frames = _silent(frames)
+    with contextlib.closing(frames):
+        for frame in frames:
+            if not session.current(cancel):
+                return  # a new story took over: its frames alone reach the page from now on
+            yield frame
+
+
+def _silent(frames: Iterator[tuple[str, str]]):
+    """Read-aloud off: the first frame clears the player and the download, later frames leave them be.
+    The player is cleared with an update: a streaming output opens a media stream for any plain
+    value, None included, and the browser then fetches its playlist on the way to the first word.
+    The download stays None (as cheap as a value gets); gr.skip() rebuilds the component on every
+    frame, which costs milliseconds of the server's event loop per frame."""
     player = gr.update(value=None)
     for text, status in frames:
         yield text, status, player, None
@@ -125,10 +157,9 @@ def tell_story(dynasty, power, style, lang, length, model, temperature, session:
 def regenerate(dynasty, power, style, lang, length, model, temperature, session: TellSession,
                read_aloud: bool = False, voice: str = readaloud.AUTO, rate: int = 150, age_band: str = DEFAULT_BAND,
                visitor: Visitor | None = None, request: gr.Request | None = None):
-    """Tell it again with the same choices as the last story (or the ones on screen)."""
-    choices = session.last or (dynasty, power, style, lang, length, model, temperature)
-    band = session.last_band if session.last else age_band
-    yield from tell_story(*choices, session, read_aloud, voice, rate, band, visitor, request)
+    """Tell a new story with the choices on screen now (the child may have changed them since)."""
+    yield from tell_story(dynasty, power, style, lang, length, model, temperature, session, read_aloud, voice, rate,
+                          age_band, visitor, request)
 
 
 def choose_band(band: str):
@@ -143,13 +174,14 @@ def relabel_band(lang: str):
 
 
 def stop_story(lang, session: TellSession) -> str:
-    """End the story now; the text on screen stays and the story is saved as stopped."""
-    session.cancel.set()
+    """End the story now; the text on screen stays and the story is saved as stopped. The story's
+    own last frame silences the player and offers the audio heard so far."""
+    session.stop()
     run = session.run
     if run is None:
         return gr.update()
     run.finished.wait(timeout=5)
-    return run.stats_line(lang if lang in LABELS else "zh")
+    return story_status(run, lang if lang in LABELS else "zh")
 
 
 def switch_language(lang: str, dynasty: str, power: str, style: str):
@@ -162,65 +194,119 @@ def switch_language(lang: str, dynasty: str, power: str, style: str):
                          label=t[kind])
 
     return (preset("dynasty", dynasty), preset("power", power), preset("style", style),
-            gr.update(label=t["length"]), gr.update(label=t["model"]), gr.update(label=t["temperature"]),
+            gr.update(label=t["length"]), _model_choices(lang), gr.update(label=t["temperature"]),
             gr.update(label=t["advanced"]))
+
+
+def _model_choices(lang: str):
+    """The picker in `lang`: its label and the models' friendly names (ids stay the values)."""
+    try:
+        return gr.update(label=LABELS[lang]["model"], choices=studio.model_choices(lang))
+    except StorytellerError:
+        return gr.update(label=LABELS[lang]["model"])
 
 
 def _model_picker(ctx: UIContext) -> gr.Dropdown:
     default = ctx.settings.local.default_model
     try:
-        choices = studio.model_choices()
+        choices = studio.model_choices("zh")
     except StorytellerError as e:
         gr.Warning(str(e))
         choices = [(default, default)]
     return gr.Dropdown(choices, value=choices[0][1], allow_custom_value=True, label=LABELS["zh"]["model"],
-                       elem_id="model")
+                       elem_id="model", min_width=220)
+
+
+def press_js(status: str, scroll: bool = False) -> str:
+    """Browser-side answer to a press, before the server hears of it: the status line shows
+    LABELS[lang][status] (until the server's next status replaces it), the voice goes quiet, and
+    with `scroll` the buttons and the story move into view if they are not. The inputs go on to
+    the Python handler unchanged (the language is the 4th input of Tell and the 1st of Stop)."""
+    words = json.dumps({lang: LABELS[lang][status] for lang in LABELS}, ensure_ascii=False)
+    lang_arg = "args[3]" if scroll else "args[0]"
+    return f"""(...args) => {{
+  const words = {words}, lang = {lang_arg} === 'en' ? 'en' : 'zh';
+  document.querySelectorAll('#story-audio audio').forEach((a) => a.pause());
+  const stats = document.querySelector('#story-stats');
+  if (stats) {{
+    stats.dataset.pending = words[lang];
+    if (!stats._pending) {{
+      stats._pending = new MutationObserver(() => delete stats.dataset.pending);
+      stats._pending.observe(stats, {{childList: true, subtree: true, characterData: true}});
+    }}
+  }}
+  const top = document.querySelector('#story-buttons'), text = document.querySelector('#story-text textarea');
+  if ({'true' if scroll else 'false'} && top && text) {{
+    // where the story box ends once it has grown to its full height (style.css caps it)
+    const full = text.getBoundingClientRect().top + (parseFloat(getComputedStyle(text).maxHeight) || 400) + 40;
+    if (top.getBoundingClientRect().top < 0 || full > window.innerHeight)
+      top.scrollIntoView({{block: 'start', behavior: 'instant'}});
+  }}
+  return args;
+}}"""
 
 
 def render(ctx: UIContext) -> None:
     cat, t = get_catalog(), LABELS["zh"]
     session = gr.State(TellSession())  # copied per session; a class here would be a public API endpoint
     with gr.Column(elem_classes="story-tab"):
-        lang = gr.Radio([("中文", "zh"), ("English", "en")], value="zh", label="语言 / Language",
-                        elem_id="lang")
-        with gr.Row(equal_height=True):
-            dynasty = gr.Dropdown(cat.choices("dynasty", "zh"), value=DEFAULTS["dynasty"], allow_custom_value=True,
-                                  label=t["dynasty"], elem_id="dynasty")
-            power = gr.Dropdown(cat.choices("power", "zh"), value=DEFAULTS["power"], allow_custom_value=True,
-                                label=t["power"], elem_id="power")
-            style = gr.Dropdown(cat.choices("style", "zh"), value=DEFAULTS["style"], allow_custom_value=True,
-                                label=t["style"], elem_id="style")
-        with gr.Row():
-            band = gr.Radio(age.choices("zh"), value=DEFAULT_BAND, label=t["age"], elem_id="age-band")
-            length = gr.Slider(studio.LENGTH_MIN, age.band(DEFAULT_BAND).length_max, value=studio.LENGTH_DEFAULT,
-                               step=50, label=t["length"], elem_id="length")
-            model = _model_picker(ctx)
-        with gr.Accordion(t["advanced"], open=False) as advanced:
-            temperature = gr.Slider(0.0, 2.0, value=TEMPERATURE, step=0.05, label=t["temperature"], elem_id="temperature")
-        speech = readaloud.render_controls(ctx)
-        with gr.Row(elem_classes="story-buttons"):
-            tell_btn = gr.Button("讲故事 / Tell", variant="primary", size="lg", elem_id="tell")
-            stop_btn = gr.Button("停止 / Stop", variant="stop", size="lg", elem_id="stop")
-            again_btn = gr.Button("再讲一个 / Regenerate", variant="secondary", size="lg", elem_id="regenerate")
-        story = gr.Textbox("", placeholder=t["empty"].strip("*"), interactive=False, show_label=False, lines=6,
-                           max_lines=40, autoscroll=True, buttons=["copy"], elem_id="story-text",
-                           elem_classes="story-text")  # plain text: model output is never rendered
-        stats = gr.Markdown("", elem_id="story-stats", elem_classes="story-stats")
-        speech |= readaloud.render_player(ctx)
+        lang = gr.Radio([("中文", "zh"), ("English", "en")], value="zh", label=t["language"], elem_id="lang",
+                        visible=False)  # the story's language follows the page's switch (ui.language)
+        # Choices on the left, the buttons and the story on the right: at 1280x800 the story is on
+        # screen as it streams. On a phone the columns stack, and Tell scrolls the buttons and the
+        # story to the top (TELL_JS), so Stop stays at hand.
+        with gr.Row(elem_classes="story-layout"):
+            with gr.Column(scale=5, min_width=320, elem_classes="story-choices"):
+                with gr.Row(equal_height=True):
+                    dynasty = gr.Dropdown(cat.choices("dynasty", "zh"), value=DEFAULTS["dynasty"],
+                                          allow_custom_value=True, label=t["dynasty"], elem_id="dynasty", min_width=120)
+                    power = gr.Dropdown(cat.choices("power", "zh"), value=DEFAULTS["power"], allow_custom_value=True,
+                                        label=t["power"], elem_id="power", min_width=120)
+                    style = gr.Dropdown(cat.choices("style", "zh"), value=DEFAULTS["style"], allow_custom_value=True,
+                                        label=t["style"], elem_id="style", min_width=120)
+                band = gr.Radio(age.choices("zh"), value=DEFAULT_BAND, label=t["age"], elem_id="age-band")
+                with gr.Row():
+                    length = gr.Slider(studio.LENGTH_MIN, age.band(DEFAULT_BAND).length_max,
+                                       value=studio.LENGTH_DEFAULT, step=50, label=t["length"], elem_id="length",
+                                       min_width=220)  # side by side on a wide screen, stacked on a phone
+                    model = _model_picker(ctx)
+                with gr.Accordion(t["advanced"], open=False) as advanced:
+                    temperature = gr.Slider(0.0, 2.0, value=TEMPERATURE, step=0.05, label=t["temperature"],
+                                            elem_id="temperature")
+                speech = readaloud.render_controls(ctx)
+            with gr.Column(scale=6, min_width=320, elem_classes="story-view"):
+                with gr.Row(elem_classes="story-buttons", elem_id="story-buttons"):
+                    tell_btn = ctx.words.add(gr.Button(variant="primary", size="lg", elem_id="tell", min_width=90),
+                                             value="story.tell")
+                    stop_btn = ctx.words.add(gr.Button(variant="stop", size="lg", elem_id="stop", min_width=90),
+                                             value="story.stop")
+                    again_btn = ctx.words.add(gr.Button(variant="secondary", size="lg", elem_id="regenerate",
+                                                        min_width=90), value="story.again")
+                story = gr.Textbox("", placeholder=t["empty"], interactive=False, show_label=False, lines=6,
+                                   max_lines=40, autoscroll=True, buttons=["copy"], elem_id="story-text",
+                                   elem_classes="story-text")  # plain text: model output is never rendered
+                stats = gr.Markdown("", elem_id="story-stats", elem_classes="story-stats")
+                speech |= readaloud.render_player(ctx)
 
     ctx.lang, ctx.model = lang, model
+    ctx.words.add(story, placeholder="story.empty", label="story.story")  # the label: for screen readers
     ctx.extra["story_text"] = story
 
     inputs = [dynasty, power, style, lang, length, model, temperature, session,
               speech["read"], speech["voice"], speech["rate"], band, *[v for v in [ctx.visitor] if v is not None]]
     outputs = [story, stats, speech["player"], speech["download"]]
     limit = ctx.settings.ui.concurrency
-    told = tell_btn.click(tell_story, inputs, outputs, api_name="tell", concurrency_limit=limit,
-                          concurrency_id="story", show_progress="hidden")
-    again = again_btn.click(regenerate, inputs, outputs, api_name="regenerate",
-                            concurrency_limit=limit, concurrency_id="story", show_progress="hidden")
-    stop_btn.click(stop_story, [lang, session], stats, cancels=[told, again], queue=False,
-                   api_visibility="private")
+    # "multiple": a press while a story streams is sent at once (Gradio's default drops it until
+    # the story's event ends); tell_story then stops the old story and tells the new one. Stop is
+    # not a Gradio cancel: the story ends itself, so its last frame keeps the audio heard so far.
+    # The js runs in the browser first: the press is answered at once (status, silence, scroll).
+    tell_btn.click(tell_story, inputs, outputs, api_name="tell", concurrency_limit=limit, concurrency_id="story",
+                   show_progress="hidden", trigger_mode="multiple", js=press_js("waiting", scroll=True))
+    again_btn.click(regenerate, inputs, outputs, api_name="regenerate", concurrency_limit=limit,
+                    concurrency_id="story", show_progress="hidden", trigger_mode="multiple",
+                    js=press_js("waiting", scroll=True))
+    stop_btn.click(stop_story, [lang, session], stats, queue=False, api_visibility="private",
+                   trigger_mode="multiple", js=press_js("stopping"))
     band.change(choose_band, band, length, queue=False, api_visibility="private")
     lang.change(relabel_band, lang, band, queue=False, api_visibility="private")
     lang.change(switch_language, [lang, dynasty, power, style],

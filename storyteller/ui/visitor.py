@@ -15,23 +15,9 @@ import gradio as gr
 from storyteller import access, ratelimit
 from storyteller.config import get_settings
 from storyteller.finetune import JobStore
+from storyteller.ui.i18n import DEFAULT, t
 
 STORAGE_KEY = "storyteller-family"
-LOCKED = ("👪 这里需要家长密码：请家长在上面的「家长」里解锁。  \n"
-          "👪 A parent needs to unlock this first (Parents, above).")
-OFF = ("🔒 在这个公开页面上，数据和训练是关闭的。想用自己的故事训练讲故事模型？复制（Duplicate）这个 Space，"
-       "在你自己的 Space 里用它们。  \n"
-       "🔒 Datasets and training are off on this public page. To train a storyteller on your own stories, "
-       "duplicate this Space and use them in your copy.")
-YOUR_OWN = ("想在自己的 Space 里生成数据、训练模型？复制（Duplicate）这个 Space。  \n"
-            "Want datasets and training of your own? Duplicate this Space.")
-SET_PASSWORD = ("在复制的 Space 的 Settings → Secrets 里设置 `STORYTELLER_PUBLIC__PARENT_PASSWORD`，就能用家长密码打开它们。"
-                "  \nIn your copy, set the secret `STORYTELLER_PUBLIC__PARENT_PASSWORD` to open them with a parent password.")
-TOO_MANY = ("🐢 一分钟里讲了好多故事啦！休息一下，{s} 秒后再讲吧。  \n"
-            "🐢 That's a lot of stories in one minute! Take a little break and try again in {s} seconds.")
-NOT_PARENT = "这里需要家长密码。A parent needs to unlock this first."
-PAID = ("💰 这个模型要花钱，需要家长先解锁（上面的「家长」）。请选一个免费的模型。  \n"
-        "💰 This model costs money, so a parent must unlock it first (Parents, above). Please pick a free one.")
 UNLOCK_TRIES = 5  # wrong passwords per minute, per session and per address
 
 
@@ -44,6 +30,7 @@ class Visitor:
         self.parent = False
         self.session = ""  # Gradio's session hash, once a request has been seen
         self.address = ""
+        self.lang = DEFAULT  # the page's language (its switch), for the messages handlers make
 
     def __deepcopy__(self, memo) -> "Visitor":  # gr.State copies its initial value per session
         return Visitor(self.public)
@@ -68,7 +55,7 @@ class Visitor:
 
     def require_parent(self) -> None:
         if not self.trusted:
-            raise gr.Error(NOT_PARENT, title="👪")
+            raise gr.Error(t("gate.not_parent", self.lang), title="👪")
 
     def story_allowed(self) -> str | None:
         """None when this story may start; else the friendly message (public mode only counts)."""
@@ -78,7 +65,11 @@ class Visitor:
         limiter = ratelimit.shared("stories", get_settings().public.stories_per_minute)
         if limiter.allow(*keys):
             return None
-        return TOO_MANY.format(s=max(1, round(limiter.retry_after(*keys))))
+        return t("gate.too_many", self.lang, s=max(1, round(limiter.retry_after(*keys))))
+
+    def paid_note(self) -> str:
+        """Why a model that costs money waits for a parent, in the page's language."""
+        return t("gate.paid", self.lang)
 
     def unlock(self, password: object) -> bool:
         """Try the parent password (a few tries a minute); True once unlocked."""

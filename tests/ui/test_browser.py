@@ -101,8 +101,11 @@ def test_tell_streams_and_stop_cuts_the_story_and_keeps_the_text(long_page, long
     page.wait_for_function("() => /已停止|讲完啦/.test(document.querySelector('#story-stats').innerText)",
                            timeout=15_000)
     stats = page.locator("#story-stats").inner_text()
-    assert "tokens/s" in stats and app.model in stats
     assert "已停止" in stats, f"the story ended before Stop could cut it: {stats}"
+    assert "每秒" not in stats and app.model not in stats, "speed and model are for parents, folded away"
+    page.locator("#story-stats summary").click()  # 给爸爸妈妈 / For parents
+    parents = page.locator("#story-stats details").inner_text()
+    assert "每秒" in parents and "个词元" in parents and app.model in parents
     kept = settled_text(page)
     assert len(kept) >= len(seen[-1]) and kept.startswith(seen[-1][:20])
     page.wait_for_timeout(1000)

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def data_page(browser, app):  # noqa: F811
     page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
     page.goto(app.url)
-    page.get_by_role("tab", name="数据 / Data").click()
+    page.get_by_role("tab", name="数据", exact=True).click()
     page.wait_for_selector("#data-upload input[type=file]", state="attached")
     yield page
     page.close()
@@ -32,13 +32,13 @@ def test_upload_check_prepare_download(data_page, tmp_path: Path):
 
     page.locator("#data-upload input[type=file]").set_input_files(str(src))
     report = page.locator("#data-report")
-    report.get_by_text("可以训练 / Ready to train").wait_for(timeout=30_000)
+    report.get_by_text("可以训练").wait_for(timeout=30_000)
     assert "20" in report.inner_text() and "gpt-4o-mini" in report.inner_text()
-    page.locator("#data-preview").get_by_text("朝代 / dynasty").wait_for(timeout=30_000)  # the preview renders after the report
+    page.locator("#data-preview").get_by_text("朝代", exact=True).wait_for(timeout=30_000)  # the preview renders after the report
     assert page.locator("#data-preview").get_by_text("第4个故事").first.is_visible()
 
     page.click("#data-prepare")
-    page.locator("#data-prepare-status").get_by_text("train 18").wait_for(timeout=30_000)
+    page.locator("#data-prepare-status").get_by_text("训练 18").wait_for(timeout=30_000)
     links = page.locator("#data-prepared a[href]")
     links.first.wait_for(timeout=10_000)
     hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]

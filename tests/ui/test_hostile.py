@@ -139,10 +139,10 @@ def test_a_typed_dataset_path_opens_nothing_outside_the_workspace(world, name, p
     if not public and name.startswith("families/"):
         pytest.skip("the local single-user app sees every family's files")
     shown = run_case(world, training.check_dataset, name, visitor)
-    assert "Choose a dataset from the list" in shown
+    assert "请从列表里选一个数据集" in shown  # the page's language: Chinese unless the switch says English
     shown = run_case(world, training.preview, "local", "tiny", name, "", "", None, None, None, None, None, 0.5, False,
                      visitor)
-    assert "Not ready" in shown and "Choose a dataset from the list" in shown
+    assert "还不能开始" in shown and "请从列表里选一个数据集" in shown
 
 
 def test_the_family_s_own_dataset_is_used(world):
@@ -151,7 +151,7 @@ def test_the_family_s_own_dataset_is_used(world):
     name = workspace.relative_name(saved, visitor.scope)
     assert name == "uploads/mine.csv" and workspace.list_datasets(visitor.scope) == [name]
     assert workspace.list_datasets(Visitor(True).scope) == []  # another family sees none of it
-    assert "examples" in run_case(world, training.check_dataset, name, visitor)
+    assert "个故事" in run_case(world, training.check_dataset, name, visitor)
 
 
 # --- typed model ids: only what the picker offers -------------------------------------------------
@@ -193,7 +193,7 @@ def test_a_typed_model_id_on_the_data_and_training_tabs_is_refused_kindly(world,
                                    visitor.scope)
     out = run_case(world, training.preview, "local", model_id, name, "", "", None, None, None, None, None, 0.5,
                    False, visitor)
-    assert "There is no base model" in out
+    assert "列表里没有这个模型" in out
 
 
 # --- the prompt template: only bare placeholders --------------------------------------------------
@@ -306,9 +306,9 @@ def test_ten_thousand_character_fields_on_every_tab(world):
     assert "⚠️" in out
     out = run_case(world, training.preview, "local", "tiny", LONG, LONG, LONG, None, None, None, None, None, 0.5,
                    False, visitor)
-    assert "Not ready" in out
+    assert "还不能开始" in out
     out = run_case(world, training.poll, LONG, visitor)
-    assert "No jobs yet" in out
+    assert "还没有开始学过" in out
     assert not run_case(world, visitor.unlock, LONG) or True  # a wrong password is just wrong
 
 

@@ -144,13 +144,13 @@ def test_data_and_training_are_behind_the_parent_password_with_the_duplicate_hin
     assert component(space, "training-body")["props"]["visible"] is False
     assert component(space, "data-body")["props"]["visible"] is False
     hint = component(space, "training-off")["props"]["value"]
-    assert "Duplicate this Space" in hint and component(space, "training-duplicate")
+    assert "复制（Duplicate）这个 Space" in hint and component(space, "training-duplicate")  # zh until the page says
     page = get(space.url + "/")
     assert PASSWORD not in page and FAKE_KEY not in page
-    for elem_id, event, values in [("ft-preview", "click", {"ft-base": component(space, "ft-base")["props"]["value"]}),
+    for elem_id, event, values in [("ft-launch", "click", {"ft-base": component(space, "ft-base")["props"]["value"]}),
                                    ("data-generate", "click", {}), ("ft-cancel", "click", {})]:
         done = call(space, elem_id, event, values)[-1]
-        assert done["success"] is False and "parent needs to unlock" in json.dumps(done, ensure_ascii=False)
+        assert done["success"] is False and "这里需要家长密码" in json.dumps(done, ensure_ascii=False)
     assert not list((space.base / "var" / "datasets").rglob("*.csv"))
 
 
@@ -180,20 +180,20 @@ def test_the_eleventh_story_in_a_minute_gets_the_rate_limit_message(space):
     SEEN.extend(json.dumps(t, ensure_ascii=False) for t in told)
     assert all(story for story, *_ in told[:10]), [t[1] for t in told]
     story, status, *_ = told[10]
-    assert "一分钟" in status and "in one minute" in status
+    assert "一分钟" in status and "minute" not in status  # a Chinese story, a Chinese answer
     again = client(space, "203.0.113.10").predict("唐", "隐形", "轻松", "zh", 50, space.model, 0.8, api_name="/tell")
-    assert "in one minute" in again[1]  # a new session from the same address: its minute is spent too
+    assert "一分钟里" in again[1]  # a new session from the same address: its minute is spent too
     other = client(space, "203.0.113.11").predict("唐", "隐形", "轻松", "zh", 50, space.model, 0.8, api_name="/tell")
-    assert other[0] and "in one minute" not in other[1]
+    assert other[0] and "一分钟里" not in other[1]
 
 
 @pytest.mark.parametrize("model_id, expect", [
-    ("{models_dir}/{model}", "choose a model from the list"), ("../models/{model}", "choose a model from the list"),
-    ("/etc/passwd", "choose a model from the list"), ("~/.ssh", "choose a model from the list"),
-    (".env", "choose a model from the list"), ("Qwen/Qwen2.5-0.5B-Instruct", "choose a model from the list"),
-    ("openai:gpt-4o", "choose a model from the list"), ("gpt-4o-mini", "costs money"),
-    ("ft:gpt-4o-mini-2024-07-18:acme::abc", "costs money"), ("x" * 10_000, "choose a model from the list"),
-    ('<img src="http://evil.example/x.png">', "choose a model from the list"),
+    ("{models_dir}/{model}", "请从列表里选一个模型"), ("../models/{model}", "请从列表里选一个模型"),
+    ("/etc/passwd", "请从列表里选一个模型"), ("~/.ssh", "请从列表里选一个模型"),
+    (".env", "请从列表里选一个模型"), ("Qwen/Qwen2.5-0.5B-Instruct", "请从列表里选一个模型"),
+    ("openai:gpt-4o", "请从列表里选一个模型"), ("gpt-4o-mini", "要花钱"),
+    ("ft:gpt-4o-mini-2024-07-18:acme::abc", "要花钱"), ("x" * 10_000, "请从列表里选一个模型"),
+    ('<img src="http://evil.example/x.png">', "请从列表里选一个模型"),
 ])
 def test_typed_model_ids_over_the_api_get_friendly_answers(space, model_id, expect):
     model_id = model_id.format(models_dir=space.models_dir, model=space.model)
@@ -224,13 +224,13 @@ def test_in_a_browser_the_paid_model_s_images_and_links_show_as_text_and_familie
         pytest.skip("Chromium is not installed at /usr/bin/chromium")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        family = browser.new_context(viewport={"width": 1280, "height": 1200}, locale="zh-CN")
+        family = browser.new_context(viewport={"width": 1280, "height": 1200}, locale="en-US")
         page = family.new_page()
         page.goto(space.url)
-        page.get_by_role("tab", name="训练 / Training").click()
+        page.get_by_role("tab", name="Training", exact=True).click()
         expect(page.locator("#training-off")).to_contain_text("Duplicate this Space")
         expect(page.locator("#training-body")).to_be_hidden()
-        page.get_by_role("tab", name="讲故事 / Story").click()
+        page.get_by_role("tab", name="Story", exact=True).click()
 
         def tell_with(model: str) -> None:
             page.locator("#model input").fill(model)
@@ -239,7 +239,7 @@ def test_in_a_browser_the_paid_model_s_images_and_links_show_as_text_and_familie
 
         tell_with("gpt-4o-mini")
         expect(page.locator("#story-stats")).to_contain_text("costs money", timeout=20_000)
-        page.get_by_text("家长 / Parents").click()
+        page.get_by_text("👪 Parents").click()
         page.locator("#parent-password input").fill("wrong")
         page.click("#parent-unlock")
         expect(page.locator("#parent-said")).to_contain_text("Wrong password")
@@ -255,22 +255,22 @@ def test_in_a_browser_the_paid_model_s_images_and_links_show_as_text_and_familie
         assert page.locator("a[href*='evil.example']").count() == 0
         SEEN.append(page.content())
 
-        page.get_by_role("tab", name="数据 / Data").click()
+        page.get_by_role("tab", name="Data", exact=True).click()
         expect(page.locator("#data-body")).to_be_visible()
         page.locator("#data-upload input[type=file]").set_input_files(str(stories_csv(tmp_path / "ours.csv")))
         expect(page.locator("#data-report")).to_contain_text("Ready to train", timeout=60_000)
-        page.get_by_role("tab", name="训练 / Training").click()
+        page.get_by_role("tab", name="Training", exact=True).click()
         page.locator("#ft-data input").click()
         expect(page.get_by_role("option", name="uploads/ours.csv")).to_be_visible(timeout=10_000)
         SEEN.append(page.content())
 
         stranger = browser.new_context(viewport={"width": 1280, "height": 1200}).new_page()
         stranger.goto(space.url)
-        stranger.get_by_text("家长 / Parents").click()
+        stranger.get_by_text("👪 Parents").click()
         stranger.locator("#parent-password input").fill(PASSWORD)
         stranger.click("#parent-unlock")
         expect(stranger.locator("#parent-said")).to_contain_text("Unlocked")
-        stranger.get_by_role("tab", name="训练 / Training").click()
+        stranger.get_by_role("tab", name="Training", exact=True).click()
         stranger.locator("#ft-data input").click()
         stranger.wait_for_timeout(1500)
         assert stranger.get_by_role("option", name="uploads/ours.csv").count() == 0  # another family's file
@@ -278,11 +278,11 @@ def test_in_a_browser_the_paid_model_s_images_and_links_show_as_text_and_familie
 
         again = family.new_page()  # the same browser later: its family token is in local storage
         again.goto(space.url)
-        again.get_by_text("家长 / Parents").click()
+        again.get_by_text("👪 Parents").click()
         again.locator("#parent-password input").fill(PASSWORD)
         again.click("#parent-unlock")
         expect(again.locator("#parent-said")).to_contain_text("Unlocked")
-        again.get_by_role("tab", name="训练 / Training").click()
+        again.get_by_role("tab", name="Training", exact=True).click()
         again.locator("#ft-data input").click()
         expect(again.get_by_role("option", name="uploads/ours.csv")).to_be_visible(timeout=10_000)
         browser.close()

@@ -93,7 +93,7 @@ def test_unknown_model_is_friendly(settings_env, monkeypatch):
     out, warned = frames("唐", "隐形", "轻松", "zh", 300, "replay", 0.8)
     assert "No model called 'replay'" in out[-1][1].replace("\\", "") and warned and not Store().stories()
     out, warned = frames("唐", "隐形", "轻松", "zh", 300, "nope", 0.8)  # not in the picker: refused before loading
-    assert "choose a model from the list" in out[-1][1] and warned and not Store().stories()
+    assert "请从列表里选一个模型" in out[-1][1] and "choose" not in out[-1][1] and warned and not Store().stories()
 
 
 def test_error_midway_keeps_the_partial_story(settings_env, monkeypatch):
@@ -119,12 +119,15 @@ def test_stop_ends_the_story_and_keeps_the_text(settings_env, monkeypatch):
     assert Store().stories()[0]["status"] == "stopped"
 
 
-def test_regenerate_uses_the_last_choices(engine):
+def test_regenerate_tells_what_is_on_screen_now(engine):
+    """The child changed the dropdowns after the last story: Regenerate tells the new choices."""
     session = story.TellSession()
-    list(story.tell_story("宋", "飞行", "搞笑", "zh", 200, "replay", 0.3, session))
-    list(story.regenerate("唐", "隐形", "轻松", "zh", 300, "replay", 0.8, session))
+    list(story.tell_story("唐", "隐形", "轻松", "zh", 300, "replay", 0.8, session))
+    list(story.regenerate("宋", "飞行", "搞笑", "zh", 200, "replay", 0.3, session))
     first, again = engine.prompts
-    assert again.request == first.request and again.params.temperature == 0.3
+    assert (first.request.dynasty, first.request.power) == ("唐", "隐形")
+    assert (again.request.dynasty, again.request.power, again.request.length) == ("宋", "飞行", 200)
+    assert again.params.temperature == 0.3
 
 
 def test_stop_without_a_story_is_harmless():
@@ -144,17 +147,17 @@ def test_session_state_is_fresh_per_browser_session():
     import copy
 
     a = story.TellSession()
-    a.last = CHOICES
+    a.start()
     b = copy.deepcopy(a)
-    assert b.last is None and b.cancel is not a.cancel
+    assert b.run is None and b.cancel is not a.cancel and b.ended.is_set() and not a.ended.is_set()
 
 
-def test_the_age_band_selector_reaches_the_story_and_regenerate_keeps_it(engine):
+def test_the_age_band_selector_reaches_the_story_and_regenerate_takes_the_new_one(engine):
     session = story.TellSession()
     list(story.tell_story(*CHOICES, session, False, "auto", 150, "3-5"))
     list(story.regenerate("宋", "飞行", "搞笑", "zh", 300, "replay", 0.8, session, False, "auto", 150, "9-12"))
     first, again = engine.prompts
-    assert first.request.age_band == again.request.age_band == "3-5" and first.request.length == 300
+    assert (first.request.age_band, again.request.age_band) == ("3-5", "9-12") and first.request.length == 300
     assert "3到5岁" in first.messages[0]["content"]
 
 
@@ -169,4 +172,4 @@ def test_an_unknown_band_from_the_api_is_friendly(engine):
     with warnings.catch_warnings(record=True) as warned:
         warnings.simplefilter("always")
         out = list(story.tell_story(*CHOICES, story.TellSession(), False, "auto", 150, "99"))
-    assert "3-5, 6-8" in out[-1][1] and warned and not engine.prompts
+    assert "3-5岁、6-8岁" in out[-1][1] and "band" not in out[-1][1] and warned and not engine.prompts
