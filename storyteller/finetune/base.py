@@ -48,6 +48,10 @@ class JobSpec(BaseModel):
     # Local only:
     learning_rate: float | None = Field(None, gt=0, le=1)
     method: Literal["auto", "full", "lora"] = Field("auto", description="auto: full for small models, else LoRA.")
+    objective: Literal["sft", "dpo", "kto"] = Field(
+        "sft", description="sft: learn stories; dpo: learn preference pairs; kto: learn 👍/👎 ratings "
+        "(the starting weights are the reference). OpenAI: sft or dpo.")
+    beta: float | None = Field(None, gt=0, le=10, description="DPO/KTO: how far from the reference (None: 0.1).")
     lora_r: int = Field(8, ge=1, le=256)
     mix_share: float | None = Field(None, ge=0, lt=1, description="Share of earlier stories mixed in (None: setting).")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many steps (overrides epochs).")

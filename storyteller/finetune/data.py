@@ -138,22 +138,33 @@ def write_card(out: Path, spec: JobSpec, meta: dict, info: dict, final: dict, me
     copy = data_dir / f"{meta['job_id']}{src.suffix}"
     copy.write_bytes(src.read_bytes())
     model_dir = Path(meta["output_dir"])
-    chain = list((cfg.get("finetune") or {}).get("data_files", [])) + [str(model_dir / DATA_DIR / copy.name)]
+    chain = list((cfg.get("finetune") or {}).get("data_files", []))
+    objective = spec.objective
+    if objective == "sft":  # preference files are not stories: a later fine-tune mixes in stories only
+        chain.append(str(model_dir / DATA_DIR / copy.name))
     record = {k: cfg[k] for k in ("train_ids", "heldout_ids", "langs") if k in cfg}
     record["finetune"] = {"job_id": meta["job_id"], "base_model": spec.base_model, "method": method,
                           "data_files": chain, "spec": spec.model_dump(), "data": info, "result": final,
-                          "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+                          "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "objective": objective}
+    if objective != "sft":
+        record["finetune"]["preference_file"] = str(model_dir / DATA_DIR / copy.name)
     (out / CONFIG_FILE).write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
     losses = ", ".join(f"{k} {v}" for k, v in final.items())
     desc = (f"Fine-tuned from {spec.base_model} on {info['new']} stories "
             f"({info['mixed']} earlier ones mixed in); {losses}.")
+    what = f"{info['new']} stories"
+    if objective != "sft":  # what the family liked: the picker shows it
+        what = (f"{info['new']} preference pairs" if info.get("examples") == "pairs"
+                else f"{info['new']} ratings ({info.get('liked', '?')} 👍)")
+        desc = (f"{objective.upper()}-trained from {spec.base_model} on the family's {what} "
+                f"(reference: the starting weights); {losses}.")
     card = [
         "---", f"description: {json.dumps(desc, ensure_ascii=False)}", f"base_model: {json.dumps(spec.base_model)}",
         "---", f"# {model_dir.name}", "", desc, "",
         "| setting | value |", "|---|---|",
         *[f"| {k} | {v} |" for k, v in spec.model_dump().items() if v is not None],
         f"| method | {method} |", "", "## Data", "",
-        f"- training file: {src.name} ({info['new']} stories, {info['tokens']} tokens with the mixed-in stories)",
+        f"- training file: {src.name} ({what}, {info['tokens']} tokens with the mixed-in stories)",
         f"- validation stories: {info['valid']}", f"- earlier stories mixed in: {info['mixed']} "
         f"(mix_share {info['mix_share']})", "", "## Final losses", "", *[f"- {k}: {v}" for k, v in final.items()], "",
     ]

@@ -23,9 +23,13 @@ from pathlib import Path
 from storyteller.config import get_settings
 from storyteller.data.unsafe import require_safe
 from storyteller.engines.ids import is_hub_id, resolve_source
-from storyteller.errors import InputError, JobError, ModelNotFoundError
+from storyteller.story_format import is_storyteller_model
+from storyteller.errors import DataError, InputError, JobError, ModelNotFoundError
 from storyteller.finetune.base import Checkpoint, Job, JobSpec, MetricRow, NameTaken, Plan, Provider
 from storyteller.finetune.data import n_train, read_stories
+from storyteller.finetune.pref_train import BETA
+from storyteller.finetune.pref_train import default_lr as pref_lr
+from storyteller.finetune.preference import Example, read_preferences, request_of
 from storyteller.finetune.worker import (BATCH, CANCEL_FLAG, EPOCHS, LOG_FILE, SCHEDULE, WARMUP, default_lr,
                                          default_method, last_checkpoint, start_queued)
 
@@ -118,20 +122,27 @@ class LocalProvider(Provider):
         if spec.provider != "local":
             raise InputError("This job is not a local one.")
         source = resolve_base(spec.base_model)
-        stories = read_stories(spec.train_file)
-        if spec.val_file:
-            read_stories(spec.val_file)
-        require_safe([spec.train_file, spec.val_file], spec.allow_unsafe)
+        if spec.objective == "sft":
+            stories = read_stories(spec.train_file)
+            if spec.val_file:
+                read_stories(spec.val_file)
+            require_safe([spec.train_file, spec.val_file], spec.allow_unsafe)
+            share = get_settings().training.mix_share if spec.mix_share is None else spec.mix_share
+            chars = sum(len(r["story"]) for r, _ in stories) / len(stories)
+        else:  # preference pairs or ratings: nothing earlier is mixed in (the reference keeps what it knew)
+            stories, share = check_preferences(spec, source), 0.0
+            chars = sum(len(e.chosen or e.completion) + len(e.rejected or "") for e in stories) / len(stories)
         name = self._name(spec)
-        share = get_settings().training.mix_share if spec.mix_share is None else spec.mix_share
         n = n_train(len(stories), bool(spec.val_file))
+        if spec.objective == "kto" and stories[0].chosen is not None:
+            n *= 2  # each pair is one 👍 and one 👎 story
         mixed = round(n * share / (1 - share)) if share else 0
-        chars = sum(len(r["story"]) for r, _ in stories) / len(stories)
         epochs, batch = spec.n_epochs or EPOCHS, spec.batch_size or BATCH
         steps = spec.max_steps or max(1, -(-(n + mixed) // batch)) * epochs
         mparams = _params_m(source)
         method = spec.method if spec.method != "auto" or not mparams else default_method(mparams * 1e6)
-        lr = spec.learning_rate or (default_lr(method, mparams * 1e6) if mparams and method != "auto" else "auto")
+        lr_for = pref_lr if spec.objective != "sft" else default_lr
+        lr = spec.learning_rate or (lr_for(method, mparams * 1e6) if mparams and method != "auto" else "auto")
         work = batch * (chars + 40) * max(mparams, 0.5) if mparams else None
         speed, measured = self.speed()
         seconds = steps * work / speed if work else None
@@ -141,6 +152,8 @@ class LocalProvider(Provider):
                     "n_epochs": epochs, "batch_size": batch, "learning_rate": lr, "method": method,
                     "lr_schedule": f"{SCHEDULE}, {WARMUP:.0%} warm-up", "mix_share": share, "steps": steps,
                     "stories": len(stories), "trained_on": n, "earlier_stories_mixed_in": f"up to {mixed}"}
+        if spec.objective != "sft":
+            settings |= {"beta": spec.beta or BETA, "reference": "the starting weights"}
         est = (f"about {_fmt_s(seconds)} on this computer ({steps} steps, "
                f"{'speed measured by earlier training' if measured else 'a first guess'})" if seconds
                else f"{steps} steps")
@@ -307,6 +320,27 @@ class LocalProvider(Provider):
         job = self.store.get_job(job_id)
         if job.pid and _alive(job.pid):
             os.killpg(job.pid, signal.SIGKILL)
+
+
+def check_preferences(spec: JobSpec, source: str) -> list[Example]:
+    """The checked examples of a DPO/KTO job (friendly errors naming the line), before anything starts."""
+    if spec.objective == "kto" and spec.batch_size == 1:
+        raise InputError("KTO compares stories within a batch, so the batch size must be 2 or more.",
+                         zh="KTO 要在一批故事里互相比较，批大小至少是 2。")
+    examples = read_preferences(spec.train_file, spec.objective, spec.allow_unsafe)
+    if spec.val_file:
+        read_preferences(spec.val_file, spec.objective, spec.allow_unsafe)
+    try:
+        storyteller = is_storyteller_model(json.loads((Path(source) / "config.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        storyteller = False  # a Hub id: its chat template renders any prompt
+    if storyteller and (bad := next((e for e in examples if request_of(e) is None), None)):
+        raise DataError(f"{Path(spec.train_file).name}, line {bad.line}: a storyteller model learns from story "
+                        "requests (dynasty, power, style), and this prompt is not one.",
+                        "Use a file exported by `storyteller stories export`, or train a chat model on it.",
+                        zh=f"{Path(spec.train_file).name} 第 {bad.line} 行：故事模型需要故事请求（朝代、超能力、风格），"
+                           "这一行的提示不是。请用 storyteller stories export 导出的文件。")
+    return examples
 
 
 def _params_m(source: str) -> float | None:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from storyteller.config import get_settings
 from storyteller.errors import StorytellerError
+from storyteller.finetune import pref_train
 from storyteller.finetune.base import JobSpec, JobStore
 from storyteller.finetune.data import build_examples, write_card
 from storyteller.paths import ROOT
@@ -134,8 +135,10 @@ def make_trainer_classes():
         def on_log(self, args, state, control, logs=None, **kw):
             if not state.is_world_process_zero or not logs:
                 return
-            row = {"train_loss": logs.get("loss"), "train_accuracy": logs.get("train_accuracy"),
-                   "valid_loss": logs.get("eval_loss"), "valid_mean_token_accuracy": logs.get("eval_accuracy")}
+            row = {"train_loss": logs.get("loss"),  # DPO: how often the preferred story gets the higher reward
+                   "train_accuracy": logs.get("train_accuracy", logs.get("rewards/accuracies")),
+                   "valid_loss": logs.get("eval_loss"),
+                   "valid_mean_token_accuracy": logs.get("eval_accuracy", logs.get("eval_rewards/accuracies"))}
             if all(v is None for v in row.values()):
                 return
             elapsed = time.time() - self.t0
@@ -146,7 +149,8 @@ def make_trainer_classes():
                            learning_rate=logs.get("learning_rate"), elapsed_s=round(elapsed, 2),
                            eta_s=round((state.max_steps - state.global_step) / rate, 1) if rate else None,
                            steps_per_s=round(rate, 5) if rate else None,
-                           tokens_per_s=round(trainer.n_tokens / elapsed, 1) if trainer and elapsed > 0 else None)
+                           tokens_per_s=round(trainer.n_tokens / elapsed, 1)
+                           if getattr(trainer, "n_tokens", None) and elapsed > 0 else None)
 
         def on_save(self, args, state, control, **kw):
             if state.is_world_process_zero:
@@ -272,22 +276,29 @@ def run(job_dir: Path, resume: bool = False) -> str:
     log.event(f"Loading {spec.base_model}")
     tok = AutoTokenizer.from_pretrained(meta["base_source"])
     model = AutoModelForCausalLM.from_pretrained(meta["base_source"], dtype=torch.float32)
-    train, valid, info = build_examples(spec, meta, tok, model.config)
-    log.event(f"Data: {info['new']} new stories, {info['mixed']} earlier stories mixed in"
-              f"{f', {len(valid)} for validation' if valid else ''}", **info)
+    preference = spec.objective != "sft"
+    if preference:
+        train, valid, info = pref_train.preference_data(spec, meta, tok, model.config)
+        held = f", {info['valid']} for validation" if valid else ""
+        log.event(f"Data: {info['new']} preference {info['examples']} ({spec.objective.upper()}){held}", **info)
+    else:
+        train, valid, info = build_examples(spec, meta, tok, model.config)
+        log.event(f"Data: {info['new']} new stories, {info['mixed']} earlier stories mixed in"
+                  f"{f', {len(valid)} for validation' if valid else ''}", **info)
     n_params = sum(p.numel() for p in model.parameters())
     method = spec.method if spec.method != "auto" else default_method(n_params)
-    if method == "lora":
+    if method == "lora" and not preference:  # a preference trainer adds the adapter itself
         from peft import LoraConfig, get_peft_model
 
         model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=spec.lora_r, lora_alpha=2 * spec.lora_r,
                                                  lora_dropout=0.05, target_modules="all-linear"))
     batch = spec.batch_size or BATCH
     save_steps = spec.save_steps
-    args = TrainingArguments(
+    targs = dict(
         output_dir=str(job_dir), per_device_train_batch_size=batch, per_device_eval_batch_size=batch,
         num_train_epochs=spec.n_epochs or EPOCHS, max_steps=spec.max_steps or -1,
-        learning_rate=spec.learning_rate or default_lr(method, n_params),
+        learning_rate=spec.learning_rate or (pref_train.default_lr(method, n_params) if preference
+                                             else default_lr(method, n_params)),
         lr_scheduler_type=SCHEDULE, warmup_steps=WARMUP, weight_decay=0.0, seed=spec.seed,
         logging_steps=1, save_strategy="steps", save_steps=save_steps,
         eval_strategy="steps" if valid else "no", eval_steps=spec.eval_steps or save_steps,
@@ -296,9 +307,16 @@ def run(job_dir: Path, resume: bool = False) -> str:
     )
     trainer_cls, callback_cls = make_trainer_classes()
     ref: list = []
-    trainer = trainer_cls(model=model, args=args, train_dataset=train, eval_dataset=valid or None,
-                          data_collator=collate(tok.pad_token_id if tok.pad_token_id is not None else 0),
-                          callbacks=[callback_cls(job_dir, log, store, job_id, ref)])
+    callbacks = [callback_cls(job_dir, log, store, job_id, ref)]
+    if preference:
+        max_len = spec.max_length or getattr(model.config, "n_positions", None) or getattr(
+            model.config, "max_position_embeddings", None) or 1024
+        trainer = pref_train.build_trainer(spec, meta, model, tok, method, targs, train, valid, callbacks, max_len)
+        model = trainer.model
+    else:
+        trainer = trainer_cls(model=model, args=TrainingArguments(**targs), train_dataset=train,
+                              eval_dataset=valid or None, callbacks=callbacks,
+                              data_collator=collate(tok.pad_token_id if tok.pad_token_id is not None else 0))
     ref.append(trainer)
     ckpt = last_checkpoint(job_dir) if resume else None
     if resume and ckpt is None:
@@ -318,6 +336,8 @@ def run(job_dir: Path, resume: bool = False) -> str:
         final["valid_loss"] = round(float(trainer.evaluate()["eval_loss"]), 4)
     if method == "lora":
         model = model.merge_and_unload()
+    if preference:  # the tokenizer as it came (training may have pointed eos at the story's end)
+        tok = AutoTokenizer.from_pretrained(meta["base_source"])
     out = Path(meta["output_dir"])
     tmp = out.with_name(f".{out.name}.{job_id[-6:]}.tmp")  # this job's own: never shared with another
     shutil.rmtree(tmp, ignore_errors=True)  # left by an earlier run of this job that was killed

@@ -12,6 +12,7 @@ read-only text box. The page is read again whenever the tab is opened.
 from __future__ import annotations
 
 import html
+import logging
 import shutil
 import tempfile
 import time
@@ -33,9 +34,10 @@ from storyteller.ui.context import UIContext
 from storyteller.ui.i18n import t
 from storyteller.ui.visitor import Visitor
 
+log = logging.getLogger(__name__)
 DOWNLOADS = Path(tempfile.gettempdir()) / "storyteller-book"  # Gradio copies what it serves; kept an hour
 KEEP_S = 3600
-COLUMNS = ("fav", "vote", "title", "request", "model", "age", "date")
+COLUMNS = ("title", "request", "model", "age", "date")
 
 
 def _lib(visitor: Visitor | None) -> Library:
@@ -53,15 +55,21 @@ def _warn(e: Exception, lang: str) -> str:
 
 
 def rows(page: Page, lang: str) -> list[list[str]]:
-    """The table's rows: ⭐, 👍/👎, title line, request, model, age band, date."""
+    """The table's rows: ⭐ 👍/👎 and the title line, request, model, age band, date."""
     out = []
     for e in page.entries:
         req = e.request
         what = " · ".join(str(req.get(k)) for k in ("dynasty", "power", "style") if req.get(k))
         band = age.band(e.age_band).label(lang) if e.age_band else ""
-        out.append(["⭐" if e.favourite else "", {1: "👍", -1: "👎"}.get(e.rating, ""), e.title, what,
-                    model_name(e.model, lang), band, time.strftime("%Y-%m-%d %H:%M", time.localtime(e.created))])
+        marks = ("⭐" if e.favourite else "") + {1: "👍", -1: "👎"}.get(e.rating, "")
+        out.append([f"{marks} {e.title}".strip(), what, model_name(e.model, lang), band, _date(e.created)])
     return out
+
+
+def _date(created: float) -> str:
+    """Month, day and time this year (which night's story); the year before that."""
+    when = time.localtime(created)
+    return time.strftime("%m-%d %H:%M" if when.tm_year == time.localtime().tm_year else "%Y-%m-%d", when)
 
 
 def show_page(query, favourites, number, visitor: Visitor | None = None):
@@ -121,13 +129,18 @@ def _opened(lib: Library, story: int, lang: str, files: bool = True):
     kept = lib.audio_path(e.id)
     return (gr.update(visible=True), _heading(e, lang), e.text or "", _rated(e, lang), e.reasons,
             t("library.unfavourite" if e.favourite else "library.favourite", lang),
-            str(kept) if kept else None, _files(lib, e.id) if files else gr.skip(), e.id)
+            _player(kept), _files(lib, e.id) if files else gr.skip(), e.id)
 
 
-CLOSED = (gr.update(visible=False), "", "", "", [], gr.skip(), None, None, None)
+def _player(path) -> dict:
+    """The player takes no room until there is something to hear."""
+    return gr.update(value=str(path) if path else None, visible=path is not None)
 
 
-def open_story(state, visitor: Visitor | None = None, evt: gr.SelectData | None = None):
+CLOSED = (gr.update(visible=False), "", "", "", [], gr.skip(), _player(None), None, None)
+
+
+def open_story(state, visitor: Visitor | None = None, evt: gr.SelectData = None):  # not Optional: Gradio fills it by its type
     """A row was chosen: open that story."""
     lang = _lang(visitor)
     ids = (state or {}).get("ids") or []
@@ -173,7 +186,7 @@ def read_again(story, visitor: Visitor | None = None):
     except StorytellerError as e:
         _warn(e, lang)
         return gr.skip(), gr.skip()
-    return str(path), _files(lib, story)
+    return _player(path), _files(lib, story)
 
 
 def ask_delete(story):
@@ -202,6 +215,18 @@ def clear_all(sure, visitor: Visitor | None = None):
     return (t("library.cleared", lang, n=n), False, *show_page("", False, 1, visitor), *CLOSED)
 
 
+def keep_told_audio(run, frame: tuple, visitor: Visitor | None) -> None:
+    """The story tab's last read-aloud frame offers the whole story's WAV: keep it with the story,
+    so the story book plays it instead of making it again. A stopped story's partial WAV is not kept."""
+    wav = frame[3] if len(frame) > 3 else None
+    if not isinstance(wav, str) or run is None or run.status != "done" or run.story_id is None:
+        return
+    try:
+        _lib(visitor).keep_audio(run.story_id, wav)
+    except (StorytellerError, OSError) as e:  # the story and its download are fine without it
+        log.warning("could not keep the story's audio: %s", e)
+
+
 def render(ctx: UIContext) -> None:
     w = ctx.words
     tab = Context.block  # this tab: the book is read again each time it is opened
@@ -216,7 +241,7 @@ def render(ctx: UIContext) -> None:
                            label="library.only_favourites")
     table = gr.Dataframe(value=[], headers=[t(f"library.col_{c}") for c in COLUMNS], datatype="str", interactive=False,
                          wrap=True, max_height=560, elem_id="library-table",
-                         column_widths=["5%", "6%", "35%", "18%", "14%", "9%", "13%"])
+                         column_widths=["40%", "20%", "15%", "10%", "15%"])
     with gr.Row(elem_classes="library-pager"):
         prev_btn = w.add(gr.Button(size="sm", scale=0, min_width=120, elem_id="library-prev"), value="library.prev")
         pager = gr.Markdown("", elem_id="library-pager")
@@ -238,8 +263,9 @@ def render(ctx: UIContext) -> None:
             w.add(gr.Markdown(), value="library.delete_sure")
             yes = w.add(gr.Button(variant="stop", size="sm", elem_id="library-delete-yes"), value="library.delete_yes")
             no = w.add(gr.Button(size="sm", elem_id="library-delete-no"), value="library.delete_no")
-        player = w.add(gr.Audio(interactive=False, type="filepath", elem_id="library-audio"), label="library.audio")
-        files = w.add(gr.File(file_count="multiple", interactive=False, elem_id="library-files", height=100),
+        player = w.add(gr.Audio(interactive=False, type="filepath", visible=False, elem_id="library-audio"),
+                       label="library.audio")
+        files = w.add(gr.File(file_count="multiple", interactive=False, elem_id="library-files"),
                       label="library.files")
     with w.add(gr.Accordion(open=False, elem_id="library-parents"), label="library.parents"):
         sure = w.add(gr.Checkbox(False, elem_id="library-clear-sure"), label="library.clear_sure")

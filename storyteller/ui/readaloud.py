@@ -2,8 +2,10 @@
 
 `speak_frames` wraps the story tab's (text, status) frames: each new piece of text goes to
 `ReadAloud`, and every sentence whose audio is ready is sent to the streaming player while the
-text keeps growing. When the story ends, the rest is spoken and the whole story is offered as
-one WAV file. Without a speech engine the story still streams and a friendly note says why.
+text keeps growing (speech is made in the reader's worker thread and process, never in the way
+of the text). When the story ends, the rest is spoken and the whole story is offered as one WAV
+file; after Stop, what was sent to the player is. Without a speech engine the story still
+streams and a friendly note says why.
 Gradio copies each file into its own cache before it asks for the next frame, so the story's
 temp folder is deleted as soon as the last frame is taken (or the story is dropped).
 """
@@ -169,7 +171,7 @@ def voice_choices(lang: str) -> list[tuple[str, str]]:
 
 
 def render_controls(ctx: UIContext) -> dict:
-    """The read-aloud switch, voice and speed (placed above the Tell button)."""
+    """The read-aloud switch, voice and speed (at the foot of the choices)."""
     t = LABELS["zh"]
     with gr.Row(elem_classes="read-aloud", visible=ctx.settings.tts.enabled):
         read = gr.Checkbox(False, label=t["read"], elem_id="read-aloud", min_width=150)  # its words stay on a phone

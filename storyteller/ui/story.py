@@ -29,7 +29,7 @@ from storyteller.engines.registry import check_model
 from storyteller.errors import StorytellerError
 from storyteller.plaintext import escape_markdown
 from storyteller.safety import age
-from storyteller.ui import i18n, readaloud
+from storyteller.ui import i18n, library, readaloud
 from storyteller.ui.context import UIContext
 from storyteller.ui.status import story_status
 from storyteller.ui.visitor import Visitor
@@ -139,6 +139,7 @@ def _frames(cancel, stopped, session: TellSession, dynasty, power, style, lang, 
         for frame in frames:
             if not session.current(cancel):
                 return  # a new story took over: its frames alone reach the page from now on
+            library.keep_told_audio(session.run, frame, visitor)  # read aloud once: kept with the story
             yield frame
 
 

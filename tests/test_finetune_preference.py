@@ -1,0 +1,216 @@
+"""DPO and KTO fine-tunes end to end: a real worker process trains tiny models (built from configs).
+
+Covers: DPO and KTO jobs on a storyteller-format model and a chat model finish, report metric rows
+and land in the model picker with what they were trained on; cancel and resume keep working; the three
+export formats are read; hostile preference files (broken JSON, missing fields, chosen == rejected,
+unsafe text, pairs given to KTO as a JSON list) get friendly errors in both languages, no job is
+created and the file is left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from storyteller.errors import DataError, InputError
+from storyteller.finetune import JobSpec, JobStore, get_provider
+from storyteller.finetune.preference import Example, read_preferences, render, request_of, unpair
+from storyteller.prompts import StoryRequest, build_messages
+from tests.fakes.tiny_model import build_tiny_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def corpus(n: int) -> list[dict]:
+    lines = (ROOT / "assets" / "corpus" / "zh_a.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(x) for x in lines[:n]]
+
+
+def request(s: dict) -> StoryRequest:
+    return StoryRequest(dynasty=s["dynasty"], power=s["power"], style=s["style"], hero=s["hero"], lang=s["lang"])
+
+
+def pair_lines(n: int, fmt: str = "trl") -> list[dict]:
+    """n preference lines as the library exports them: the shorter story of two is preferred."""
+    stories = corpus(n + 1)
+    out = []
+    for a, b in zip(stories, stories[1:]):
+        good, bad = sorted((a["story"], b["story"]), key=len)
+        prompt = build_messages(request(a))
+        if fmt == "trl":
+            out.append({"prompt": prompt, "chosen": [{"role": "assistant", "content": good}],
+                        "rejected": [{"role": "assistant", "content": bad}]})
+        elif fmt == "openai-dpo":
+            out.append({"input": {"messages": prompt}, "preferred_output": [{"role": "assistant", "content": good}],
+                        "non_preferred_output": [{"role": "assistant", "content": bad}]})
+        else:
+            out += [{"prompt": prompt, "completion": [{"role": "assistant", "content": good}], "label": True},
+                    {"prompt": prompt, "completion": [{"role": "assistant", "content": bad}], "label": False}]
+    return out
+
+
+def write(path: Path, lines: list) -> Path:
+    path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def pref_env(settings_env, monkeypatch, tmp_path):
+    from storyteller.config import get_settings
+
+    models = tmp_path / "models"
+    build_tiny_model(models / "tiny", storyteller=True, n_positions=512)
+    build_tiny_model(models / "chat", chat_template=True, n_positions=1024)
+    monkeypatch.setenv("STORYTELLER_LOCAL__MODELS_DIR", str(models))
+    get_settings.cache_clear()
+    return models, tmp_path
+
+
+def spec(data: Path, **kw) -> JobSpec:
+    return JobSpec(**{"base_model": "tiny", "train_file": str(data), "batch_size": 2, "max_length": 160,
+                      "threads": 1, "learning_rate": 1e-3, "save_steps": 50, "max_steps": 4} | kw)
+
+
+def finish(provider, job_id, timeout=240):
+    return [x for x in provider.follow(job_id, poll_s=0.3, timeout_s=timeout)][-1]
+
+
+def test_the_three_export_formats_are_read_and_the_request_comes_back(tmp_path):
+    for fmt, objective in (("trl", "dpo"), ("openai-dpo", "dpo"), ("kto", "kto"), ("trl", "kto")):
+        exs = read_preferences(write(tmp_path / f"{fmt}.jsonl", pair_lines(3, fmt)), objective)
+        assert len(exs) == (6 if fmt == "kto" else 3)
+        first = corpus(1)[0]
+        assert request_of(exs[0]) == request(first)  # the exports' prompt names the request exactly
+        assert build_messages(request_of(exs[0])) == exs[0].prompt
+
+
+def test_storyteller_rows_are_the_header_and_the_story_in_slots(tmp_path):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "st", storyteller=True))
+    exs = read_preferences(write(tmp_path / "p.jsonl", pair_lines(2)), "dpo")
+    rows = render(exs, storyteller=True, tok=tok)
+    s = corpus(1)[0]
+    assert rows[0]["prompt"].startswith("<|zh|>秦|李斯|") and rows[0]["prompt"].endswith("<|story|>")
+    assert rows[0]["chosen"].endswith("<|end|>") and "<|hero|>" in rows[0]["chosen"] + rows[0]["rejected"]
+    assert s["hero"] not in rows[0]["chosen"]  # the hero's name became its slot
+    kto = unpair(rows)
+    assert [r["label"] for r in kto] == [True, False, True, False] and kto[0]["completion"] == rows[0]["chosen"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective,base", [("dpo", "tiny"), ("kto", "tiny"), ("dpo", "chat"), ("kto", "chat")])
+def test_preference_job_runs_end_to_end_and_the_model_is_listed(pref_env, objective, base):
+    models, tmp = pref_env
+    data = write(tmp / "prefs.jsonl", pair_lines(6, "kto" if objective == "kto" else "trl"))
+    before = data.read_bytes()
+    p = get_provider("local")
+    plan = p.plan(spec(data, objective=objective, base_model=base))
+    assert plan.settings["objective"] == objective and plan.settings["reference"] == "the starting weights"
+    job = p.start(spec(data, objective=objective, base_model=base, name=f"{base}-{objective}"))
+    done = finish(p, job.id)
+    assert done.status == "succeeded", done.error
+    assert done.result_model == f"{base}-{objective}" and done.step == 4
+    rows = p.metrics(job.id)
+    assert [r.step for r in rows] == [1, 2, 3, 4] and all(r.train_loss is not None for r in rows)
+    if objective == "dpo":  # the share of pairs where the preferred story scored higher
+        assert all(r.train_accuracy is not None and 0 <= r.train_accuracy <= 1 for r in rows)
+    out = models / f"{base}-{objective}"
+    cfg = json.loads((out / "training_config.json").read_text(encoding="utf-8"))
+    assert cfg["finetune"]["objective"] == objective and Path(cfg["finetune"]["preference_file"]).is_file()
+    assert cfg["finetune"]["data_files"] == []  # a later story fine-tune never mixes preference lines in
+    from storyteller.engines.registry import list_models
+
+    listed = {m.id: m for m in list_models(include_remote=False)}
+    what = "6 preference pairs" if objective == "dpo" else "12 ratings (6 👍)"
+    assert f"{objective.upper()}-trained from {base} on the family's {what}" in listed[out.name].description
+    if base == "tiny":
+        assert json.loads((out / "config.json").read_text())["storyteller_format"] == 1
+    assert json.loads((out / "tokenizer_config.json").read_text())["eos_token"] == "<|endoftext|>"  # as it came
+    assert data.read_bytes() == before
+    msgs = [e.message for e in JobStore().events(job.id)]
+    assert any(m.startswith(f"Data: {6 if objective == 'dpo' else 12} preference") for m in msgs) and any("Done: saved as" in m for m in msgs)
+
+
+@pytest.mark.slow
+def test_dpo_lora_cancel_and_resume(pref_env):
+    _, tmp = pref_env
+    data = write(tmp / "prefs.jsonl", pair_lines(4))
+    p = get_provider("local")
+    job = p.start(spec(data, objective="dpo", method="lora", max_steps=6, save_steps=100))
+    p.cancel(job.id)  # stops after its first step with a checkpoint
+    stopped = finish(p, job.id)
+    assert stopped.status == "cancelled"
+    assert [c.step for c in p.checkpoints(job.id)] == [1]
+    p.resume(job.id)
+    done = finish(p, job.id)
+    assert done.status == "succeeded", done.error
+    assert [r.step for r in p.metrics(job.id)] == list(range(1, 7))
+    assert "Resuming from checkpoint-1" in [e.message for e in p.events(job.id)]
+
+
+HOSTILE = {
+    "broken_json": ('{"prompt": [', "line 1: not valid JSON", "不是有效的 JSON"),
+    "missing_rejected": (json.dumps({"prompt": "唐,隐形,轻松", "chosen": "一个故事。"}), '"rejected" is missing', "缺失"),
+    "same_story": (json.dumps({"prompt": "x", "chosen": "同一个故事。", "rejected": "同一个故事。"}), "are the same",
+                   "完全一样"),
+    "not_preference": (json.dumps({"messages": [{"role": "user", "content": "hi"}]}), "not a preference example",
+                       "不是偏好数据"),
+    "bad_label": (json.dumps({"prompt": "x", "completion": "故事。", "label": "yes"}), '"label" must be', "label"),
+    "a_json_list": ("[" + json.dumps({"prompt": "x", "chosen": "a", "rejected": "b"}) + "]", "one JSON list",
+                    "JSON 列表"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_preference_files_get_friendly_errors_and_nothing_starts(pref_env, case):
+    _, tmp = pref_env
+    text, en, zh = HOSTILE[case]
+    good = json.dumps(pair_lines(1)[0], ensure_ascii=False)
+    path = tmp / "bad.jsonl"
+    path.write_text(text + "\n" + good + "\n", encoding="utf-8")
+    before = path.read_bytes()
+    p = get_provider("local")
+    with pytest.raises(DataError) as e:
+        p.start(spec(path, objective="kto" if case == "bad_label" else "dpo"))
+    assert en in str(e.value) and zh in e.value.zh and "Traceback" not in str(e.value)
+    assert p.store.list_jobs("local") == [] and path.read_bytes() == before
+
+
+def test_unsafe_preferences_are_refused_unless_the_parent_allows(pref_env):
+    _, tmp = pref_env
+    lines = pair_lines(3)
+    lines[1]["rejected"] = [{"role": "assistant", "content": "怪兽拿起刀杀人，到处都是血。"}]
+    data = write(tmp / "prefs.jsonl", lines)
+    p = get_provider("local")
+    with pytest.raises(DataError, match=r"not safe for children: .*row 2") as e:
+        p.plan(spec(data, objective="dpo"))
+    assert "杀" not in str(e.value) and "不适合孩子" in e.value.zh
+    assert p.plan(spec(data, objective="dpo", allow_unsafe=True)).settings["objective"] == "dpo"
+
+
+def test_mismatched_files_and_settings_say_what_to_do(pref_env):
+    _, tmp = pref_env
+    singles = write(tmp / "kto.jsonl", pair_lines(2, "kto"))
+    p = get_provider("local")
+    with pytest.raises(DataError, match="DPO learns from pairs"):
+        p.plan(spec(singles, objective="dpo"))
+    with pytest.raises(InputError, match="batch size must be 2"):
+        p.plan(spec(singles, objective="kto", batch_size=1))
+    free = write(tmp / "free.jsonl", [{"prompt": "Tell me anything", "chosen": "A.", "rejected": "B."}])
+    with pytest.raises(DataError, match="line 1: a storyteller model learns from story requests"):
+        p.plan(spec(free, objective="dpo"))
+    assert p.plan(spec(free, objective="dpo", base_model="chat")).settings["trained_on"] == 1  # chat: any prompt
+    stories = ROOT / "assets" / "corpus" / "zh_a.jsonl"
+    with pytest.raises(DataError, match="not a preference example"):
+        p.plan(spec(stories, objective="dpo"))
+
+
+def test_old_job_rows_load_as_story_fine_tunes():
+    old = json.loads(JobSpec(base_model="tiny", train_file="x.jsonl").model_dump_json(exclude={"objective", "beta"}))
+    assert JobSpec.model_validate(old).objective == "sft"
+    with pytest.raises(ValueError):
+        JobSpec(base_model="tiny", train_file="x.jsonl", objective="ppo")
+    assert Example(line=1, prompt=[{"role": "user", "content": "hi"}], chosen="a", rejected="b").lang == "en"
