@@ -109,7 +109,8 @@ def test_preference_job_runs_end_to_end_and_the_model_is_listed(pref_env, object
     p = get_provider("local")
     plan = p.plan(spec(data, objective=objective, base_model=base))
     assert plan.settings["objective"] == objective and plan.settings["reference"] == "the starting weights"
-    job = p.start(spec(data, objective=objective, base_model=base, name=f"{base}-{objective}"))
+    job = p.start(spec(data, objective=objective, base_model=base, name=f"{base}-{objective}",
+                       max_length=160 if base == "tiny" else 700))  # chat: the system prompt is long
     done = finish(p, job.id)
     assert done.status == "succeeded", done.error
     assert done.result_model == f"{base}-{objective}" and done.step == 4
@@ -214,3 +215,45 @@ def test_old_job_rows_load_as_story_fine_tunes():
     with pytest.raises(ValueError):
         JobSpec(base_model="tiny", train_file="x.jsonl", objective="ppo")
     assert Example(line=1, prompt=[{"role": "user", "content": "hi"}], chosen="a", rejected="b").lang == "en"
+
+
+@pytest.mark.slow
+def test_cli_method_dpo_trains_and_bad_files_fail_kindly(pref_env):
+    from typer.testing import CliRunner
+
+    from storyteller.cli import app
+    from storyteller.cli import commands  # noqa: F401  (registers the commands)
+
+    _, tmp = pref_env
+    runner = CliRunner()
+    data = write(tmp / "prefs.jsonl", pair_lines(4))
+    r = runner.invoke(app, ["finetune", "start", "--data", str(data), "--base", "tiny", "--method", "dpo",
+                            "--max-steps", "2", "--batch-size", "2", "--name", "tiny-liked", "-y", "--follow"])
+    assert r.exit_code == 0, r.output
+    assert '"objective": "dpo"' in r.output and "Done: saved as models/tiny-liked" in r.output
+    broken = tmp / "broken.jsonl"
+    broken.write_text('{"prompt": "x", "chosen": "a"}\n', encoding="utf-8")
+    r = runner.invoke(app, ["finetune", "start", "--data", str(broken), "--base", "tiny", "--objective", "kto", "-y"])
+    assert r.exit_code == 1 and "line 1" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["finetune", "start", "--data", str(data), "--method", "dpo", "--objective", "kto", "-y"])
+    assert r.exit_code == 1 and "disagree" in r.output
+
+
+def test_openai_provider_sends_method_dpo_with_the_cut_off_note(openai_env, tmp_path):
+    from tests.fakes.openai_finetune import FineTuning
+
+    fake = FineTuning(openai_env, steps=2)
+    data = write(tmp_path / "prefs.jsonl", pair_lines(10))  # trl lines: sent as OpenAI's DPO lines
+    p = get_provider("openai")
+    s = JobSpec(provider="openai", base_model="gpt-4o-mini-2024-07-18", train_file=str(data), objective="dpo",
+                beta=0.3, n_epochs=2)
+    plan = p.plan(s)
+    assert plan.settings["method"] == {"type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 2, "beta": 0.3}}}
+    assert plan.report.startswith("Trains at") and plan.cost_usd > 0  # where_it_trains: the cut-off at OpenAI
+    job = p.start(s)
+    assert fake.created[-1]["method"]["type"] == "dpo"
+    sent = fake.files[fake.created[-1]["training_file"]]["data"].decode().splitlines()
+    assert len(sent) == 10 and set(json.loads(sent[0])) == {"input", "preferred_output", "non_preferred_output"}
+    assert job.remote_id in fake.jobs
+    with pytest.raises(InputError, match="not on single"):
+        p.plan(s.model_copy(update={"objective": "kto"}))

@@ -71,7 +71,8 @@ def job_object(provider: LocalProvider, job: Job) -> dict:
         "object": "fine_tuning.job", "id": job.id, "created_at": int(job.created), "model": api.get("model")
         or spec.base_model, "organization_id": ORG, "status": job.status, "training_file": train,
         "validation_file": val, "hyperparameters": hyper, "seed": spec.seed,
-        "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
+        "method": {"type": "dpo", "dpo": {"hyperparameters": hyper | {"beta": spec.beta or "auto"}}}
+        if spec.objective == "dpo" else {"type": "supervised", "supervised": {"hyperparameters": hyper}},
         "fine_tuned_model": ft_name(job) if job.status == "succeeded" else None,
         "finished_at": int(job.updated) if job.done else None,
         "estimated_finish": int(job.updated + eta) if job.status == "running" and eta else None,

@@ -5,7 +5,8 @@ suffix, metadata, the model asked for) kept in the job's `extra["api"]`.
 The local trainer learns stories, so an uploaded file becomes stories first: legacy examples whose
 prompt is "dynasty,power,style ->", and chat examples whose user message is one `data prepare`
 wrote (or such a legacy prompt). Other examples are refused with the line that is not a story.
-The trainer does supervised fine-tuning only: method "dpo" (or "reinforcement") is refused.
+Method "dpo" trains on an uploaded DPO file (OpenAI's preference format) with trl's DPOTrainer, the
+starting weights as reference (finetune/pref_train.py); "reinforcement" is refused.
 """
 
 from __future__ import annotations
@@ -41,10 +42,20 @@ class Supervised(BaseModel):
     hyperparameters: Hyperparameters | None = None
 
 
+class DPOHyperparameters(Hyperparameters):
+    beta: float | Auto | None = None
+
+
+class DPO(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    hyperparameters: DPOHyperparameters | None = None
+
+
 class Method(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: Literal["supervised", "dpo", "reinforcement"]
     supervised: Supervised | None = None
+    dpo: DPO | None = None
 
 
 class CreateJob(BaseModel):
@@ -62,6 +73,8 @@ class CreateJob(BaseModel):
     def hyper(self) -> Hyperparameters:
         if self.method and self.method.supervised and self.method.supervised.hyperparameters:
             return self.method.supervised.hyperparameters
+        if self.method and self.method.dpo and self.method.dpo.hyperparameters:
+            return self.method.dpo.hyperparameters
         return self.hyperparameters or Hyperparameters()
 
 
@@ -92,6 +105,17 @@ def _story(rec: dict, kind: str, line: int, name: str) -> dict:
     story = story[: -len(LEGACY_STOP.strip())].rstrip() if story.endswith(LEGACY_STOP.strip()) else story
     return {"dynasty": req.dynasty, "power": req.power, "style": req.style, "lang": req.lang, "hero": req.hero,
             "story": story}
+
+
+def preference_file(store: FileStore, f: StoredFile, param: str) -> str:
+    """A DPO job's file: the upload itself (checked line by line again when the job is planned)."""
+    if f.purpose != "fine-tune":
+        raise APIError(400, f"{param} {f.id} is not a fine-tuning file (purpose {f.purpose}).", param=param)
+    if f.kind != "dpo":
+        raise APIError(400, f"{param} {f.id} holds {f.kind} examples; method 'dpo' needs DPO examples "
+                            "(input, preferred_output, non_preferred_output).", param=param,
+                       code="invalid_file_format")
+    return str(store.path_of(f))
 
 
 def stories_file(store: FileStore, f: StoredFile, param: str) -> str:
@@ -127,10 +151,11 @@ def _file(store: FileStore, file_id: str, param: str) -> StoredFile:
 
 def create(req: CreateJob, provider: LocalProvider | None = None) -> Job:
     """Validate the request, start the local job, and keep the request's fields with it."""
-    if req.method is not None and req.method.type != "supervised":
+    if req.method is not None and req.method.type not in ("supervised", "dpo"):
         raise APIError(400, f"method '{req.method.type}' is not available: the local trainer does supervised "
-                            "fine-tuning only. Use method {'type': 'supervised'}.", param="method.type",
-                       code="unsupported_method")
+                            "and dpo fine-tuning. Use method {'type': 'supervised'} or {'type': 'dpo'}.",
+                       param="method.type", code="unsupported_method")
+    dpo = req.method is not None and req.method.type == "dpo"
     if req.integrations:
         raise APIError(400, "integrations (Weights & Biases) are not available here.", param="integrations")
     if req.metadata and (len(req.metadata) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in req.metadata.items())):
@@ -142,12 +167,16 @@ def create(req: CreateJob, provider: LocalProvider | None = None) -> Job:
     base = resolve(req.model)
     provider = provider or LocalProvider()
     files = FileStore(owner=provider.store.owner)
-    train = stories_file(files, _file(files, req.training_file, "training_file"), "training_file")
+    reader = preference_file if dpo else stories_file
+    train = reader(files, _file(files, req.training_file, "training_file"), "training_file")
     val = None
     if req.validation_file:
-        val = stories_file(files, _file(files, req.validation_file, "validation_file"), "validation_file")
+        val = reader(files, _file(files, req.validation_file, "validation_file"), "validation_file")
     fields = dict(provider="local", base_model=base, train_file=train, val_file=val, n_epochs=epochs, batch_size=batch,
                   seed=42 if req.seed is None else req.seed)
+    if dpo:
+        beta = getattr(hp, "beta", None)
+        fields |= {"objective": "dpo", "beta": _number(beta, 1e-3, 2, "method.dpo.hyperparameters.beta")}
     try:
         plan = provider.plan(JobSpec(**fields)).settings
         fields["save_steps"] = max(1, plan["steps"] // plan["n_epochs"])  # a checkpoint per epoch, as OpenAI's

@@ -2,6 +2,7 @@
 
     storyteller finetune start --data new.jsonl --base storyteller-tiny --name tiny-song --follow
     storyteller finetune start --provider openai --base gpt-4o-mini-2024-07-18 --data stories.csv --yes
+    storyteller finetune start --data prefs.jsonl --method dpo --name tiny-liked   # what the family liked
     storyteller finetune follow <job-id>
     storyteller finetune start ... --no-launch   # then: torchrun --nproc_per_node 4 -m
                                                  #   storyteller.finetune.worker --job-dir runs/<job-id>
@@ -54,7 +55,11 @@ def start(
     batch_size: int = typer.Option(None, min=1, max=256),
     lr: float = typer.Option(None, help="Local learning rate."),
     lr_multiplier: float = typer.Option(None, help="OpenAI learning_rate_multiplier."),
-    method: str = typer.Option("auto", help="Local: auto, full or lora."),
+    method: str = typer.Option("auto", help="Local: auto, full or lora. Also dpo or kto (= --objective dpo|kto, "
+                               "weights auto)."),
+    objective: str = typer.Option(None, help="sft (learn stories, the default), dpo (preference pairs: trl or "
+                                  "OpenAI DPO JSONL from `storyteller stories export`) or kto (👍/👎 ratings)."),
+    beta: float = typer.Option(None, help="DPO/KTO: how far the model may move from its starting weights (0.1)."),
     mix_share: float = typer.Option(None, help="Local: share of earlier stories mixed in (default from settings)."),
     max_steps: int = typer.Option(None, min=1, help="Local: stop after this many steps."),
     seed: int = typer.Option(42),
@@ -73,8 +78,8 @@ def start(
     try:
         spec = JobSpec(provider=provider, base_model=base, train_file=str(data), val_file=str(val) if val else None,
                        name=name, seed=seed, n_epochs=epochs, batch_size=batch_size, learning_rate=lr,
-                       learning_rate_multiplier=lr_multiplier, method=method, mix_share=mix_share, max_steps=max_steps,
-                       allow_unsafe=allow_unsafe)
+                       learning_rate_multiplier=lr_multiplier, mix_share=mix_share, max_steps=max_steps,
+                       allow_unsafe=allow_unsafe, beta=beta, **_method(method, objective))
         p = get_provider(provider)
         plan = p.plan(spec)
     except ValidationError as e:
@@ -98,6 +103,15 @@ def start(
                    f"   or: torchrun --nproc_per_node <gpus> -m storyteller.finetune.worker --job-dir {job.job_dir}")
     if follow_:
         _follow(job.id, None)
+
+
+def _method(method: str, objective: str | None) -> dict:
+    """--method dpo|kto|sft is the short form of --objective (the issue's spelling); else the weights."""
+    if method in ("dpo", "kto", "sft"):
+        if objective and objective != method:
+            _fail(InputError(f"--method {method} and --objective {objective} disagree.", "Give one of them."))
+        return {"objective": method}
+    return {"method": method, **({"objective": objective} if objective else {})}
 
 
 def _use_base_url(url: str) -> None:

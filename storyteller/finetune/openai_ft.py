@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,12 @@ from storyteller.config import get_settings
 from storyteller.data import pricing
 from storyteller.data.check import check
 from storyteller.data.io import read_dataset
+from storyteller.data.tokens import count_messages
 from storyteller.data.prepare import convert, write_examples
 from storyteller.data.unsafe import require_safe
 from storyteller.errors import DataError, InputError, JobError
 from storyteller.finetune.base import Checkpoint, Job, JobSpec, MetricRow, Plan, Provider
+from storyteller.finetune.preference import Example, read_preferences
 from storyteller.engines.ids import base_model, is_legacy_completion
 from storyteller.engines.openai import friendly, make_client
 
@@ -52,6 +55,22 @@ def result_rows(text: str) -> list[MetricRow]:
 
 def at_openai(base_url: str | None) -> bool:
     return not base_url or "api.openai.com" in base_url
+
+
+def openai_dpo_line(e: Example) -> dict:
+    """One checked pair as OpenAI's DPO input line."""
+    return {"input": {"messages": e.prompt}, "preferred_output": [{"role": "assistant", "content": e.chosen}],
+            "non_preferred_output": [{"role": "assistant", "content": e.rejected}]}
+
+
+def dpo_tokens(spec: JobSpec) -> int:
+    """Billed tokens of a DPO job (checked pairs, both stories) x epochs (3 when left to OpenAI)."""
+    pairs = read_preferences(spec.train_file, "dpo", spec.allow_unsafe)
+    if spec.val_file:
+        read_preferences(spec.val_file, "dpo", spec.allow_unsafe)
+    per_epoch = sum(count_messages(e.prompt + [{"role": "assistant", "content": e.chosen}]) +
+                    count_messages([{"role": "assistant", "content": e.rejected}]) for e in pairs)
+    return per_epoch * (spec.n_epochs or 3)
 
 
 def where_it_trains(base_url: str | None, today: date | None = None) -> str:
@@ -103,14 +122,23 @@ class OpenAIProvider(Provider):
             params["suffix"] = spec.name
         params["seed"] = spec.seed
         hyper = self._hyper(spec)
-        if spec.method_form:
+        if spec.objective == "dpo":  # preference fine-tuning: only in the method form
+            dpo = hyper | ({"beta": spec.beta} if spec.beta is not None else {})
+            params["method"] = {"type": "dpo", "dpo": {"hyperparameters": dpo}}
+        elif spec.method_form:
             params["method"] = {"type": "supervised", "supervised": {"hyperparameters": hyper}}
         elif hyper:
             params["hyperparameters"] = hyper
         return params
 
-    def _training_file(self, path: str, base: str, out_dir: Path, key: str) -> Path:
+    def _training_file(self, path: str, base: str, out_dir: Path, key: str, objective: str = "sft") -> Path:
         """The file to upload: chat/legacy files as they are, story files converted for `base`."""
+        if objective == "dpo":  # any of the export's pair formats -> OpenAI's DPO lines
+            dst = out_dir / f"{Path(path).stem}.{key}.dpo.jsonl"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_text("".join(json.dumps(openai_dpo_line(e), ensure_ascii=False) + "\n"
+                                   for e in read_preferences(path, "dpo", allow_unsafe=True)), encoding="utf-8")
+            return dst
         ds = read_dataset(Path(path))
         want = "legacy" if is_legacy_completion(base) else "chat"
         if ds.kind == want:
@@ -128,13 +156,20 @@ class OpenAIProvider(Provider):
             raise InputError("This job is not an OpenAI one.")
         if spec.name and (len(spec.name) > 64 or not all(c.isalnum() or c in "-_" for c in spec.name)):
             raise InputError(f"'{spec.name[:80]}' cannot be a model suffix.", "Use up to 64 letters, digits, - or _.")
-        report = check(Path(spec.train_file))
-        report.require_trainable(allow_unsafe=spec.allow_unsafe)
-        require_safe([spec.val_file], spec.allow_unsafe)
         base = base_model(spec.base_model)
-        billed = report.billed_tokens
-        if spec.n_epochs and report.epochs:
-            billed = billed // report.epochs * spec.n_epochs
+        if spec.objective == "kto":
+            raise InputError("OpenAI trains on preference pairs (DPO), not on single 👍/👎 ratings (KTO).",
+                             "Train KTO locally (--provider local), or export pairs and use DPO.",
+                             zh="OpenAI 只支持成对偏好（DPO），不支持单个 👍/👎 评价（KTO）。请在本机训练 KTO。")
+        if spec.objective == "dpo":
+            report, billed = None, dpo_tokens(spec)
+        else:
+            report = check(Path(spec.train_file))
+            report.require_trainable(allow_unsafe=spec.allow_unsafe)
+            require_safe([spec.val_file], spec.allow_unsafe)
+            billed = report.billed_tokens
+            if spec.n_epochs and report.epochs:
+                billed = billed // report.epochs * spec.n_epochs
         cost = pricing.training_cost(base, billed)
         params = self.job_params(spec, "<uploaded " + Path(spec.train_file).name + ">",
                                  f"<uploaded {Path(spec.val_file).name}>" if spec.val_file else None)
@@ -142,7 +177,7 @@ class OpenAIProvider(Provider):
                else f"{billed:,} billed tokens; price unknown for {base}")
         url = get_settings().openai.resolved_base_url()
         return Plan(settings=params, estimate=est, cost_usd=round(cost, 4) if cost is not None else None,
-                    report=report.text() + "\n" + where_it_trains(url))
+                    report=(report.text() + "\n" if report else "") + where_it_trains(url))
 
     def start(self, spec: JobSpec) -> Job:
         plan = self.plan(spec)
@@ -157,7 +192,7 @@ class OpenAIProvider(Provider):
             ids = {}
             for key, path in (("train", spec.train_file), ("val", spec.val_file)):
                 if path:
-                    f = self._training_file(path, spec.base_model, out_dir, key)
+                    f = self._training_file(path, spec.base_model, out_dir, key, spec.objective)
                     up = self._call("upload the training file", client.files.create,
                                     file=(f.name, f.read_bytes()), purpose="fine-tune")
                     ids[key] = up.id

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 
 from storyteller.data.prepare import split
+from storyteller.errors import DataError
 from storyteller.finetune.base import JobSpec
 from storyteller.finetune.data import VAL_MIN_STORIES, VAL_SHARE
 from storyteller.finetune.preference import read_preferences, render, unpair
@@ -76,6 +77,11 @@ def build_trainer(spec: JobSpec, meta: dict, model, tok, method: str, targs: dic
         from trl import KTOConfig, KTOTrainer
 
         cls, args = KTOTrainer, KTOConfig(**common)
-    return cls(model=model, ref_model=ref, args=args, train_dataset=Dataset.from_list(train),
-               eval_dataset=Dataset.from_list(valid) if valid else None, processing_class=tok,
-               callbacks=callbacks, peft_config=peft_config)
+    trainer = cls(model=model, ref_model=ref, args=args, train_dataset=Dataset.from_list(train),
+                  eval_dataset=Dataset.from_list(valid) if valid else None, processing_class=tok,
+                  callbacks=callbacks, peft_config=peft_config)
+    if len(trainer.train_dataset) == 0:  # trl drops examples whose prompt alone fills max_length
+        raise DataError(f"Every prompt is longer than the {max_length} tokens the model reads at once, so there is "
+                        "no story left to learn from.", "Raise max_length, or use a model with a longer context.",
+                        zh=f"每个提示都超过了模型一次能读的 {max_length} 个词元，没有故事可学。请调大 max_length 或换模型。")
+    return trainer

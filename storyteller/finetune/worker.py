@@ -31,7 +31,8 @@ from pathlib import Path
 
 from storyteller.config import get_settings
 from storyteller.errors import StorytellerError
-from storyteller.finetune import pref_train
+from storyteller.finetune.pref_train import build_trainer, preference_data
+from storyteller.finetune.pref_train import default_lr as pref_lr
 from storyteller.finetune.base import JobSpec, JobStore
 from storyteller.finetune.data import build_examples, write_card
 from storyteller.paths import ROOT
@@ -278,7 +279,7 @@ def run(job_dir: Path, resume: bool = False) -> str:
     model = AutoModelForCausalLM.from_pretrained(meta["base_source"], dtype=torch.float32)
     preference = spec.objective != "sft"
     if preference:
-        train, valid, info = pref_train.preference_data(spec, meta, tok, model.config)
+        train, valid, info = preference_data(spec, meta, tok, model.config)
         held = f", {info['valid']} for validation" if valid else ""
         log.event(f"Data: {info['new']} preference {info['examples']} ({spec.objective.upper()}){held}", **info)
     else:
@@ -297,7 +298,7 @@ def run(job_dir: Path, resume: bool = False) -> str:
     targs = dict(
         output_dir=str(job_dir), per_device_train_batch_size=batch, per_device_eval_batch_size=batch,
         num_train_epochs=spec.n_epochs or EPOCHS, max_steps=spec.max_steps or -1,
-        learning_rate=spec.learning_rate or (pref_train.default_lr(method, n_params) if preference
+        learning_rate=spec.learning_rate or (pref_lr(method, n_params) if preference
                                              else default_lr(method, n_params)),
         lr_scheduler_type=SCHEDULE, warmup_steps=WARMUP, weight_decay=0.0, seed=spec.seed,
         logging_steps=1, save_strategy="steps", save_steps=save_steps,
@@ -311,7 +312,7 @@ def run(job_dir: Path, resume: bool = False) -> str:
     if preference:
         max_len = spec.max_length or getattr(model.config, "n_positions", None) or getattr(
             model.config, "max_position_embeddings", None) or 1024
-        trainer = pref_train.build_trainer(spec, meta, model, tok, method, targs, train, valid, callbacks, max_len)
+        trainer = build_trainer(spec, meta, model, tok, method, targs, train, valid, callbacks, max_len)
         model = trainer.model
     else:
         trainer = trainer_cls(model=model, args=TrainingArguments(**targs), train_dataset=train,

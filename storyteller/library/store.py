@@ -7,8 +7,8 @@ favourite, rated 👍/👎 with a child's reasons, paired with a second story fo
     lib.rate(page.entries[0].id, "up", ["loved"])
 
 Schema step 7 (this module's) adds the favourite and audio columns, the `ratings` table (one per
-story: the family's latest word on it) and the `pairs` table (two story ids told for one request,
-and left/right/tie/both_bad). `owner` scopes everything as in `storyteller.store`: a story another
+story: the family's latest word on it), the `pairs` table (two story ids told for one request,
+and left/right/tie/both_bad) and the search index (FTS5, each hanzi a token). `owner` scopes everything as in `storyteller.store`: a story another
 family made, a number too big or a number that never existed all read as "no such story".
 """
 
@@ -38,6 +38,9 @@ Choice = Literal["left", "right", "tie", "both_bad"]
 TITLE_CHARS = 40
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=\.)\s|\n")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+_HAN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
+_TOKEN = re.compile(r"[^\W_]+")  # what FTS5's unicode61 tokenizer keeps: letters and digits
+SEARCHED = ("dynasty", "power", "style", "hero")  # request fields a search looks in, besides the text
 
 
 def m007_library(db) -> None:
@@ -65,6 +68,12 @@ def m007_library(db) -> None:
         )"""
     )
     db.execute("CREATE INDEX pairs_owner ON pairs (owner, id)")
+    db.execute("CREATE INDEX stories_favourites ON stories (owner, id) WHERE favourite = 1")
+    # Search: every story's words, each hanzi a token of its own (so a phrase of hanzi is a substring
+    # match), filled in by `Library._index_words` before a search; a deleted story leaves it here.
+    db.execute("CREATE VIRTUAL TABLE story_words USING fts5(words)")
+    db.execute("CREATE TRIGGER stories_words_gone AFTER DELETE ON stories BEGIN "
+               "DELETE FROM story_words WHERE rowid = old.id; END")
     db.execute("CREATE INDEX pairs_left ON pairs (left_id)")
     db.execute("CREATE INDEX pairs_right ON pairs (right_id)")
 
@@ -112,6 +121,29 @@ def clean_query(query: object) -> str:
 def like_pattern(query: str) -> str:
     """A LIKE pattern that matches `query` literally: % _ and \\ typed by a child are just characters."""
     return "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_words(text: str) -> str:
+    """Text as the search index holds it: each hanzi apart, so "李白" is the phrase "李 白"."""
+    return _HAN.sub(r" \1 ", text or "")
+
+
+def match_query(query: str) -> str | None:
+    """An FTS5 phrase for what was typed (its letters and digits, in order; the last Latin word may
+    be the start of a word), or None when it has none (then the text is scanned for it literally)."""
+    tokens = _TOKEN.findall(search_words(query))
+    if not tokens:
+        return None
+    return f'"{" ".join(tokens)}"' + ("*" if tokens[-1].isascii() else "")
+
+
+def _indexed(text: str, request: str) -> str:
+    try:
+        req = json.loads(request)
+    except ValueError:
+        req = {}
+    extra = " ".join(str(req.get(k) or "") for k in SEARCHED) if isinstance(req, dict) else ""
+    return search_words(f"{text}\n{extra}")
 
 
 def title_of(text: str) -> str:
@@ -182,8 +214,8 @@ class Library(JobStore):
 
     def page(self, query: object = "", page: object = 1, favourites: bool = False,
              size: int = PAGE_SIZE) -> Page:
-        """One page of stories, newest first; `query` finds words in the story, its dynasty, power,
-        style or hero (typed wildcards match themselves)."""
+        """One page of stories, newest first; `query` finds a phrase in the story, its dynasty, power,
+        style or hero (through the search index; typed wildcards and quotes are plain characters)."""
         q = clean_query(query)
         try:
             number = max(1, min(10**6, int(page)))
@@ -192,10 +224,13 @@ class Library(JobStore):
         where, args = self._scope()
         if favourites:
             where += " AND s.favourite = 1"
-        if q:
-            fields = ["s.text", *(f"json_extract(s.request, '$.{k}')" for k in ("dynasty", "power", "style", "hero"))]
-            where += " AND (" + " OR ".join(f"{f} LIKE ? ESCAPE '\\'" for f in fields) + ")"
-            args += [like_pattern(q)] * len(fields)
+        if q and (match := match_query(q)) is not None:
+            self._index_words()
+            where += " AND s.id IN (SELECT rowid FROM story_words WHERE story_words MATCH ?)"
+            args.append(match)
+        elif q:  # only punctuation or symbols: look for them literally
+            where += " AND s.text LIKE ? ESCAPE '\\'"
+            args.append(like_pattern(q))
         with self.connect() as db:
             total = db.execute(f"SELECT count(*) FROM stories s WHERE {where}", args).fetchone()[0]
             pages = max(1, -(-total // size))
@@ -205,6 +240,19 @@ class Library(JobStore):
                 f"LEFT JOIN ratings r ON r.story_id = s.id WHERE {where} ORDER BY s.id DESC LIMIT ? OFFSET ?",
                 (*args, size, (number - 1) * size)).fetchall()
         return Page(entries=[_entry(r) for r in rows], total=total, page=number, pages=pages, query=q)
+
+    def _index_words(self) -> None:
+        """Add the stories saved since the last search to the search index (ids only grow)."""
+        with self.connect() as db:
+            last = db.execute("SELECT coalesce(max(rowid), 0) FROM story_words").fetchone()[0]
+            newest = db.execute("SELECT coalesce(max(id), 0) FROM stories").fetchone()[0]
+        if newest <= last:
+            return
+        with self.transaction() as db:  # read again: another search may have just indexed them
+            last = db.execute("SELECT coalesce(max(rowid), 0) FROM story_words").fetchone()[0]
+            rows = db.execute("SELECT id, text, request FROM stories WHERE id > ?", (last,)).fetchall()
+            db.executemany("INSERT INTO story_words (rowid, words) VALUES (?, ?)",
+                           ((i, _indexed(text, req)) for i, text, req in rows))
 
     def get(self, value: object) -> StoryEntry:
         """One story with its text; NoSuchStory unless it is this family's."""

@@ -43,7 +43,11 @@ def page_js() -> str:
     titles = json.dumps({lang: i18n.t("app.page_title", lang) for lang in i18n.LANGS}, ensure_ascii=False)
     return (f"(lang) => {{ const l = lang === 'en' ? 'en' : 'zh'; document.documentElement.lang = "
             f"{json.dumps(HTML_LANG)}[l]; document.title = {titles}[l]; "
-            f"for (const id of {json.dumps(LIVE)}) document.getElementById(id)?.setAttribute('aria-live', 'polite'); "
+            f"const live = () => {{ for (const id of {json.dumps(LIVE)}) {{ const e = document.getElementById(id); "
+            f"if (e && e.getAttribute('aria-live') !== 'polite') e.setAttribute('aria-live', 'polite'); }} }}; live(); "
+            # Gradio may build or rebuild the story box after this runs: keep the attribute on it
+            f"if (!window.__liveWatch) {{ window.__liveWatch = new MutationObserver(live); "
+            f"window.__liveWatch.observe(document.body, {{childList: true, subtree: true}}); }} "
             f"{GRADIO_LOCALE} return lang; }}")
 
 

@@ -56,13 +56,15 @@ def _warn(e: Exception, lang: str) -> str:
 
 def rows(page: Page, lang: str) -> list[list[str]]:
     """The table's rows: ⭐ 👍/👎 and the title line, request, model, age band, date."""
-    out = []
+    out, names = [], {}
     for e in page.entries:
+        if e.model not in names:  # a model card is read once a page (it is YAML: milliseconds each)
+            names[e.model] = model_name(e.model, lang)
         req = e.request
         what = " · ".join(str(req.get(k)) for k in ("dynasty", "power", "style") if req.get(k))
         band = age.band(e.age_band).label(lang) if e.age_band else ""
         marks = ("⭐" if e.favourite else "") + {1: "👍", -1: "👎"}.get(e.rating, "")
-        out.append([f"{marks} {e.title}".strip(), what, model_name(e.model, lang), band, _date(e.created)])
+        out.append([f"{marks} {e.title}".strip(), what, names[e.model], band, _date(e.created)])
     return out
 
 
@@ -120,7 +122,8 @@ def _rated(e, lang: str) -> str:
         return t("library.not_rated", lang)
     reasons = "、".join(t(f"library.reason_{r}", lang) for r in e.reasons) if lang == "zh" else \
         ", ".join(t(f"library.reason_{r}", lang) for r in e.reasons)
-    return t("library.rated_up" if e.rating == 1 else "library.rated_down", lang) + (f" ({reasons})" if reasons else "")
+    shown = (f"（{reasons}）" if lang == "zh" else f" ({reasons})") if reasons else ""
+    return t("library.rated_up" if e.rating == 1 else "library.rated_down", lang) + shown
 
 
 def _opened(lib: Library, story: int, lang: str, files: bool = True):
@@ -225,6 +228,34 @@ def keep_told_audio(run, frame: tuple, visitor: Visitor | None) -> None:
         _lib(visitor).keep_audio(run.story_id, wav)
     except (StorytellerError, OSError) as e:  # the story and its download are fine without it
         log.warning("could not keep the story's audio: %s", e)
+
+
+def rate_told(value: str):
+    def handler(session, reasons, visitor: Visitor | None = None):
+        """👍/👎 under the story tab's story: the story this page told last."""
+        lang = _lang(visitor)
+        run = getattr(session, "run", None)
+        if run is None or run.story_id is None:
+            return t("library.tell_first", lang)
+        try:
+            return _rated(_lib(visitor).rate(run.story_id, value, [r for r in reasons or [] if r in REASONS]), lang)
+        except StorytellerError as e:
+            return _warn(e, lang)
+    return handler
+
+
+def render_rating(ctx: UIContext, session: gr.State) -> None:
+    """👍/👎 and the reasons, under the story tab's story (`session`: its TellSession state)."""
+    w = ctx.words
+    who = [ctx.visitor] if ctx.visitor is not None else []
+    with gr.Row(elem_id="story-rating", equal_height=False):
+        up = w.add(gr.Button(size="sm", scale=0, min_width=100, elem_id="story-up"), value="library.up")
+        down = w.add(gr.Button(size="sm", scale=0, min_width=100, elem_id="story-down"), value="library.down")
+        reasons = w.add(gr.CheckboxGroup(container=False, scale=3, elem_id="story-reasons"), label="library.reasons",
+                        choices=[(f"library.reason_{r}", r) for r in REASONS])
+    said = gr.Markdown("", elem_id="story-rated")
+    for button, value in ((up, "up"), (down, "down")):
+        button.click(rate_told(value), [session, reasons, *who], said, api_visibility="private")
 
 
 def render(ctx: UIContext) -> None:

@@ -287,6 +287,7 @@ def render(ctx: UIContext) -> None:
                                    max_lines=40, autoscroll=True, buttons=["copy"], elem_id="story-text",
                                    elem_classes="story-text")  # plain text: model output is never rendered
                 stats = gr.Markdown("", elem_id="story-stats", elem_classes="story-stats")
+                library.render_rating(ctx, session)  # 👍/👎 under every story, kept in the story book
                 speech |= readaloud.render_player(ctx)
 
     ctx.lang, ctx.model = lang, model

@@ -44,6 +44,7 @@ from storyteller.ui.visitor import Visitor
 PLOT_COLUMNS = ["step", "loss", "series"]
 PLOT_COLOURS = {"train": "#ea580c", "validation": "#0284c7"}  # orange and blue, as the words above the plot say
 METHODS = [("ft.method_auto", "auto"), ("ft.method_full", "full"), ("ft.method_lora", "lora")]
+OBJECTIVES = [("ft.objective_sft", "sft"), ("ft.objective_dpo", "dpo"), ("ft.objective_kto", "kto")]
 PROVIDERS = [("ft.local", "local"), ("ft.openai", "openai")]
 # The typed fields under Advanced, as JobSpec names them (errors about them use strings' ft.field.*).
 SPEC_FIELD = {"epochs": "n_epochs", "batch": "batch_size", "steps": "max_steps", "lr": "learning_rate",
@@ -118,7 +119,7 @@ def _number(value, key: str, lang: str, whole: bool = False):
 
 
 def make_spec(provider, base, data, val, name, epochs, batch, lr, lr_mult, steps, mix, allow_unsafe=False,
-              method="auto", lora_r=None, seed=None, visitor: Visitor | None = None) -> JobSpec:
+              method="auto", lora_r=None, seed=None, objective="sft", visitor: Visitor | None = None) -> JobSpec:
     """The form -> a validated JobSpec (friendly errors, in the page's language, for missing or
     wrong values). `data` and `val` name files in the family's workspace; `base` must be one the
     list offers. Empty typed fields mean the defaults."""
@@ -133,6 +134,8 @@ def make_spec(provider, base, data, val, name, epochs, batch, lr, lr_mult, steps
         raise InputError(t("ft.no_base", lang))
     if method not in (None, "auto", "full", "lora"):
         raise InputError(t("ft.bad_method", lang))
+    if objective not in (None, "sft", "dpo", "kto"):
+        raise InputError(t("ft.bad_objective", lang))
     local = provider == "local"
     n = {"epochs": _number(epochs, "epochs", lang, True), "batch": _number(batch, "batch", lang, True),
          "lr": _number(lr, "lr", lang) if local else None,
@@ -149,7 +152,8 @@ def make_spec(provider, base, data, val, name, epochs, batch, lr, lr_mult, steps
                        val_file=str(val) if val else None, name=name.strip()[:200] or None,
                        n_epochs=n["epochs"], batch_size=n["batch"], learning_rate=n["lr"],
                        learning_rate_multiplier=n["lr_mult"], max_steps=n["steps"], mix_share=n["mix"],
-                       method=method or "auto", allow_unsafe=bool(allow_unsafe), **optional)
+                       method=method or "auto", allow_unsafe=bool(allow_unsafe), objective=objective or "sft",
+                       **optional)
     except ValidationError:  # the checks above come first; this is the backstop
         raise InputError(t("ft.bad_setting", lang)) from None
 
@@ -470,6 +474,8 @@ def render(ctx: UIContext) -> None:
             mix = w.add(gr.Slider(0, 0.9, value=s.training.mix_share, step=0.05, elem_id="ft-mix"), label="ft.mix")
             seed = w.add(gr.Number(JobSpec.model_fields["seed"].default, precision=0, elem_id="ft-seed"),
                          label="ft.seed")
+        objective = w.add(gr.Dropdown(value="sft", elem_id="ft-objective"), label="ft.objective",
+                          info="ft.objective_info", choices=OBJECTIVES)
         val = w.add(gr.Dropdown(names, value=None, elem_id="ft-val"), label="ft.val", info="ft.val_info")
         details = gr.Markdown(elem_id="ft-settings")
     w.add(gr.Markdown(), value="ft.lessons")
@@ -492,7 +498,7 @@ def render(ctx: UIContext) -> None:
     who = [ctx.visitor] if ctx.visitor is not None else []
 
     form = [provider, base, data, val, name, epochs, batch, lr, lr_mult, steps, mix, allow_unsafe, method, lora_r,
-            seed]
+            seed, objective]
     provider.change(_provider_fields, provider, [base, epochs, batch, lr, steps, mix, method, lora_r, lr_mult],
                     api_visibility="private")
     upload.upload(take_upload, [upload, *who], data, api_visibility="private")
@@ -502,7 +508,7 @@ def render(ctx: UIContext) -> None:
     if ctx.dataset_path is not None:
         use_data_tab.click(use_data_tab_dataset, [ctx.dataset_path, *who], data, api_visibility="private")
     # The plan follows every choice (typed numbers once the box is left); bursts collapse into the last.
-    choices = [c.change for c in (data, base, val, allow_unsafe, method, mix)]
+    choices = [c.change for c in (data, base, val, allow_unsafe, method, mix, objective)]
     typed = [c.blur for c in (name, epochs, batch, steps, lr, lr_mult, lora_r, seed)]
     gr.on(choices + typed, preview, form + who, [plan, details, allow_unsafe], api_visibility="private",
           trigger_mode="always_last", show_progress="hidden")

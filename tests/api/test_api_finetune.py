@@ -100,7 +100,8 @@ def test_job_requests_that_cannot_be_trained_here_are_refused(api_env, client):
                                                b'"non_preferred_output": [{"role": "assistant", "content": "b"}]}\n'),
                               purpose="fine-tune")
     cases = [
-        (dict(training_file=legacy.id, model="tiny", method={"type": "dpo"}), 400, "method.type"),
+        (dict(training_file=legacy.id, model="tiny", method={"type": "reinforcement"}), 400, "method.type"),
+        (dict(training_file=legacy.id, model="tiny", method={"type": "dpo"}), 400, "training_file"),  # not DPO lines
         (dict(training_file=dpo.id, model="tiny"), 400, "training_file"),
         (dict(training_file=legacy.id, model="tiny"), 400, "training_file"),  # "hello ->" is not a story request
         (dict(training_file="file-nope", model="tiny"), 400, "training_file"),

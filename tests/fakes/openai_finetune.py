@@ -113,7 +113,8 @@ class FineTuning:
             rows = [json.loads(x) for x in lines]
         except ValueError:
             return "Invalid file format: every line must be a JSON object."
-        if not all(isinstance(r, dict) and ("messages" in r or {"prompt", "completion"} <= set(r)) for r in rows):
+        if not all(isinstance(r, dict) and ("messages" in r or {"prompt", "completion"} <= set(r)
+                                              or {"input", "preferred_output", "non_preferred_output"} <= set(r)) for r in rows):
             return "Invalid file format: examples need messages (chat) or prompt and completion."
         if len(rows) < 10:
             return f"Training file has {len(rows)} example(s), but must have at least 10 examples."

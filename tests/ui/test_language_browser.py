@@ -7,7 +7,8 @@ The rule for "in the chosen language" (visible text and placeholders of our page
 and the aria-labels Gradio writes itself, in English whatever the page, are not ours: they are
 listed in docs/accessibility.md):
 - Chinese page: no Latin word except names a family meets as they are: the switch's "English",
-  file formats (CSV, JSONL, JSON), OpenAI and its model names, LoRA, BOM, the Hugging Face Space
+  file formats (CSV, JSONL, JSON; trl's, OpenAI's DPO and KTO columns), OpenAI and its model names, LoRA,
+  BOM, the Hugging Face Space
   words of the public page, the `{dynasty}`-style slots of the writing prompt, column names of a
   CSV file, and model ids / file names (a word with a digit, "-" or "_" in it).
 - English page: no Chinese character except the switch's "中文" and the story itself.
@@ -29,7 +30,8 @@ LOCALES = {"zh": "zh-CN", "en": "en-US"}
 TABS = {"zh": ["讲故事", "数据", "训练"], "en": ["Story", "Data", "Training"]}
 NAMES = re.compile(
     r"\bEnglish\b|(?i:\bjsonl?\b|\bcsv\b)|\bOpenAI\b|\bgpt-[\w.-]+|\bbabbage\b|\bdavinci\b|\bchat\b|\blegacy\b|\bLoRA\b"
-    r"|\bBOM\b|\bprompt\b|\bcompletion\b|\bSpace\b|\bDuplicate\b|\bSettings\b|\bSecrets\b|\{\w+\}"
+    r"|\bBOM\b|\bDPO\b|\bKTO\b|\btrl\b|\bchosen\b|\brejected\b"
+    r"|\bprompt\b|\bcompletion\b|\bSpace\b|\bDuplicate\b|\bSettings\b|\bSecrets\b|\{\w+\}"
     r"|\b(dynasty|super_power|story_type|story)\b|\S*[\d_-]\S*")
 CJK = re.compile(r"[\u3400-\u9fff]")
 

@@ -1,0 +1,168 @@
+"""Training on what the family liked: nice -n 19 python benchmarks/preference.py [--n 50 100 200] [--threads 2]
+
+A scripted preference stands in for the child: of two stories, it prefers the one that names
+Ultraman (奥特曼) earlier and is shorter (the lower `pos + len` in characters; equal is a tie).
+For each N:
+1. N requests (catalog dynasty/power/style, zh and en), each told twice by models/storyteller-tiny
+   through the app's own two-story path: `studio.tell` with seeds s and s+1, both saved in the store,
+   `Library.new_pair` and `Library.pick` with the script's choice, then `exports.export(..., "trl")`.
+2. A DPO job from the local provider (the real worker process, the product's defaults: full fine-tune,
+   3 epochs, beta 0.1, the starting weights as reference).
+3. Both models tell the same held-out requests (never in the pairs) with the same seeds; the script
+   judges each pair of stories. Printed: the new model's win rate (ties count half; target >= 70%),
+   per-character perplexity on the team's held-out corpus stories before/after (target <= +5%), and
+   the wall time of collecting, training and judging.
+Measured, never asserted: the figures depend on this machine and the sampled stories.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+WORK = Path(tempfile.mkdtemp(prefix="pref-bench-"))
+os.environ["STORYTELLER_DATA_DIR"] = str(WORK / "var")
+os.environ["STORYTELLER_TRAINING__RUNS_DIR"] = str(WORK / "runs")
+os.environ["STORYTELLER_LOCAL__MODELS_DIR"] = str(WORK / "models")
+
+from storyteller import corpus, studio  # noqa: E402
+from storyteller.catalog import get_catalog  # noqa: E402
+from storyteller.prompts import StoryRequest  # noqa: E402
+
+BASE = "storyteller-tiny"
+ULTRAMAN = {"zh": "奥特曼", "en": "Ultraman"}
+
+
+def score(text: str, lang: str) -> int:
+    """Lower is preferred: where Ultraman is first named (never: the whole length) plus the length."""
+    pos = text.find(ULTRAMAN[lang])
+    return (len(text) if pos < 0 else pos) + len(text)
+
+
+def prefer(a: str, b: str, lang: str) -> str:
+    sa, sb = score(a, lang), score(b, lang)
+    return "tie" if sa == sb else "left" if sa < sb else "right"
+
+
+def requests(n: int, seed: int, avoid: set | None = None) -> list[StoryRequest]:
+    cat, rng, out = get_catalog(), random.Random(seed), []
+    while len(out) < n:
+        d, p, s = rng.choice(cat.dynasties), rng.choice(cat.powers), rng.choice(cat.styles)
+        lang = "zh" if len(out) % 2 == 0 else "en"
+        key = (d.zh, p.zh, s.zh, lang)
+        if avoid is not None and key in avoid:
+            continue
+        out.append(StoryRequest(dynasty=d.zh, power=p.zh, style=s.zh, lang=lang))
+    return out
+
+
+def key(r: StoryRequest) -> tuple:
+    return (r.dynasty, r.power, r.style, r.lang)
+
+
+def story(req: StoryRequest, model: str, seed: int) -> tuple[str, int | None]:
+    run = studio.tell(req, model, seed=seed)
+    for _ in run:
+        pass
+    return run.text, run.story_id
+
+
+def collect(n: int, out: Path) -> dict:
+    """N pairs through the two-story path and the library; the trl export; the choices' counts."""
+    from storyteller.library.exports import export
+    from storyteller.library.store import Library
+
+    lib, choices = Library(owner=None), {"left": 0, "right": 0, "tie": 0}
+    for i, req in enumerate(requests(n, seed=1)):
+        (left, lid), (right, rid) = story(req, BASE, 1000 + 2 * i), story(req, BASE, 1001 + 2 * i)
+        choice = prefer(left, right, req.lang)
+        choices[choice] += 1
+        lib.pick(lib.new_pair(lid, rid).id, choice)
+    report = export(lib, "trl", out)
+    return {"choices": choices, "written": report.written, "left_out": report.dropped}
+
+
+def judge(new_model: str, n_eval: int, avoid: set) -> dict:
+    wins = ties = 0
+    held = requests(n_eval, seed=2, avoid=avoid)
+    for i, req in enumerate(held):
+        old, _ = story(req, BASE, 5000 + i)
+        new, _ = story(req, new_model, 5000 + i)
+        verdict = prefer(new, old, req.lang)
+        wins += verdict == "left"
+        ties += verdict == "tie"
+    return {"win_rate": (wins + ties / 2) / len(held), "wins": wins, "ties": ties, "n": len(held)}
+
+
+def perplexities(models: list[Path], n: int) -> list[float]:
+    from storyteller.model.evaluate import Row, load_model, perplexity
+    from benchmarks.finetune import heldout
+
+    stories = heldout(ROOT / "models" / BASE)[:n]
+    rows = [Row(s.lang, s.dynasty, s.power, s.style, s.hero, s.story) for s in stories]
+    out = []
+    for m in models:
+        model, tok = load_model(m)
+        out.append(perplexity(model, tok, rows))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, nargs="+", default=[50, 100, 200])
+    ap.add_argument("--eval", type=int, default=40, help="held-out requests judged")
+    ap.add_argument("--ppl", type=int, default=60, help="held-out corpus stories for perplexity")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--beta", type=float, default=None)
+    a = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(a.threads)
+    (WORK / "models").mkdir(parents=True)
+    shutil.copytree(ROOT / "models" / BASE, WORK / "models" / BASE)
+    from storyteller.finetune import JobSpec, get_provider
+
+    results = []
+    for n in a.n:
+        t0 = time.time()
+        data = WORK / f"pairs-{n}.jsonl"
+        got = collect(n, data)
+        t1 = time.time()
+        p = get_provider("local")
+        job = p.start(JobSpec(base_model=BASE, train_file=str(data), objective="dpo", name=f"tiny-dpo-{n}",
+                              threads=a.threads, learning_rate=a.lr, n_epochs=a.epochs, beta=a.beta, save_steps=1000))
+        done = [x for x in p.follow(job.id, poll_s=1.0)][-1]
+        if done.status != "succeeded":
+            print(f"N={n}: the DPO job {done.status}: {done.error}")
+            continue
+        t2 = time.time()
+        avoid = {key(r) for r in requests(n, seed=1)}
+        verdict = judge(done.result_model, a.eval, avoid)
+        t3 = time.time()
+        before, after = perplexities([WORK / "models" / BASE, WORK / "models" / done.result_model], a.ppl)
+        results.append((n, got, verdict, before, after, done.step, t1 - t0, t2 - t1, t3 - t2))
+        print(f"N={n}: pairs {got['written']} (script chose {got['choices']}; left out {got['left_out']}), "
+              f"{done.step} DPO steps; win rate {verdict['win_rate']:.0%} ({verdict['wins']} wins, {verdict['ties']} "
+              f"ties of {verdict['n']}); perplexity {before:.2f} -> {after:.2f} ({after / before - 1:+.1%}); "
+              f"wall: collect {t1 - t0:.0f} s, train {t2 - t1:.0f} s, judge {t3 - t2:.0f} s", flush=True)
+    print("\n| N pairs | DPO steps | win rate (target >= 70%) | perplexity before -> after (target <= +5%) | "
+          "collect s | train s | judge s |\n|---|---|---|---|---|---|---|")
+    for n, got, v, b, af, steps, tc, tt, tj in results:
+        print(f"| {n} | {steps} | {v['win_rate']:.0%} | {b:.2f} -> {af:.2f} ({af / b - 1:+.1%}) | {tc:.0f} | {tt:.0f} "
+              f"| {tj:.0f} |")
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
