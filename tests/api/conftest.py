@@ -41,6 +41,23 @@ def nullable_aware(cls):
     return validators.extend(cls, {k: allow_null(cls.VALIDATORS[k]) for k in ("type", "enum")})
 
 
+def boolean_exclusive_bounds(node):
+    """The spec also keeps 3.0's boolean `exclusiveMinimum: true` beside `minimum` (DPO's beta: > 0);
+    a 3.1 validator reads `true` as the number 1. Rewrite them the 3.1 way (the bound itself)."""
+    if isinstance(node, dict):
+        for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            if node.get(bound) is True and limit in node:
+                node[bound] = node.pop(limit)
+            elif node.get(bound) is False:
+                node.pop(bound)
+        for value in node.values():
+            boolean_exclusive_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            boolean_exclusive_bounds(value)
+    return node
+
+
 class SpecChecker:
     """Validates responses against the OpenAI spec; `.checked` counts what it validated."""
 
@@ -53,7 +70,7 @@ class SpecChecker:
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         with open(path, encoding="utf-8") as f:
-            self.spec = yaml.load(f, Loader=loader)
+            self.spec = boolean_exclusive_bounds(yaml.load(f, Loader=loader))
         # The spec file fails its own meta-schema check (duplicate `required` entries in one schema), so
         # openapi-core's spec self-check is off; responses are still validated against its schemas.
         self.api = OpenAPI.from_dict(self.spec, config=Config(spec_validator_cls=None))

@@ -103,3 +103,15 @@ def test_files_outlive_a_restart(api_env, spec):
     with Server() as second, checked_client(second, spec) as c:
         assert c.files.retrieve(kept.id).bytes == kept.bytes
         assert c.files.content(kept.id).content == jsonl(LEGACY)
+
+
+def test_the_spec_check_reads_boolean_exclusive_bounds_as_the_spec_means_them(spec):
+    """DPO's beta is a number in (0, 2] or "auto": the checker must accept 0.2 and refuse 0 and 3."""
+    import jsonschema
+
+    hp = spec.schema("FineTuneDPOHyperparameters")
+    for ok in (0.2, 2, "auto"):
+        hp.validate({"beta": ok})
+    for bad in (0, 3):
+        with pytest.raises(jsonschema.ValidationError):
+            hp.validate({"beta": bad})

@@ -25,8 +25,8 @@ def test_method_dpo_trains_locally_and_the_model_tells(api_env, client):
     f = upload(client, api_env, pair_lines(10, "openai-dpo"))
     job = client.fine_tuning.jobs.create(
         training_file=f.id, model="tiny", suffix="liked", seed=3,
-        method={"type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 1, "batch_size": 5, "beta": 1.5}}})
-    assert job.method.type == "dpo" and job.method.dpo.hyperparameters.beta == 1.5
+        method={"type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 1, "batch_size": 5, "beta": 0.2}}})
+    assert job.method.type == "dpo" and job.method.dpo.hyperparameters.beta == 0.2
     done, events = follow(client, job.id)
     assert done.status == "succeeded", done.error
     messages = [e.message for e in events]
