@@ -60,10 +60,14 @@ def save_upload(src: str | Path, owner: str | None = None, max_bytes: int = MAX_
     training later reads only the workspace). Same name: replaced, as a re-upload means."""
     src = Path(src)
     if src.is_symlink() or not src.is_file():
-        raise DataError("The upload could not be read.", "Upload the file again.")
+        raise DataError("The upload could not be read.", "Upload the file again.",
+                        zh="上传的文件读不出来，请再上传一次。")
     if src.stat().st_size > max_bytes:
-        raise DataError(f"The file is {src.stat().st_size / 2**20:.0f} MB, more than the "
-                        f"{max_bytes / 2**20:.0f} MB limit.", "A story dataset is usually a few MB: split the file.")
+        size, limit = f"{src.stat().st_size / 2**20:.0f}", f"{max_bytes / 2**20:.0f}"
+        raise DataError(f"The file is {size} MB, more than the {limit} MB limit.",
+                        "A story dataset is usually a few MB: split the file.",
+                        zh=f"这个文件有 {size} MB，超过了 {limit} MB 的上限。"
+                           "故事数据集一般只有几 MB，请把文件分成几份。")
     suffix = src.suffix.lower() if src.suffix.lower() in KINDS else ".csv"
     folder = datasets_dir(owner) / "uploads"
     folder.mkdir(exist_ok=True)

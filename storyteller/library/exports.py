@@ -78,6 +78,7 @@ class PreferenceReport(BaseModel):
     dropped: dict[str, int] = Field(default_factory=dict)  # reason -> records left out
     unsafe: dict[str, int] = Field(default_factory=dict)  # safety category -> stories left out
     warnings: list[str] = Field(default_factory=list)
+    notes: dict[str, int] = Field(default_factory=dict)  # the warnings by code (too_few, one_kind), for a page to word
 
     def text(self) -> str:
         lines = [f"{self.written} examples ({self.format}) -> {self.path}" if self.path else
@@ -214,6 +215,7 @@ def records(library: Library, fmt: str) -> tuple[list[dict], PreferenceReport]:
         labels = Counter(s.label for s in singles)
         if singles and (not labels[True] or not labels[False]):
             report.warnings.append("KTO learns best from both 👍 and 👎 stories; all ratings here are one kind.")
+            report.notes["one_kind"] = len(singles)
     elif fmt == "trl":
         lines = [{"prompt": p.prompt, "chosen": _assistant(p.chosen), "rejected": _assistant(p.rejected)}
                  for p in pairs]
@@ -222,6 +224,7 @@ def records(library: Library, fmt: str) -> tuple[list[dict], PreferenceReport]:
                   "non_preferred_output": _assistant(p.rejected)} for p in pairs]
     if fmt == "openai-dpo" and lines and len(lines) < MIN_EXAMPLES:
         report.warnings.append(f"only {len(lines)} examples; OpenAI needs at least {MIN_EXAMPLES} to fine-tune.")
+        report.notes["too_few"] = len(lines)
     report.written = len(lines)
     return lines, report
 

@@ -11,6 +11,7 @@ import html
 import gradio as gr
 
 from storyteller.data import workspace
+from storyteller.data.prepare import MIN_EXAMPLES
 from storyteller.errors import StorytellerError
 from storyteller.library import FORMATS, Library, export
 from storyteller.plaintext import escape_markdown
@@ -47,7 +48,7 @@ def run_export(fmt, visitor: Visitor | None = None):
         left = ", ".join(f"{t(f'prefs.drop_{k}', lang) if f'prefs.drop_{k}' in i18n.strings(lang) else k} ×{v}"
                          for k, v in sorted(report.dropped.items()))
         lines.append(t("prefs.dropped", lang, what=escape_markdown(left)))
-    lines += [f"- ⚠️ {escape_markdown(i18n.pick_language(w, lang))}" for w in report.warnings]
+    lines += [f"- ⚠️ {t(f'prefs.note_{k}', lang, n=n, min=MIN_EXAMPLES)}" for k, n in report.notes.items()]
     return "\n\n".join(lines), gr.update(value=str(out), visible=True), counts(visitor)
 
 

@@ -171,9 +171,9 @@ def words(e: StorytellerError, lang: str) -> str:
     step on this page), then what went wrong, in the page's language where the core has it."""
     for cls, found, key in PAGE_HINTS:
         if isinstance(e, cls) and found in e.message:
-            return f"{t(key, lang)}  \n{error_text(StorytellerError(e.message), lang)}"
+            return f"{t(key, lang)}  \n{error_text(StorytellerError(e.message, zh=e.zh), lang)}"
     if e.hint and (COMMAND_LINE.search(e.hint) or e.hint == OVERRIDE_HINT):
-        e = StorytellerError(e.message)
+        e = StorytellerError(e.message, zh=e.zh)  # the Chinese stays: error_text words its flags for the page
     return error_text(e, lang)
 
 
@@ -428,11 +428,15 @@ def use_data_tab_dataset(path, visitor: Visitor | None = None):
     return datasets(visitor, name) if name else gr.skip()
 
 
-def _provider_fields(p: str):
+def _provider_fields(p: str, visitor: Visitor | None = None):
     """Where it learns sets the base models and which settings apply (OpenAI picks its own rounds
-    and batch size unless told)."""
+    and batch size unless told). The list is the family's (as the plan checks it); a page no parent
+    unlocked gets nothing."""
+    visitor = visitor or Visitor()
+    if not visitor.trusted:
+        return (gr.skip(),) * 9
     local = p == "local"
-    names = base_models(p)
+    names = base_models(p, visitor.jobs())
     return (gr.update(choices=names, value=(names or [None])[0]), gr.update(value=EPOCHS if local else None),
             gr.update(value=BATCH if local else None), *[gr.update(visible=local)] * 5,
             gr.update(visible=not local))
@@ -499,7 +503,7 @@ def render(ctx: UIContext) -> None:
 
     form = [provider, base, data, val, name, epochs, batch, lr, lr_mult, steps, mix, allow_unsafe, method, lora_r,
             seed, objective]
-    provider.change(_provider_fields, provider, [base, epochs, batch, lr, steps, mix, method, lora_r, lr_mult],
+    provider.change(_provider_fields, [provider, *who], [base, epochs, batch, lr, steps, mix, method, lora_r, lr_mult],
                     api_visibility="private")
     upload.upload(take_upload, [upload, *who], data, api_visibility="private")
     for picker in (data, val):
