@@ -82,7 +82,9 @@ def build_ui(public: bool | None = None) -> gr.Blocks:
         stored = family.browser_state()
         gate = _parents_panel(ctx) if public and access.parent_gate_set() else None
         bodies, notes = [], []
-        with gr.Tabs() as tabs:
+        # Every tab stays in sight on a phone: more tabs than fit wrap onto a second row rather than
+        # hide behind Gradio's unlabelled "⋯" menu, where a child would never find the story book.
+        with gr.Tabs(overflow_behavior="wrap") as tabs:
             ctx.tabs = tabs
             for label, tab_id, module in TABS:
                 with ctx.words.add(gr.Tab(id=tab_id, elem_id=f"tab-{tab_id}"), label=label):
@@ -150,7 +152,7 @@ def launch_kwargs(public: bool = False) -> dict:
     here, so Gradio refuses a bigger file before storing it."""
     mb = get_settings().public.max_upload_mb if public else MAX_BYTES / 2**20
     kwargs = dict(share=False, theme=theme(), css_paths=[CSS_PATH], footer_links=["api"], show_error=False,
-                  max_file_size=f"{int(mb * 1024)}kb")
+                  max_file_size=f"{int(mb * 1024)}kb", i18n=language.gradio_words())
     if FAVICON.exists():
         kwargs["favicon_path"] = str(FAVICON)
     return kwargs

@@ -28,6 +28,15 @@ GRADIO_LOCALE = ("const core = performance.getEntriesByType('resource').map(e =>
                  "if (core) import(core).then(m => m.changeLocale && m.changeLocale(l === 'en' ? 'en' : 'zh-CN'))"
                  ".catch(() => {});")
 LIVE = ["story-text", "story-stats"]  # read out as they change: the story as it grows, then how it ended
+# Words Gradio's own zh-CN has no entry for, which its screen-reader announcer says after an event
+# ("common.complete" was read out, key and all, on a Chinese page). Given to launch() as gr.I18n.
+GRADIO_ZH = {"common.complete": "完成", "common.progress": "进度",
+             "status.queue_position": "排队中：第 {position} 位，共 {size} 位"}
+
+
+def gradio_words() -> gr.I18n:
+    """Gradio's missing Chinese words, for `launch(i18n=...)`."""
+    return gr.I18n(**{"zh-CN": GRADIO_ZH, "zh": GRADIO_ZH})
 
 
 def render(ctx: UIContext) -> tuple[gr.Radio, gr.BrowserState]:

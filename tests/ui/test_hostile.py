@@ -27,7 +27,7 @@ from storyteller.config import get_settings
 from storyteller.data import workspace
 from storyteller.plaintext import escape_markdown
 from storyteller.ui import data as data_tab
-from storyteller.ui import i18n, preferences, story
+from storyteller.ui import preferences, story
 from storyteller.ui import training
 from storyteller.ui.i18n import LANGS, t
 from storyteller.ui.visitor import Visitor
@@ -534,19 +534,22 @@ def test_without_a_password_nothing_unlocks(world, monkeypatch):
 
 
 # --- stories per minute ---------------------------------------------------------------------------
-def test_the_eleventh_story_in_a_minute_gets_a_friendly_message(world):
-    v = Visitor(True)
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_eleventh_story_in_a_minute_gets_a_friendly_message(world, lang):
+    v = page(lang=lang)
     v.session, v.address = "s1", "203.0.113.5"
-    told = [list(story.tell_story("唐", "隐形", "轻松", "zh", 50, "tiny", 0.8, story.TellSession(), visitor=v))
+    told = [list(story.tell_story("唐", "隐形", "轻松", lang, 50, "tiny", 0.8, story.TellSession(), visitor=v))
             for _ in range(11)]
-    assert all(t[-1][0] for t in told[:10])
-    assert "一分钟" in told[10][-1][1] and "60 seconds" in told[10][-1][1] and len(world.engine.prompts) == 10
-    other = Visitor(True)  # a new session from the same address: the address's minute is used up too
-    other.session, other.address = "s2", "203.0.113.5"
-    assert "一分钟" in list(story.tell_story("唐", "隐形", "轻松", "zh", 50, "tiny", 0.8, story.TellSession(),
-                                          visitor=other))[-1][1]
+    assert all(frames[-1][0] for frames in told[:10])
+    refused = told[10][-1][1]
+    assert refused == f"**{escape_markdown(t('gate.too_many', lang, s=60))}**" and len(world.engine.prompts) == 10
+    nearby = page(lang=lang)  # a new session from the same address: the address's minute is used up too
+    nearby.session, nearby.address = "s2", "203.0.113.5"
+    refused = list(story.tell_story("唐", "隐形", "轻松", lang, 50, "tiny", 0.8, story.TellSession(),
+                                    visitor=nearby))[-1][1]
+    assert escape_markdown(t("gate.too_many", lang, s=60)) in refused and len(world.engine.prompts) == 10
     world.clock.advance(60)
-    assert list(story.tell_story("唐", "隐形", "轻松", "zh", 50, "tiny", 0.8, story.TellSession(), visitor=v))[-1][0]
+    assert list(story.tell_story("唐", "隐形", "轻松", lang, 50, "tiny", 0.8, story.TellSession(), visitor=v))[-1][0]
 
 
 def test_stories_are_saved_as_the_family_s_own(world):

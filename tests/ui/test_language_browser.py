@@ -21,13 +21,15 @@ from pathlib import Path
 
 import pytest
 
+from storyteller.ui.app import TABS as APP_TABS
+from storyteller.ui.i18n import t
 from tests.ui.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 LOCALES = {"zh": "zh-CN", "en": "en-US"}
-TABS = {"zh": ["讲故事", "数据", "训练"], "en": ["Story", "Data", "Training"]}
+TABS = {lang: [t(label, lang) for label, _, _ in APP_TABS] for lang in LOCALES}  # every tab, as the page names it
 NAMES = re.compile(
     r"\bEnglish\b|(?i:\bjsonl?\b|\bcsv\b)|\bOpenAI\b|\bgpt-[\w.-]+|\bbabbage\b|\bdavinci\b|\bchat\b|\blegacy\b|\bLoRA\b"
     r"|\bBOM\b|\bDPO\b|\bKTO\b|\btrl\b|\bchosen\b|\brejected\b"
@@ -66,7 +68,11 @@ def test_the_rule_sees_a_foreign_word():
 
 
 def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name, exact=True).click()
+    """Press the tab as a finger would: every tab is in the tab bar, on a phone too (they wrap onto a
+    second row there rather than hide in a "⋯" menu)."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    assert tab.is_visible(), f"the tab {name!r} is not in sight in the tab bar"
+    tab.click()
     page.wait_for_timeout(400)
 
 
@@ -92,7 +98,9 @@ def test_every_tab_speaks_the_browsers_language(browser, app, lang, viewport, tm
                                timeout=10_000)
         expected = {"zh": "讲故事", "en": "Tell"}[lang]
         page.wait_for_function(f"() => document.querySelector('#tell').innerText.trim() === '{expected}'", timeout=10_000)
-        assert page.locator("#story-text").get_attribute("aria-live") == "polite"
+        # set by the page's script once the language is chosen (on load): wait for it, then it holds
+        page.wait_for_function("() => document.querySelector('#story-text')?.getAttribute('aria-live') === 'polite'",
+                               timeout=10_000)
         assert page.get_by_role("radio", name={"zh": "中文", "en": "English"}[lang]).is_checked()
         found = each_tab(page, lang, tmp_path, f"{lang}-{viewport}")
         assert found == {name: [] for name in TABS[lang]}, f"words not in {lang}: {found} (screenshots in {tmp_path})"
