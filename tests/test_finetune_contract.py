@@ -32,8 +32,8 @@ def recorded(steady_url, settings_env, monkeypatch, tmp_path):  # noqa: F811
 
     http = httpx.Client(event_hooks={"response": [hook]}, timeout=30)
     p = get_provider("openai")
-    monkeypatch.setattr(p, "client", lambda: openai.OpenAI(base_url=steady_url, api_key="sk-contract",
-                                                           max_retries=0, http_client=http))
+    monkeypatch.setattr(p, "client", lambda job=None: openai.OpenAI(base_url=steady_url, api_key="sk-contract",
+                                                                   max_retries=0, http_client=http))
     lines = (ROOT / "assets" / "corpus" / "zh_c.jsonl").read_text(encoding="utf-8").splitlines()[:12]
     data = tmp_path / "stories.jsonl"
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
