@@ -125,7 +125,7 @@ def test_browser_player_appears_while_text_still_grows(app):
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page = browser.new_page(viewport={"width": 1280, "height": 1400}, locale="zh-CN")  # a Chinese page
         page.goto(app.url)
         page.wait_for_selector("#tell")
         length = page.locator("#length input[type=number]")
@@ -147,7 +147,11 @@ def test_browser_player_appears_while_text_still_grows(app):
         assert grew, "the text did not keep growing after the audio started"
         page.click("#stop")
         # Tell answers again once the story stopped (or, this model being fast, had already ended)
-        page.locator("#story-stats", has_text=re.compile("已停止|讲完啦")).wait_for(timeout=30_000)
+        try:
+            page.locator("#story-stats", has_text=re.compile("已停止|讲完啦")).wait_for(timeout=30_000)
+        except Exception:
+            raise AssertionError(f"no end status; the line says {page.locator('#story-stats').inner_text()!r}, "
+                                 f"the story {page.locator('#story-text textarea').input_value()[-80:]!r}") from None
         page.click("#read-aloud input")  # off: the next story empties the player and opens no stream
         # The story's last sentences may still be read aloud after its text ended, and a Tell pressed
         # while that event closes is dropped: press again, as a child would, until a new story starts.
