@@ -172,7 +172,11 @@ def _training(cfg: dict) -> str:
         r = st.get("result", {})
         lines.append(f"{st['stage']}. `{st['command']}`: {(r.get('train_seconds') or 0) / 60:.0f} minutes, "
                      f"final training loss {r.get('final_loss')} (per token)" + (f"; {st['note']}." if st.get("note") else "."))
-    lines.append("The same commands, in order, with the same code and thread count rebuild the same weights.")
+    lines.append("The commands are written as today's code takes them (each stage's recipe flags spelt out). "
+                 "Today's default, `python -m storyteller.model.build` with no flags, is the whole recipe in one "
+                 "run from scratch (power tokens and cast slots, 2,600 steps, about 95 minutes on an idle "
+                 "two-core machine); it has not yet been run to the end, so the shipped weights are the stages' "
+                 "and the one-command build is still to be read against them.")
     return "\n".join(lines)
 
 
