@@ -191,6 +191,38 @@ def test_other_wrong_choices_say_what_to_do_on_the_page(ui_env, changes, key):
         assert plan.startswith(t("ft.not_ready", lang, e="")) and escape_markdown(t(key, lang)) in plan, plan
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_preference_export_sets_how_it_learns_and_is_counted_as_picks(ui_env, lang):
+    """The Data tab's export chosen as the dataset: the picks' pairs learn by DPO (a parent's KTO stays),
+    👍/👎 by KTO, stories by example again; the report counts picks (never the story check's words,
+    which read the system prompt's rules as an unsafe story), and the plan is ready with the defaults."""
+    from storyteller.data import workspace
+    from storyteller.ui import training as tr
+    from storyteller.ui.i18n import t
+    from tests.test_finetune_preference import pair_lines, write
+
+    v, skip = page_visitor(lang), {"__type__": "update"}
+    folder = workspace.prepared_dir()
+    pairs, thumbs = "prepared/preferences.trl.jsonl", "prepared/preferences.kto.jsonl"
+    write(folder / "preferences.trl.jsonl", pair_lines(3))
+    write(folder / "preferences.kto.jsonl", pair_lines(3, "kto"))
+    assert tr.objective_for(pairs, "sft", v) == "dpo" and tr.objective_for(pairs, "kto", v) == skip
+    assert tr.objective_for(thumbs, "dpo", v) == "kto" and tr.objective_for(ui_env, "dpo", v) == "sft"
+    assert tr.objective_for(ui_env, "sft", v) == skip and tr.objective_for("../etc/passwd", "sft", v) == skip
+    assert tr.check_dataset(pairs, v) == t("ft.pairs", lang, n=3)
+    assert tr.check_dataset(thumbs, v) == t("ft.ratings", lang, n=6)
+    plan, _, _ = tr.preview(*form(data=pairs, objective="dpo"), v)
+    assert plan.startswith("📋"), plan
+    lines = pair_lines(3)
+    lines[1]["rejected"][0]["content"] += "The ghost drank vodka."
+    write(folder / "preferences.trl.jsonl", lines)
+    report = tr.check_dataset(pairs, v)
+    assert report.startswith(t("ft.pairs", lang, n=3)) and "⛔" in report and "vodka" not in report
+    assert report.endswith(f"{t('data.issue.unsafe_story', lang)}{t('ft.lines', lang, lines='2')}"), report
+    listed = tr.datasets(v)  # a picker's focus: new choices, and its own value left alone (no error)
+    assert "value" not in listed and set(listed["choices"]) == {ui_env, pairs, thumbs}
+
+
 def test_handlers_launch_errors_and_poll(ui_env):
     from storyteller.data import workspace
     from storyteller.finetune import JobStore, MetricRow, get_provider

@@ -133,6 +133,26 @@ def _parse(rec: Any, name: str, n: int) -> Example:
     return Example(line=n, prompt=prompt, request=req, chosen=good, rejected=bad)
 
 
+def file_kind(path: str | Path) -> Literal["pairs", "ratings"] | None:
+    """What a file's first line holds: preference "pairs" (DPO), 👍/👎 "ratings" (KTO), or None for
+    anything else (stories, chat examples, not JSON Lines), so a form can choose how to learn from it.
+    Only a look: `read_preferences` still checks every line."""
+    try:
+        text, _ = read_text(Path(path))
+    except DataError:
+        return None
+    first = next((line for line in text.split("\n") if line.strip()), "")
+    try:
+        rec = json.loads(first)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(rec, dict):
+        return None
+    if "preferred_output" in rec or ("chosen" in rec and "rejected" in rec):
+        return "pairs"
+    return "ratings" if "completion" in rec and "label" in rec else None
+
+
 def read_preferences(path: str | Path, objective: str, allow_unsafe: bool = False) -> list[Example]:
     """Checked examples of a preference file for `objective` (dpo: pairs; kto: singles or pairs)."""
     if objective not in ("dpo", "kto"):
@@ -170,15 +190,20 @@ def read_preferences(path: str | Path, objective: str, allow_unsafe: bool = Fals
     return out
 
 
-def require_safe_examples(examples: list[Example], name: str) -> None:
-    """DataError listing categories and lines (never the text) when a story is not safe for children."""
+def unsafe_examples(examples: list[Example]) -> dict[str, list[int]]:
+    """{category: lines} of the examples whose story or request is not safe for children."""
     found: dict[str, list[int]] = {}
     for ex in examples:
         for text in filter(None, (ex.chosen, ex.rejected, ex.completion, ex.prompt[-1]["content"])):
             if (v := check_text(text, ex.lang)) is not None:
                 found.setdefault(v.category, []).append(ex.line)
                 break
-    if found:
+    return found
+
+
+def require_safe_examples(examples: list[Example], name: str) -> None:
+    """DataError listing categories and lines (never the text) when a story is not safe for children."""
+    if found := unsafe_examples(examples):
         n = sum(len(v) for v in found.values())
         raise DataError(f"{name} has {n} examples that are not safe for children: {summary(found)}.", OVERRIDE_HINT,
                         zh=f"{name} 里有 {n} 条不适合孩子的数据（{summary(found)}）。请删掉它们；如果你读过并仍想用，"

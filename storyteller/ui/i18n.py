@@ -112,7 +112,10 @@ class Words:
     `add(component, label="data.model", info=..., placeholder=..., value=..., choices=[(key, value)])`
     sets the default language's words on the component now (before the page is built) and
     remembers the keys; `updates(lang)` is one `gr.update` per component, in `components` order.
-    A choice whose first item is not a key (a model id, a file format) is shown as it is."""
+    A choice whose first item is not a key (a model id, a file format) is shown as it is.
+    The words also go into the component's constructor arguments: Gradio rebuilds a page's copy of
+    a component from them on any update to it (even `gr.skip()`), and a copy without the choices
+    refuses every value the page sends ("sft is not in the list of choices: []")."""
 
     PROPS = ("label", "info", "placeholder", "value")
 
@@ -122,11 +125,13 @@ class Words:
     def add(self, component, **keys):
         if isinstance(component, gr.UploadButton) and "value" in keys:  # its words are its `label`
             keys["label"] = keys.pop("value")
+        args = getattr(component, "constructor_args", {})
         for prop, key in keys.items():
             if prop == "choices":
-                component.choices = _choices(key, DEFAULT)
+                component.choices = args["choices"] = _choices(key, DEFAULT)
             elif prop in self.PROPS:
                 setattr(component, prop, t(key))
+                args[prop] = getattr(component, prop)
             else:
                 raise ValueError(f"no words for {prop}")
         self.items.append((component, keys))

@@ -10,7 +10,8 @@ running jobs; the selected job lives in the page's own dropdown (per session). A
 "Try it" switches to the story tab with the new model selected.
 
 Datasets are picked from the family's workspace (`data.workspace`: uploads are copied there first),
-never typed as paths; base models only from the list. Each family sees only its own jobs (another
+never typed as paths; base models only from the list. Choosing the Data tab's preference export
+sets how it learns (the picks' pairs: DPO; 👍/👎: KTO), so a parent starts it with the defaults. Each family sees only its own jobs (another
 family's job id reads as "no such job"); locally the one user sees them all. In public mode every
 handler asks for a parent first, and the timer starts only once a parent has unlocked the page.
 Errors say what to do on this page (never a command-line flag).
@@ -35,6 +36,7 @@ from storyteller.data.unsafe import OVERRIDE_HINT
 from storyteller.errors import DataError, InputError, StorytellerError
 from storyteller.finetune import JobSpec, JobStore, base_models, get_provider, provider_for
 from storyteller.finetune.base import TERMINAL, NameTaken
+from storyteller.finetune.preference import file_kind, read_preferences, unsafe_examples
 from storyteller.finetune.worker import BATCH, EPOCHS
 from storyteller.plaintext import escape_markdown
 from storyteller.ui.context import STORY_TAB, UIContext
@@ -383,7 +385,10 @@ def check_dataset(name, visitor: Visitor | None = None):
         return ""
     lang = visitor.lang
     try:
-        r = check(workspace.resolve(name, visitor.scope))
+        path = workspace.resolve(name, visitor.scope)
+        if kind := file_kind(path):
+            return _check_preferences(path, kind, lang)
+        r = check(path)
     except StorytellerError as e:
         return f"**{plain(e, lang)}**"
     lines = [t("ft.stories" if r.kind == "stories" else "ft.examples", lang, n=r.examples)]
@@ -394,13 +399,38 @@ def check_dataset(name, visitor: Visitor | None = None):
     return "\n".join(lines)
 
 
+def _check_preferences(path: Path, kind: str, lang: str) -> str:
+    """The word on a preference export: how many picks or 👍/👎, and whether they are safe for
+    children (the story check would read the system prompt's rules as a story, and call it unsafe)."""
+    examples = read_preferences(path, "dpo" if kind == "pairs" else "kto", allow_unsafe=True)
+    lines = [t(f"ft.{kind}", lang, n=len(examples))]
+    if unsafe := sorted(n for rows in unsafe_examples(examples).values() for n in rows):
+        lines.append(f"- ⛔ {t('data.issue.unsafe_story', lang)}{t('ft.lines', lang, lines=', '.join(map(str, unsafe)))}")
+    return "\n".join(lines)
+
+
+def objective_for(name, objective, visitor: Visitor | None = None):
+    """How it learns follows the chosen file: stories by example, the picks' pairs by DPO (or KTO when
+    the parent chose it), 👍/👎 ratings by KTO; so the family's export trains with the defaults."""
+    visitor = visitor or Visitor()
+    if not name or not visitor.trusted:
+        return gr.skip()
+    try:
+        kind = file_kind(workspace.resolve(name, visitor.scope))
+    except StorytellerError:
+        return gr.skip()  # the report and the plan say what is wrong
+    wanted = {"pairs": "dpo" if objective not in ("dpo", "kto") else objective, "ratings": "kto"}.get(kind, "sft")
+    return wanted if wanted != objective else gr.skip()
+
+
 def datasets(visitor: Visitor | None = None, chosen: str | None = None):
     """The dataset pickers' choices: the family's workspace files (everyone's locally)."""
     visitor = visitor or Visitor()
     if not visitor.trusted:
         return gr.skip()
     names = workspace.list_datasets(visitor.scope)
-    return gr.update(choices=names, value=chosen if chosen in names else gr.skip())
+    # No value when none is chosen here: the picker keeps its own (a skip as the value is refused as a choice).
+    return gr.update(choices=names, value=chosen) if chosen in names else gr.update(choices=names)
 
 
 def take_upload(file, visitor: Visitor | None = None):
@@ -509,6 +539,7 @@ def render(ctx: UIContext) -> None:
     for picker in (data, val):
         picker.focus(lambda v=None: datasets(v), who, picker, api_visibility="private", queue=False)
     data.change(check_dataset, [data, *who], report, api_visibility="private")
+    data.change(objective_for, [data, objective, *who], objective, api_visibility="private", show_progress="hidden")
     if ctx.dataset_path is not None:
         use_data_tab.click(use_data_tab_dataset, [ctx.dataset_path, *who], data, api_visibility="private")
     # The plan follows every choice (typed numbers once the box is left); bursts collapse into the last.

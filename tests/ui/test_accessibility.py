@@ -1,5 +1,7 @@
 """An accessibility scan with axe-core (axe-playwright-python, which ships axe.min.js: no network) on
-every tab of the running app, in Chinese and in English, with every fold opened.
+every tab of the running app, in Chinese and in English, with every fold opened. "Pick one" is
+scanned with two stories told and "My stories" with a story opened, so their buttons, rating,
+reasons and downloads are on the page.
 
 Nothing serious or critical may come from our code or theme. Colour contrast is always ours (the
 theme picks the colours). Any other rule is Gradio's when a bare Gradio app with the same
@@ -22,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SERIOUS = ("serious", "critical")
 OURS_ALWAYS = {"color-contrast"}  # our theme chooses every colour
-TABS = {"zh": ["讲故事", "数据", "训练"], "en": ["Story", "Data", "Training"]}
+TABS = {"zh": ["讲故事", "选一个", "故事书", "数据", "训练"], "en": ["Story", "Pick one", "My stories", "Data", "Training"]}
 LOCALES = {"zh": "zh-CN", "en": "en-US"}
 
 OPEN_FOLDS = """() => { for (const b of document.querySelectorAll('button.label-wrap:not(.open)')) b.click(); }"""
@@ -35,12 +37,26 @@ def serious(page) -> list[dict]:
     return [v for v in violations if v["impact"] in SERIOUS]
 
 
-def scan_tabs(page, tabs: list[str], shots: Path, tag: str) -> dict[str, list[dict]]:
-    """{tab: serious violations} with every accordion open."""
+def tell_two(page) -> None:
+    """Pick one, filled: two stories told side by side, the pick buttons live."""
+    page.click("#pick-tell")
+    page.locator("#pick-left-btn:not([disabled])").wait_for(timeout=180_000)
+
+
+def open_a_story(page) -> None:
+    """My stories, filled: the newest story opened (its text, rating, reasons and downloads)."""
+    page.locator("#library-table").get_by_role("gridcell").nth(0).click(timeout=20_000)
+    page.locator("#library-files a").first.wait_for(timeout=20_000)
+
+
+def scan_tabs(page, tabs: list[str], shots: Path, tag: str, fill: dict | None = None) -> dict[str, list[dict]]:
+    """{tab: serious violations} with every accordion open; `fill[tab](page)` first puts something in it."""
     found = {}
     for name in tabs:
         page.get_by_role("tab", name=name, exact=True).click()
         page.wait_for_timeout(400)
+        if fill and name in fill:
+            fill[name](page)
         page.evaluate(OPEN_FOLDS)
         page.wait_for_timeout(400)
         page.screenshot(path=str(shots / f"axe-{tag}-{name}.png"), full_page=True)
@@ -111,7 +127,8 @@ def test_no_serious_violation_of_ours_on_any_tab(browser, app, gradios_own, lang
         page.goto(app.url)
         page.wait_for_selector("#tell")
         page.wait_for_function(f"() => document.documentElement.lang.startsWith('{lang}')", timeout=10_000)
-        found = scan_tabs(page, TABS[lang], tmp_path, lang)
+        _, pick, book, *_ = TABS[lang]
+        found = scan_tabs(page, TABS[lang], tmp_path, lang, fill={pick: tell_two, book: open_a_story})
     finally:
         context.close()
     ours = {tab: [f"{v['id']}: {[n['target'] for n in v['nodes']][:4]}" for v in vs

@@ -465,7 +465,8 @@ GATED = [
 ]
 QUIET = [(training.poll, (None,), (gr.skip(),) * 7), (training.check_dataset, ("s.csv",), ""),
          (training.replan, form(data="s.csv"), (gr.skip(),) * 3), (training.datasets, (), gr.skip()),
-         (training._provider_fields, ("openai",), (gr.skip(),) * 9), (preferences._quiet_counts, (), gr.skip())]
+         (training._provider_fields, ("openai",), (gr.skip(),) * 9), (preferences._quiet_counts, (), gr.skip()),
+         (training.objective_for, ("s.csv", "sft"), gr.skip())]
 OPEN = {"data.stop_generate", "data.story_language"}  # this page's own stop button; the presets' words
 
 

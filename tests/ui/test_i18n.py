@@ -95,3 +95,28 @@ def test_no_command_line_flag_reaches_the_page():
 def test_the_speech_error_is_in_the_page_language():
     shown = i18n.error_text(TTSUnavailable("没有可以朗读的声音。No speech engine is installed."), "zh")
     assert shown == "没有可以朗读的声音。" and not re.search(r"[A-Za-z]{3}", shown)
+
+
+def test_a_worded_dropdown_still_takes_its_choices_after_an_update_to_it():
+    """Gradio rebuilds a session's copy of a component from its constructor arguments on any update
+    (a skip, a new value, visible=...); the words' choices must be in them, or the next event that
+    reads the dropdown is refused ("sft is not in the list of choices: []") on a page in the default
+    language. A real app on loopback, one session through gradio_client."""
+    import gradio as gr
+    from gradio_client import Client
+
+    words = i18n.Words()
+    with gr.Blocks() as demo:
+        box = words.add(gr.Dropdown(value="sft"), label="ft.objective", choices=[("ft.objective_sft", "sft"),
+                                                                                  ("ft.objective_dpo", "dpo")])
+        said = gr.Textbox()
+        poke, read = gr.Button(), gr.Button()
+        poke.click(lambda: gr.skip(), None, box, api_name="poke")
+        read.click(lambda v: v, box, said, api_name="read")
+    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(demo.local_url, verbose=False)
+        client.predict(api_name="/poke")
+        assert client.predict("dpo", api_name="/read") == "dpo"
+    finally:
+        demo.close()
