@@ -23,6 +23,7 @@ import gradio as gr
 from gradio.context import Context
 
 from storyteller import access
+from storyteller.catalog import get_catalog
 from storyteller.errors import StorytellerError
 from storyteller.library import REASONS, Library, Page
 from storyteller.library.printable import story_audio, write_files
@@ -54,14 +55,19 @@ def _warn(e: Exception, lang: str) -> str:
     return text
 
 
+def request_line(req: dict, lang: str) -> str:
+    """唐 · 隐形 · 轻松 in the page's language (presets translated; what a child typed stays as typed)."""
+    cat = get_catalog()
+    return " · ".join(cat.translate(k, str(req.get(k)), lang) for k in ("dynasty", "power", "style") if req.get(k))
+
+
 def rows(page: Page, lang: str) -> list[list[str]]:
     """The table's rows: ⭐ 👍/👎 and the title line, request, model, age band, date."""
     out, names = [], {}
     for e in page.entries:
         if e.model not in names:  # a model card is read once a page (it is YAML: milliseconds each)
             names[e.model] = model_name(e.model, lang)
-        req = e.request
-        what = " · ".join(str(req.get(k)) for k in ("dynasty", "power", "style") if req.get(k))
+        what = request_line(e.request, lang)
         band = age.band(e.age_band).label(lang) if e.age_band else ""
         marks = ("⭐" if e.favourite else "") + {1: "👍", -1: "👎"}.get(e.rating, "")
         out.append([f"{marks} {e.title}".strip(), what, names[e.model], band, _date(e.created)])
@@ -108,8 +114,7 @@ def _files(lib: Library, story: int) -> list[str]:
 
 
 def _heading(e, lang: str) -> str:
-    req = e.request
-    what = " · ".join(escape_markdown(str(req.get(k))) for k in ("dynasty", "power", "style") if req.get(k))
+    what = escape_markdown(request_line(e.request, lang))
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.created))
     band = age.band(e.age_band).label(lang) if e.age_band else ""
     star = "⭐ " if e.favourite else ""

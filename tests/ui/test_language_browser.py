@@ -40,7 +40,9 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 # Every visible text node and placeholder of the page (not Gradio's footer, not the story).
 VISIBLE_TEXT = """() => {
   const out = [];
-  const skip = el => el.closest('footer, #story-text textarea, .toast-wrap');
+  // the story itself and its title line (the library's first column, an opened story's heading) are content
+  const skip = el => el.closest('footer, #story-text textarea, .toast-wrap, #library-text, #library-heading h3, '
+                                + '#library-table tbody td:first-child, .story-text');
   const walker = document.createTreeWalker(document.querySelector('gradio-app'), NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const el = n.parentElement, text = n.textContent.trim();
