@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from storyteller.story_format import (END, ENDINGS, SlotFiller, is_storyteller_m
 from storyteller.model.fluency import available as fluency_available
 from storyteller.model.fluency import mean_fluency
 from storyteller.model.measures import masked, mean_pairwise_shared, nonword_share
+from storyteller.paths import ROOT
 from storyteller.prompts import LEGACY_STOP, StoryRequest
 
 ULTRAMAN = {"zh": "奥特曼", "en": "Ultraman"}
@@ -239,7 +241,7 @@ def evaluate(model_id: str | Path, data: Path, n: int | None = 20, max_new_token
     en = [g["story"] for r, g in zip(rows, gens) if r.lang == "en"]
     zh = [g["story"] for r, g in zip(rows, gens) if r.lang == "zh"]
     return {
-        "model": str(model_id), "data": str(data), "n": len(rows),
+        "model": str(model_id), "data": _shown(data), "n": len(rows),
         "adherence": mean([c["adherent"] for c in checks]),
         "adherence_seen": mean(seen), "n_seen": len(seen),
         "adherence_unseen": mean(unseen), "n_unseen": len(unseen),
@@ -274,6 +276,16 @@ def variety(model, tok, requests: list[StoryRequest], tellings: int = 10, seed: 
             "per_request": [round(x, 4) for x in per_request],
             "across_requests_shared": round(mean_pairwise_shared(firsts), 4), "tellings": tellings,
             "requests": len(requests)}
+
+
+def _shown(path: str | Path) -> str:
+    """A data path as the repository sees it (relative to its folder, e.g. ../shared/data/…), never
+    this machine's absolute path."""
+    p = Path(path).resolve()
+    try:
+        return os.path.relpath(p, ROOT)
+    except ValueError:  # another drive
+        return p.name
 
 
 def training_stories(model_id: str | Path) -> list[str]:
