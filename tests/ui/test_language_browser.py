@@ -40,9 +40,10 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 # Every visible text node and placeholder of the page (not Gradio's footer, not the story).
 VISIBLE_TEXT = """() => {
   const out = [];
-  // the story itself and its title line (the library's first column, an opened story's heading) are content
+  // the stories themselves are content: the story, the library's rows (their headers are checked) and an
+  // opened story's title line
   const skip = el => el.closest('footer, #story-text textarea, .toast-wrap, #library-text, #library-heading h3, '
-                                + '#library-table tbody td:first-child, .story-text');
+                                + '#library-table .virtual-body, #library-table tbody, .story-text');
   const walker = document.createTreeWalker(document.querySelector('gradio-app'), NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const el = n.parentElement, text = n.textContent.trim();
