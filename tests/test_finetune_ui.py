@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from storyteller.finetune.worker import BATCH
 from tests.fakes.tiny_model import build_tiny_model
 from tests.ui.conftest import app_env, serve_app
 
@@ -302,8 +303,11 @@ def test_a_parent_starts_a_local_job_with_the_defaults_and_sees_the_plan_and_the
         assert len(jobs) == 1
         # A hostile value under Advanced: a friendly error in the plan line, and Start starts nothing.
         page.locator("#ft-advanced").get_by_text(t("ft.advanced", "zh")).click()
-        page.locator("#ft-batch input").fill("-3")
-        page.locator("#ft-batch input").blur()
+        batch = page.locator("#ft-batch input")
+        expect(batch).to_have_value(str(BATCH))  # the folded box is drawn and filled before it is typed into
+        batch.fill("-3")
+        expect(batch).to_have_value("-3")
+        batch.blur()
         expect(plan).to_contain_text("「每一步学几个故事」要填从 1 到 256 的整数", timeout=15_000)
         page.click("#ft-launch")
         expect(plan).to_contain_text("还不能开始")
