@@ -121,6 +121,25 @@ class Catalog(BaseModel):
         return [i.name(lang) for i in items]
 
 
+# The hero of a story whose dynasty the catalog does not know (and no hero was typed): a child's
+# name, since readers found "这位英雄 / our hero" all story long cold and odd.
+STAND_IN_HERO = {"zh": "阿福", "en": "A-Fu"}
+_HANZI = re.compile(r"[\u3400-\u9fff]")
+
+
+def in_latin(name: str, kind: Literal["dynasty", "person"]) -> str:
+    """A typed Chinese name as an English story writes it, in pinyin: 周 -> Zhou, 北魏 -> Beiwei,
+    曹冲 -> Cao Chong (a person: surname, then given name). Names without hanzi come back as typed."""
+    if not _HANZI.search(name):
+        return name
+    from pypinyin import lazy_pinyin  # only English stories with typed Chinese names need it
+
+    syllables = [s for s in lazy_pinyin(name.strip(), errors=lambda chars: [chars]) if s.strip()]
+    if kind == "person" and len(syllables) > 1:
+        return f"{syllables[0].capitalize()} {''.join(syllables[1:]).capitalize()}"
+    return "".join(syllables).capitalize()
+
+
 @lru_cache(maxsize=1)
 def get_catalog() -> Catalog:
     return Catalog.model_validate(json.loads((ASSETS / "catalog.json").read_text(encoding="utf-8")))

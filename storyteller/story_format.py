@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from storyteller.catalog import get_catalog
+from storyteller.catalog import STAND_IN_HERO, get_catalog, in_latin
 from storyteller.corpus import Story
 from storyteller.prompts import StoryRequest
 from storyteller.story_cast import CAST_SLOTS, IN_HEADER
@@ -57,20 +57,27 @@ def is_storyteller_model(config: Any) -> bool:
         return False
 
 
-def _dynasty_name(value: str, lang: str) -> str:
+def dynasty_name(value: str, lang: str) -> str:
     """Catalog name in `lang`; typed names lose a trailing 朝/dynasty since stories add it."""
     d = get_catalog().dynasty(value)
     if d:
         return d.name(lang)
-    return re.sub(r"(朝|\s+dynasty)$", "", value.strip(), flags=re.I) or value.strip()
+    name = re.sub(r"(朝|\s+dynasty)$", "", value.strip(), flags=re.I) or value.strip()
+    return in_latin(name, "dynasty") if lang == "en" else name
+
+
+def hero_name(req: StoryRequest) -> str:
+    """The hero as the story names them: typed or the catalog's, else a stand-in child's name."""
+    hero = req.resolved_hero() or STAND_IN_HERO[req.lang]
+    return in_latin(hero, "person") if req.lang == "en" else hero
 
 
 def slot_values(req: StoryRequest) -> dict[str, str | None]:
     """What each slot becomes for this request, in the request's language."""
     cat, lang = get_catalog(), req.lang
     return {
-        "dynasty": _dynasty_name(req.dynasty, lang),
-        "hero": req.resolved_hero() or ("这位英雄" if lang == "zh" else "our hero"),
+        "dynasty": dynasty_name(req.dynasty, lang),
+        "hero": hero_name(req),
         "power": cat.translate("power", req.power, lang),
         "fact": req.hero_fact(),
     }

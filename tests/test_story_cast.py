@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from storyteller.engines.base import Prompt
 from storyteller.prompts import StoryRequest
 from storyteller.story_cast import CAST_SLOTS, HE, HIS, KID, MONSTER, PLACE, PROP, TA, has_cast, pick_cast
-from storyteller.story_format import HERO, SlotFiller, prompt_text, story_in_slots
+from storyteller.story_format import END, HERO, SlotFiller, prompt_text, slot_values, story_in_slots
 from storyteller.world import compose, load_world
 from storyteller.world.compose import Cast, compose_with, fill
 
@@ -107,3 +109,32 @@ def test_every_world_monster_and_place_fits_in_a_header_field(lang):
     world = load_world(lang)
     assert all("|" not in m.name and "<" not in m.name for m in world.monsters)
     assert all("|" not in p.name and "<" not in p.name for p in world.places)
+
+
+@pytest.mark.parametrize("lang, dynasty, hero, want_dynasty, want_hero", [
+    ("zh", "周", None, "周", "阿福"),  # a dynasty the catalog does not know: a child's name, not "这位英雄"
+    ("en", "周朝", None, "Zhou", "A-Fu"),  # an English story writes a typed Chinese name in pinyin
+    ("en", "北魏", "曹冲", "Beiwei", "Cao Chong"),
+    ("en", "Zhou dynasty", "Confucius", "Zhou", "Confucius"),
+    ("en", "唐", None, "Tang", "Li Bai"),  # the catalog's own names are kept
+])
+def test_a_dynasty_outside_the_catalog_gets_a_named_hero_and_english_gets_pinyin(lang, dynasty, hero, want_dynasty,
+                                                                                   want_hero):
+    req = StoryRequest(dynasty=dynasty, hero=hero, power="飞行", style="轻松", lang=lang)
+    v = slot_values(req)
+    assert (v["dynasty"], v["hero"]) == (want_dynasty, want_hero)
+    filler = SlotFiller(req)
+    told = filler.feed(f"{HERO}{'坐下了。' if lang == 'zh' else ' sat down.'}") + filler.feed(END)
+    assert told.startswith(want_hero)
+    if lang == "en":  # no hanzi in what the model reads either
+        assert not re.search(r"[\u3400-\u9fff]", prompt_text(req))
+
+
+def test_the_world_engine_names_the_stand_in_hero_for_an_unknown_dynasty():
+    from storyteller.engines.base import GenerationParams
+    from storyteller.engines.world import WorldEngine
+
+    req = StoryRequest(dynasty="周", power="flying", style="轻松", lang="en")
+    story = "".join(WorldEngine().stream(Prompt(messages=[], request=req, params=GenerationParams(seed=3))))
+    assert "A-Fu" in story and "Zhou dynasty" in story
+    assert "our hero" not in story.lower() and not re.search(r"[\u3400-\u9fff]", story)

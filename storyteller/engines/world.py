@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from storyteller.catalog import get_catalog
 from storyteller.engines.base import Engine, Prompt
 from storyteller.errors import InputError
+from storyteller.story_format import dynasty_name, hero_name
 from storyteller.world import compose
 from storyteller.world.compose import Cast
 from storyteller.world.schema import cached_world
@@ -38,10 +39,10 @@ class WorldEngine(Engine):
         hero = cat.hero(req.dynasty, req.hero) if req.hero else None
         if hero is None and d is not None and not req.hero:
             hero = random.Random(seed).choice(d.heroes)
-        name = hero.name(lang) if hero else (req.hero or ("这位英雄" if lang == "zh" else "our hero"))
+        name = hero.name(lang) if hero else hero_name(req)
         power = cat.power(req.power)
         style = cat.style(req.style)
-        cast = Cast(dynasty=d.name(lang) if d else req.dynasty, hero=name, power=power.zh if power else req.power,
+        cast = Cast(dynasty=dynasty_name(req.dynasty, lang), hero=name, power=power.zh if power else req.power,
                     style=style.zh if style else req.style, fact=hero.fact(lang) if hero else None,
                     hero_key=name if hero else None)
         story = compose(cached_world(lang), cast, seed)
