@@ -37,16 +37,17 @@ def tell(engine, lang="zh", **kw):
 
 
 # -- splitting ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("clauses", [False, True])
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 8])
-def test_sentences_keep_every_character_in_any_chunking(size):
+def test_sentences_keep_every_character_in_any_chunking(size, clauses):
     text = "他说：“你好！”我们走吧……好的。Pi is 3.14. Mr. Li came!\n\n新的一段？对"
-    splitter, pieces = Sentences(), []
+    splitter, pieces = Sentences(clauses), []
     for i in range(0, len(text), size):
         pieces += splitter.feed(text[i:i + size])
     pieces.append(splitter.flush())
     assert "".join(pieces) == text
     assert "3.14" in "".join(p for p in pieces if "3." in p)  # a number is never split at its point
-    assert pieces[0].startswith("他说：“你好！")
+    assert pieces[0].startswith("他说：" if clauses else "他说：“你好！")
 
 
 def test_a_run_on_sentence_is_cut_at_a_comma_not_held_forever():
@@ -72,7 +73,8 @@ def test_unsafe_sentence_split_across_chunks_is_replaced_and_never_yielded(setti
     assert saved["text"] == run.text and UNSAFE not in json.dumps(saved, ensure_ascii=False)
 
 
-def test_chunks_are_whole_sentences_shown_as_soon_as_they_end(settings_env):
+def test_chunks_are_whole_clauses_shown_as_soon_as_they_end(settings_env):
+    """The first text waits for the first clause, not the whole first sentence."""
     seen_at: list[int] = []
 
     class Watching(ScriptedEngine):
@@ -84,7 +86,37 @@ def test_chunks_are_whole_sentences_shown_as_soon_as_they_end(settings_env):
     run = studio.tell(studio.build_request("唐", "隐形", "轻松"), engine=Watching(SAFE_1 + SAFE_2, chunk=1))
     it = iter(run)
     assert next(it) == SAFE_1 and len(seen_at) == len(SAFE_1)  # not one character later
-    assert list(it) == [SAFE_2]
+    first_clause = SAFE_2.split("，")[0] + "，"
+    assert next(it) == first_clause and len(seen_at) == len(SAFE_1 + first_clause)
+    assert list(it) == [SAFE_2[len(first_clause):]]
+
+
+@pytest.mark.parametrize("lang, shown, unsafe", [
+    ("zh", "他走进教室，", "拿着刀对着老师，大家都吓坏了。"),
+    ("en", "He walked into the classroom,", " pointed the knife at the teacher, and everyone froze."),
+])
+@pytest.mark.parametrize("chunk", [1, 3, 8])
+def test_a_clause_is_checked_with_the_sentence_before_it_and_only_the_safe_clauses_show(settings_env, lang, shown,
+                                                                                       unsafe, chunk):
+    """Clause by clause: what went before in the sentence is checked again with each clause, a blocked
+    clause never shows, and the story goes on from the last safe clause."""
+    ending = "后来大家一起唱歌。" if lang == "zh" else "Then everyone sang a song."
+    engine = ScriptedEngine(shown + unsafe, ending, chunk=chunk)
+    req = studio.build_request("唐", "隐形", "轻松", lang)
+    run = studio.tell(req, engine=engine)
+    chunks = list(run)
+    assert chunks[0] == shown and run.text.startswith(shown)
+    assert all(check_text(c, lang) is None for c in chunks) and check_text(run.text, lang) is None
+    assert engine.prompts[1].prefix == shown  # told again from the safe clause on
+    assert [e.category for e in run.guard.events] == ["weapons"]
+
+
+@pytest.mark.parametrize("text", ["He paid 1,000 coins, then left.", "他带了笔、墨、纸，还有一本书。", "He said: \"Hi,\" and waved."])
+def test_clauses_keep_numbers_and_lists_whole(text):
+    splitter = Sentences(clauses=True)
+    pieces = [p for ch in text for p in splitter.feed(ch)] + [splitter.flush()]
+    assert "".join(pieces) == text
+    assert not any(p.endswith("1,") or p.endswith("、") for p in pieces)
 
 
 def test_an_unsafe_last_sentence_without_an_ender_is_caught_too(settings_env):
@@ -290,5 +322,5 @@ def test_no_key_no_moderation(settings_env):
 
 def test_guard_check_cost_is_counted():
     guard = StoryGuard("zh")
-    assert list(guard.run(lambda told, banned: iter([SAFE_1, SAFE_2]))) == [SAFE_1, SAFE_2]
-    assert guard.checked == 2 and guard.check_s > 0 and guard.counts() == {}
+    assert "".join(guard.run(lambda told, banned: iter([SAFE_1, SAFE_2]))) == SAFE_1 + SAFE_2
+    assert guard.checked == 3 and guard.check_s > 0 and guard.counts() == {}  # a sentence, then two clauses

@@ -5,8 +5,10 @@
         show(sentence)
     guard.events                                  # what was blocked: category and action, no text
 
-The sentence being written is held back until it ends (。！？!?.… and any closing quotes; a
-run-on is cut at a comma or a space once it grows long), then checked; only then is it yielded.
+The sentence being written is held back until its clause ends (at a comma, a colon or the
+sentence's end; a run-on is cut at a space once it grows long). Each clause is checked with the
+sentence so far before it, so "he raised the sword, / and swung it at his friend" is judged whole;
+only then is it yielded. (Sentence by sentence, the first text waited for the whole first sentence.)
 A blocked sentence is never yielded: the guard asks for the story again from the text shown so
 far with the blocked words banned (local models resample, chat models are asked for the rest),
 up to `tries` times, and otherwise ends the story kindly with a warm sentence. The guard knows
@@ -30,8 +32,8 @@ log = logging.getLogger(__name__)
 ENDERS = "。！？!?.…\n"
 CLOSERS = "”’\"'」』）)】"
 SOFT_BREAKS = "，,、;；：: "
+CLAUSE_BREAKS = "，,;；：:"  # a clause ends here (not at 、: "笔、墨、纸" is one list)
 HELD_MAX = 160  # characters: a sentence still open at this length is cut at a soft break and checked
-CONTEXT = 16  # characters of a cut piece kept as context for the next check (a word split by the cut)
 TRIES = 3  # new continuations for one blocked spot, then the kind ending
 BLOCKS_MAX = 8  # blocked sentences in one story, then the kind ending
 KIND_ENDING = {
@@ -39,6 +41,7 @@ KIND_ENDING = {
     "en": "In the end, the monster went back to its own home, and everyone went home together, safe and happy.",
 }
 _END = re.compile("(?:[" + re.escape(ENDERS.replace(".", "")) + r"]+|\.+)[" + re.escape(CLOSERS) + "]*")
+_CLAUSE = re.compile("[" + re.escape(CLAUSE_BREAKS) + "]+[" + re.escape(CLOSERS) + "]*")
 
 
 class Check(Protocol):
@@ -69,12 +72,14 @@ class Event(BaseModel):
 
 
 class Sentences:
-    """Splits streamed text into finished sentences, keeping every character (joined, the pieces
-    are the text). A '.' waits for the next character ("3.14", "..."); other enders end a sentence
-    at once (a closing quote that arrives later starts the next piece, which changes nothing shown)."""
+    """Splits streamed text into finished sentences (with `clauses`, finished clauses), keeping every
+    character (joined, the pieces are the text). A '.' or ',' waits for the next character ("3.14",
+    "1,000", "..."); other enders end a sentence at once (a closing quote that arrives later starts
+    the next piece, which changes nothing shown)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clauses: bool = False) -> None:
         self.buffer = ""
+        self.clauses = clauses
         self.cut_open = False  # the last piece was cut before its sentence ended
 
     def feed(self, chunk: str) -> list[str]:
@@ -91,20 +96,33 @@ class Sentences:
 
     def _cut(self) -> int | None:
         text = self.buffer
-        for m in _END.finditer(text):
-            end = m.end()
-            if text[m.start()] == "." and m.group().rstrip(CLOSERS).endswith("."):
-                if end == len(text):
-                    return None  # "3." may become "3.14", "Mr" "." may go on
-                if text[end].isalnum():
-                    continue  # 365.2425, e.g.
-            if text[:end].strip():
-                self.cut_open = False
-                return end
+        end = self._end(text, _END, ".")
+        clause = self._end(text, _CLAUSE, ",") if self.clauses else None
+        if clause is not None and (end is None or clause < end):
+            self.cut_open = True
+            return clause
+        if end is not None:
+            self.cut_open = False
+            return end
         if len(text) >= HELD_MAX:  # a run-on: cut after the last soft break, else at the cap
             self.cut_open = True
             soft = max(text.rfind(c, 0, HELD_MAX) for c in SOFT_BREAKS)
             return soft + 1 if soft >= HELD_MAX // 4 else HELD_MAX
+        return None
+
+    @staticmethod
+    def _end(text: str, pattern: re.Pattern, waits: str) -> int | None:
+        """Where the first piece ending in `pattern` ends; a `waits` character needs to see the next one
+        ("3." may become "3.14"; "1," may become "1,000"), and a digit after it means no end there."""
+        for m in pattern.finditer(text):
+            end = m.end()
+            if text[m.start()] == waits and m.group().rstrip(CLOSERS).endswith(waits):
+                if end == len(text):
+                    return None
+                if text[end].isalnum():
+                    continue  # 365.2425, e.g.
+            if text[:end].strip():
+                return end
         return None
 
 
@@ -129,7 +147,7 @@ class StoryGuard:
         banned: list[str] = []
         spot_tries = 0  # new continuations asked for the current blocked spot
         while True:
-            splitter, context, first = Sentences(), "", True
+            splitter, context, first = Sentences(clauses=True), "", True
             blocked: Verdict | None = None
             failure: Exception | None = None
             stream = iter(open_stream(self.shown, list(banned)))
@@ -140,7 +158,7 @@ class StoryGuard:
                     for piece in splitter.feed(chunk):
                         if (blocked := self._check(context + piece)) is not None:
                             break
-                        context = piece[-CONTEXT:] if splitter.cut_open else ""
+                        context = (context + piece)[-HELD_MAX:] if splitter.cut_open else ""
                         spot_tries = 0
                         yield self._show(piece)
                     if blocked is not None:
