@@ -22,9 +22,15 @@ ZH_WEAPON = r"(?:刀|剑|枪|匕首|斧|锤|棍|棒|剪刀|叉|针|箭|弩|弓|�
 ZH_AIM = r"(?:指着|指向|对着|对准|瞄准|抵着|抵住|抵在|架在|顶着|顶在|戳向|刺向|砍向|捅向|挥向|扎向|射向|朝着|冲着)"
 ZH_BODY = r"(?:胸(?![口前膛怀针部肌有])|乳房?|下体|私处|隐私部位|裆部?|奶子|大腿根)"  # not 屁股: 揉着屁股 after a fall
 
+ZH_POINT = r"(?:指着|指向|对准|瞄准|抵着|抵住|抵在|架在|挥向|射向)"  # unlike 朝着: aimed, not facing
+IN_SENTENCE = r"[^.!?;]"  # the guard checks a clause with the sentence before it: 拿起刀，对准了妈妈
+
 HAN: dict[str, tuple[str, re.Pattern]] = {
     "a weapon aimed at a person": ("weapons", re.compile(
-        ZH_WEAPON + NO_STOP + r"{0,6}?" + ZH_AIM + r"了?" + ZH_PERSON)),
+        ZH_WEAPON + NO_STOP + r"{0,6}?" + ZH_AIM + r"了?" + ZH_PERSON
+        + r"|" + ZH_WEAPON + IN_SENTENCE + r"{0,16}?" + ZH_POINT + r"了?" + ZH_PERSON)),
+    "a blow struck at a person": ("violence", re.compile(
+        r"(?:朝|向|对着|冲着)" + ZH_PERSON + r"的?(?:头|脸|身上|肚子|背)?(?:狠狠地?|用力地?)?(?:砍|刺|捅|劈|扎|开枪|开了一枪)")),
     "a blow aimed at a person": ("violence", re.compile(
         r"(?:刺|砍|捅|劈|剁|扎)(?:向|进|入|中|伤|穿)了?" + ZH_PERSON + r"|(?:刺|砍|捅|劈|剁)了" + ZH_PERSON)),
     "strangling": ("violence", re.compile(
@@ -61,7 +67,9 @@ LATIN: dict[str, tuple[str, re.Pattern]] = {
     "a weapon aimed at a person": ("weapons", re.compile(
         r" (?:point|aim|wave|hold|held|press|put|swing|swung|raise|pull|brandish)\w* " + DET + r"(?:\w+ )?"
         + EN_WEAPON + r" (?:at|to|against|on|toward|towards) " + DET + r"(?:" + EN_PERSON
-        + r"|(?:\w+ )?(?:throat|neck|head|chest|face|back)s?) ")),
+        + r"|(?:\w+ )?(?:throat|neck|head|chest|face|back)s?) "
+        r"| " + EN_WEAPON + r" (?:\w+ ){0,10}?(?:point|aim|swing|swung|wave|press|thrust|jab|stab|slash)\w* "
+        r"(?:it|them|the \w+) (?:at|to|against|toward|towards|into) " + DET + EN_PERSON + r" ")),
     "shooting a person": ("weapons", re.compile(
         r" (?:(?:shoot|shoots|shooting|shot|gun|guns|gunned|gunning)(?: down| at)?|(?:fire|fired|firing|opened fire) (?:at|on))"
         r" " + DET + EN_PERSON + NOT_A_LOOK + r" ")),
