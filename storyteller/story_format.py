@@ -203,7 +203,7 @@ def _starts_sentence(before: str) -> bool:
     b = before.rstrip(" ")
     if not b or b[-1] in ".!?\n“":
         return True
-    return b[-1] == '"' and (len(b) == 1 or b[-2] in " :,\n")
+    return b[-1] == '"' and (len(b) == 1 or b[-2] in " :\n")  # an opening quote; '"Yes," he said' closes one
 
 
 def _sentence_cut(text: str) -> int:

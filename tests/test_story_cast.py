@@ -52,6 +52,8 @@ def test_english_pronoun_slots_start_sentences_with_a_capital():
     cast = pick_cast(EN, seed=2)
     text = stream(SlotFiller(EN, cast), [f"{HERO} smiled. {HE} held {HIS} {PROP}. ", f'"{HE} is here!" said {KID}.'])
     assert text == f'Li Bai smiled. He held his {cast["prop"]}. "He is here!" said {cast["kid"]}.'
+    text = stream(SlotFiller(EN, cast), [f'"Keep trying," {HE} said. {KID} said, "{HE} is back!"'])
+    assert text == f'"Keep trying," he said. {cast["kid"]} said, "He is back!"'  # a closing quote starts nothing
 
 
 def test_a_continued_story_goes_back_into_cast_slots_but_not_its_pronouns():
