@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from storyteller.api import asking
+from storyteller.api.auth import caller
 from storyteller.api.body import read_json
 from storyteller.api.errors import APIError, from_core
 from storyteller.api.models import resolve
@@ -94,9 +95,9 @@ def params_for(req: Sampling, budget: int | None) -> GenerationParams:
     return GenerationParams(max_new_tokens=room, temperature=temperature, top_p=top_p, seed=seed, stop=req.stops())
 
 
-async def start(model: str, make_prompt, budget: int | None) -> Generation:
+async def start(model: str, make_prompt, budget: int | None, owner: str | None = None) -> Generation:
     """Load the model (so a load failure is an HTTP error, not a broken stream) and set up the run."""
-    source = resolve(model)
+    source = resolve(model, owner)
 
     def setup() -> Generation:
         engine = get_engine(source)
@@ -163,7 +164,7 @@ async def chat_completions(request: Request):
     messages = [{"role": m.role, "content": asking.message_text(m.content, i)} for i, m in enumerate(req.messages)]
     budget = req.max_completion_tokens or req.max_tokens
     params = params_for(req, budget)
-    gen = await start(req.model, lambda st: asking.chat_prompt(messages, st, params), budget)
+    gen = await start(req.model, lambda st: asking.chat_prompt(messages, st, params), budget, caller(request))
     head = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": req.model}
     if req.stream:
         return _stream(gen, head | {"object": "chat.completion.chunk"},
@@ -199,7 +200,8 @@ async def completions(request: Request):
         raise APIError(400, "suffix (insertion) is not available from this server.", param="suffix")
     text = _prompt_text(req.prompt)
     params = params_for(req, req.max_tokens)
-    gen = await start(req.model, lambda st: asking.completion_prompt(text, st, params), req.max_tokens)
+    gen = await start(req.model, lambda st: asking.completion_prompt(text, st, params), req.max_tokens,
+                      caller(request))
     head = {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": req.model}
     echo = text if req.echo else ""
     if req.stream:

@@ -4,6 +4,10 @@ Served: the local model folders and configured Hub ids the studio's picker offer
 list, by the web policy of engines/ids.py: bare names, never paths), and every local fine-tune that
 succeeded, named as OpenAI names fine-tunes: ft:<base>:storyteller:<suffix>:<job id>. Models
 behind OpenAI are not served here (this server is what stands in for them).
+
+With keys (api/auth.py), a fine-tune is its owner's: another key neither sees it listed (by either
+name) nor can use or continue it, as OpenAI keeps one organisation's fine-tunes from another. Models
+the server's own user made (no owner: the CLI, the local studio) are everyone's.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
+from starlette.requests import Request
 
+from storyteller.api.auth import caller
 from storyteller.api.errors import model_not_found
 from storyteller.config import get_settings
 from storyteller.engines.ids import FineTuneName, fine_tune_base, fine_tune_name, route
@@ -54,16 +60,29 @@ def _created(model_id: str) -> int:
         return 0  # a Hub id not downloaded yet
 
 
-def served_models() -> list[dict]:
+def _visible(job: Job, owner: str | None) -> bool:
+    return owner is None or job.owner in (None, owner)
+
+
+def _others(owner: str | None) -> set[str]:
+    """Model folders that another owner's fine-tunes made (hidden from `owner`)."""
+    if owner is None:
+        return set()
+    return {j.result_model for j in JobStore().list_jobs(limit=1_000_000) if j.result_model and not _visible(j, owner)}
+
+
+def served_models(owner: str | None = None) -> list[dict]:
+    """What `owner` may use (None: no keys, one user: everything)."""
+    hidden = _others(owner)
     out = [model_object(m.id, _created(m.id)) for m in list_models(include_remote=False)
-           if m.kind in ("local", "hub") and _local(m.id)]
+           if m.kind in ("local", "hub") and _local(m.id) and m.id not in hidden]
     jobs = JobStore().list_jobs("local", limit=1_000_000)
-    out += [model_object(ft_name(j), int(j.updated)) for j in jobs if served_job(j)]
+    out += [model_object(ft_name(j), int(j.updated)) for j in jobs if served_job(j) and _visible(j, owner)]
     return out
 
 
-def resolve(model_id: str) -> str:
-    """The registry id (a models/ folder name or a Hub id) that serves `model_id`; 404 otherwise."""
+def resolve(model_id: str, owner: str | None = None) -> str:
+    """The registry id (a models/ folder name or a Hub id) that serves `model_id` to `owner`; 404 otherwise."""
     model_id = (model_id or "").strip()
     ft = fine_tune_name(model_id)
     if ft is not None:
@@ -73,23 +92,24 @@ def resolve(model_id: str) -> str:
             job = JobStore().get_job(ft.job)
         except JobError:
             raise model_not_found(model_id) from None
-        if not served_job(job) or ft_name(job) != model_id:
+        if not served_job(job) or ft_name(job) != model_id or not _visible(job, owner):
             raise model_not_found(model_id)
         return job.result_model
-    if _local(model_id) is None:
+    if _local(model_id) is None or model_id in _others(owner):
         raise model_not_found(model_id)
     return model_id
 
 
 @router.get("/models")
-def list_served() -> dict:
-    return {"object": "list", "data": served_models()}
+def list_served(request: Request) -> dict:
+    return {"object": "list", "data": served_models(caller(request))}
 
 
 @router.get("/models/{model_id:path}")
-def retrieve_model(model_id: str) -> dict:
-    resolve(model_id)
-    found = next((m for m in served_models() if m["id"] == model_id), None)
+def retrieve_model(model_id: str, request: Request) -> dict:
+    owner = caller(request)
+    resolve(model_id, owner)
+    found = next((m for m in served_models(owner) if m["id"] == model_id), None)
     if found is None:
         raise model_not_found(model_id)
     return found

@@ -164,8 +164,8 @@ def create(req: CreateJob, provider: LocalProvider | None = None) -> Job:
     epochs = _number(hp.n_epochs, 1, 50, "hyperparameters.n_epochs")
     batch = _number(hp.batch_size, 1, 256, "hyperparameters.batch_size")
     multiplier = _number(hp.learning_rate_multiplier, 1e-6, 10, "hyperparameters.learning_rate_multiplier")
-    base = resolve(req.model)
     provider = provider or LocalProvider()
+    base = resolve(req.model, provider.store.owner)  # another key's fine-tune cannot be continued
     files = FileStore(owner=provider.store.owner)
     reader = preference_file if dpo else stories_file
     train = reader(files, _file(files, req.training_file, "training_file"), "training_file")

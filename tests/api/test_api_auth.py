@@ -135,3 +135,39 @@ def test_each_key_sees_only_its_own_files_and_jobs(keyed, spec, stories):
 
     stored = FileStore().find(mine.id)
     assert stored.owner and KEY not in stored.owner  # a hash, never the key itself
+
+
+@pytest.mark.slow
+def test_a_fine_tune_is_its_keys_alone(keyed, spec, stories):
+    """Key A's finished fine-tune: A lists it and tells stories with it; key B sees it under neither of
+    its names, and using it, reading it or continuing it answers 404, as another organisation's would.
+    The server's own models stay everyone's."""
+    from storyteller.data.prepare import prepare
+    from tests.api.test_api_finetune import follow
+
+    prepared = prepare(stories, "legacy", keyed / "prepared", val=0.0)
+    with Server() as server, checked_client(server, spec, key=KEY) as a, \
+            checked_client(server, spec, key="sk-second") as b:
+        with open(prepared.train_path, "rb") as f:
+            mine = a.files.create(file=f, purpose="fine-tune")
+        job = a.fine_tuning.jobs.create(training_file=mine.id, model="tiny", suffix="ours",
+                                        hyperparameters={"n_epochs": 1})
+        done, _ = follow(a, job.id)
+        assert done.status == "succeeded", done.error
+        ft, folder = done.fine_tuned_model, "ours"
+        assert ft in [m.id for m in a.models.list()] and a.models.retrieve(ft).id == ft
+        assert a.completions.create(model=ft, prompt="唐,隐形,轻松 ->\n", max_tokens=4, seed=1).choices[0].text
+        seen_by_b = [m.id for m in b.models.list()]
+        assert "tiny" in seen_by_b and ft not in seen_by_b and folder not in seen_by_b
+        with open(prepared.train_path, "rb") as f:
+            theirs = b.files.create(file=f, purpose="fine-tune")
+        for name in (ft, folder):
+            for call in (lambda: b.models.retrieve(name),
+                         lambda: b.completions.create(model=name, prompt="唐,隐形,轻松 ->\n", max_tokens=4),
+                         lambda: b.chat.completions.create(model=name, max_tokens=4,
+                                                           messages=[{"role": "user", "content": "讲个故事"}]),
+                         lambda: b.fine_tuning.jobs.create(training_file=theirs.id, model=name)):
+                with pytest.raises(openai.NotFoundError) as e:
+                    call()
+                assert name in e.value.body["message"]
+        assert b.fine_tuning.jobs.list().data == []  # nothing was started for B
