@@ -75,8 +75,8 @@ def test_the_plan_says_in_words_how_long_and_what_it_costs(ui_env, lang):
     assert ui_env == "uploads/new.jsonl"
     plan, uses, unsafe_box = tr.preview(*form(data=ui_env), page_visitor(lang))
     review = t("ft.review", lang, n=12)
-    assert plan == t("ft.plan_local", lang, n=12, review=review, time=t("ft.less_minute", lang),
-                     how=t("ft.guess", lang))  # 9 steps of a tiny model; no job has measured this computer yet
+    assert plan == t("ft.plan_local", lang, what=t("ft.what_sft", lang, n=12), review=review,
+                     time=t("ft.less_minute", lang), how=t("ft.guess", lang))  # 9 steps of a tiny model; no job has measured this computer yet
     assert uses == t("ft.uses", lang, lr="0.0003", method=t("ft.method_full", lang), steps=9)
     assert unsafe_box == {"__type__": "update", "visible": False}  # nothing flagged: no override box
 
@@ -213,7 +213,12 @@ def test_a_preference_export_sets_how_it_learns_and_is_counted_as_picks(ui_env, 
     assert tr.check_dataset(pairs, v) == t("ft.pairs", lang, n=3)
     assert tr.check_dataset(thumbs, v) == t("ft.ratings", lang, n=6)
     plan, _, _ = tr.preview(*form(data=pairs, objective="dpo"), v)
-    assert plan.startswith("📋"), plan
+    assert plan.startswith("📋 " + t("ft.what_dpo", lang, n=3)), plan  # three picks, not "three stories"
+    assert t("ft.review", lang, n=0)[:8] not in plan  # nothing earlier is reviewed
+    plan, _, _ = tr.preview(*form(data=thumbs, objective="kto"), v)
+    assert plan.startswith("📋 " + t("ft.what_kto", lang, n=6)), plan
+    assert tr._review_field("local", "dpo") == {"__type__": "update", "visible": False}
+    assert tr._review_field("local", "sft") == {"__type__": "update", "visible": True}
     lines = pair_lines(3)
     lines[1]["rejected"][0]["content"] += "The ghost drank vodka."
     write(folder / "preferences.trl.jsonl", lines)

@@ -202,11 +202,12 @@ def plan_line(spec: JobSpec, plan, lang: str) -> str:
     """The plan in a parent's words: how many stories, how long, what it costs."""
     if spec.provider == "local":
         n, mixed = plan.settings["trained_on"], str(plan.settings["earlier_stories_mixed_in"]).removeprefix("up to ")
+        what = t(f"ft.what_{spec.objective}", lang, n=n)  # stories, "tell two, pick one" picks, or 👍/👎
         review = t("ft.review", lang, n=mixed) if mixed not in ("0", "") else ""
         if plan.seconds:
             how = t("ft.measured" if plan.measured else "ft.guess", lang)
-            return t("ft.plan_local", lang, n=n, review=review, time=duration(plan.seconds, lang), how=how)
-        return t("ft.plan_local_steps", lang, n=n, review=review, steps=plan.settings["steps"])
+            return t("ft.plan_local", lang, what=what, review=review, time=duration(plan.seconds, lang), how=how)
+        return t("ft.plan_local_steps", lang, what=what, review=review, steps=plan.settings["steps"])
     cost = (t("ft.price", lang, usd=f"{plan.cost_usd:,.2f}", as_of=pricing.AS_OF) if plan.cost_usd is not None
             else t("ft.price_unknown", lang))
     return t("ft.plan_openai", lang, n=_count(spec.train_file), cost=cost, cutoff=pricing.FINE_TUNING_CUTOFF)
@@ -458,7 +459,7 @@ def use_data_tab_dataset(path, visitor: Visitor | None = None):
     return datasets(visitor, name) if name else gr.skip()
 
 
-def _provider_fields(p: str, visitor: Visitor | None = None):
+def _provider_fields(p: str, objective: str = "sft", visitor: Visitor | None = None):
     """Where it learns sets the base models and which settings apply (OpenAI picks its own rounds
     and batch size unless told). The list is the family's (as the plan checks it); a page no parent
     unlocked gets nothing."""
@@ -468,8 +469,13 @@ def _provider_fields(p: str, visitor: Visitor | None = None):
     local = p == "local"
     names = base_models(p, visitor.jobs())
     return (gr.update(choices=names, value=(names or [None])[0]), gr.update(value=EPOCHS if local else None),
-            gr.update(value=BATCH if local else None), *[gr.update(visible=local)] * 5,
-            gr.update(visible=not local))
+            gr.update(value=BATCH if local else None), gr.update(visible=local), _review_field(p, objective),
+            *[gr.update(visible=local)] * 3, gr.update(visible=not local))
+
+
+def _review_field(p: str, objective: str):
+    """Reviewing earlier stories is for learning stories here; picks and ratings mix nothing in."""
+    return gr.update(visible=p == "local" and objective in (None, "sft"))
 
 
 def render(ctx: UIContext) -> None:
@@ -533,8 +539,9 @@ def render(ctx: UIContext) -> None:
 
     form = [provider, base, data, val, name, epochs, batch, lr, lr_mult, steps, mix, allow_unsafe, method, lora_r,
             seed, objective]
-    provider.change(_provider_fields, [provider, *who], [base, epochs, batch, lr, steps, mix, method, lora_r, lr_mult],
-                    api_visibility="private")
+    provider.change(_provider_fields, [provider, objective, *who],
+                    [base, epochs, batch, lr, steps, mix, method, lora_r, lr_mult], api_visibility="private")
+    objective.change(_review_field, [provider, objective], mix, api_visibility="private", show_progress="hidden")
     upload.upload(take_upload, [upload, *who], data, api_visibility="private")
     for picker in (data, val):
         picker.focus(lambda v=None: datasets(v), who, picker, api_visibility="private", queue=False)

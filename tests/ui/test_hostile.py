@@ -465,9 +465,10 @@ GATED = [
 ]
 QUIET = [(training.poll, (None,), (gr.skip(),) * 7), (training.check_dataset, ("s.csv",), ""),
          (training.replan, form(data="s.csv"), (gr.skip(),) * 3), (training.datasets, (), gr.skip()),
-         (training._provider_fields, ("openai",), (gr.skip(),) * 9), (preferences._quiet_counts, (), gr.skip()),
+         (training._provider_fields, ("openai", "sft"), (gr.skip(),) * 9), (preferences._quiet_counts, (), gr.skip()),
          (training.objective_for, ("s.csv", "sft"), gr.skip())]
-OPEN = {"data.stop_generate", "data.story_language"}  # this page's own stop button; the presets' words
+OPEN = {"data.stop_generate", "data.story_language",  # this page's own stop button; the presets' words
+        "training._review_field"}  # shows or hides a slider: reads and changes nothing of a family's
 
 
 def _name(fn) -> str:
