@@ -237,7 +237,6 @@ def test_sentences_get_only_the_rules_a_story_never_trips():
 # The shape of typed values (storyteller/safety/shape.py): a name or a few words a child knows.
 SHAPES = [json.loads(x) for x in (FIXTURE.parent / "safety_shapes.jsonl").read_text(encoding="utf-8").splitlines()
           if x.strip()]
-DESCRIPTIONS = {"a shy little ghost who hides from thunder"}  # corpus rows that are whole sentences: refused by shape
 
 
 def catalog_values() -> list[tuple[str, str]]:
@@ -289,14 +288,13 @@ def test_short_innocent_typed_values_pass(row):
 def test_every_innocent_typed_row_of_the_corpus_passes_the_whole_gate():
     typed = [r for r in ROWS if r["kind"] != "sentence" and r["expect"] == "allow"]
     refused = {r["text"]: check_typed(r["kind"], r["text"], r["lang"]) for r in typed}
-    refused = {t: v for t, v in refused.items() if v is not None}
-    assert set(refused) == DESCRIPTIONS and all(v.category == "shape" for v in refused.values())
+    assert {t: v for t, v in refused.items() if v is not None} == {}  # descriptions too ("a shy little ghost who...")
     assert len(typed) >= 190
 
 
 def test_the_shape_messages_in_both_languages():
     v = check_shape("power", "从坟里爬出来吃小孩")
-    assert v.category == "shape" and v.term == "" and "9" in v.reason
+    assert v.category == "shape" and v.term == "小孩" and "9" in v.reason  # a description that names children
     assert kind_message(v, "zh", "喷火", kind="power") == "请用几个简单的字说出你想要的超能力，比如「喷火」。"
     assert kind_message(v, "en", "fire breath", kind="power") == "Say the power in a few simple words, like “fire breath”."
     assert kind_message(v, "en", "fire breath") == "Say it in a few simple words, like “fire breath”."
@@ -330,3 +328,35 @@ def test_words_names_and_pinyin():
     assert check_shape("hero", "McDonald") is None and check_shape("hero", "Spider-Man") is None
     with pytest.raises(ValueError):
         check_shape("villain", "x")
+
+
+def test_descriptions_pass_unless_they_name_other_people():
+    assert check_shape("power", "turn into a giant friendly whale") is None           # longer than a name
+    assert check_shape("power", "能变成大巨人保护整个城市不被怪兽破坏") is None
+    assert check_shape("power", "makes all the kids in my class follow me").term == "my class"
+    assert check_shape("power", "能让全班同学都听我的话").term == "全班"
+    assert check_shape("hero", "a little girl who can talk to cats") is None          # the hero's own noun
+    assert check_shape("hero", "会和小猫说话的小女孩") is None
+    assert check_shape("hero", "a man who follows little girls home").term == "girls"
+    assert check_shape("style", "像熊妈妈讲的故事一样温柔") is None                      # a bear's mother
+    assert "in pinyin" in check_shape("power", "ting dong suo you xiao dong wu shuo hua").reason
+    assert "limit 24" in check_shape("power", "会" * 25).reason
+
+
+def test_allow_lines_with_a_gap_and_swear_words_hidden_by_symbols():
+    assert check_field("power", "shoots sleepy-time bubbles", "en") is None             # "shoot ~ bubbles"
+    assert check_field("power", "shoots the kids with bubbles", "en").category == "weapons"
+    assert check_text("Our team totally killed it at the race!", "en") is None
+    assert check_text("He killed it at the river.", "en").category == "violence"
+    assert banned_terms("what the f*** is that", "en") == ["f***"]
+    assert check_text("what the f***", "en").reason == "profanity: a blocked word with letters hidden by symbols (fuck)"
+    assert check_text("5 ** 2 = 25 and **bold** text", "en") is None
+
+
+def test_harm_told_without_a_harm_word_needs_its_victim():
+    assert check_text("英雄把小狗扔进井里。").category == "violence"
+    assert check_text("奥特曼把怪兽扔进了大海。") is None
+    assert check_text("He fell and never got up again.", "en").category == "violence"
+    assert check_text("The monster ran away and never came back again.", "en") is None
+    assert check_text("农村来的孩子都脏兮兮的。").category == "hate" and check_text("女孩子都很勇敢。") is None
+    assert check_field("power", "沙比", "zh").category == "hate" and check_text("大沙比小沙多。") is None  # typed only

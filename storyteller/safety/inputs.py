@@ -1,6 +1,7 @@
 """The input gate: typed dynasty, power, style and hero are checked before any model is called:
-first what they say (policy.check_field), then their shape (shape.py: a name or a few words a child
-knows, never a description). Presets from the catalog are the team's own words and pass unchecked."""
+first what they say (policy.check_field), then their shape (shape.py: a name, or a short description
+of the hero's own magic that names no other people, in words a child knows). Presets from the catalog
+are the team's own words and pass unchecked."""
 
 from __future__ import annotations
 

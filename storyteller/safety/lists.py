@@ -2,7 +2,8 @@
 
 Sources, all data: assets/safety/zh.txt and en.txt (the team's lists, by category),
 better-profanity's English word list (general profanity, less the innocent words in
-en_exclude.txt), allow.txt (innocent words that contain a blocked term), and the pinyin of every
+en_exclude.txt), allow.txt (innocent words that contain a blocked term; an English line may hold
+"~", up to three words that name no person: "{shoot|shoots} ~ bubbles"), and the pinyin of every
 Chinese term of two or more characters ("sha ren" and "sharen" for 杀人) unless it also spells a
 common innocent word (pinyin_skip.txt).
 """
@@ -150,6 +151,33 @@ class Matchers:
     allow_han: ahocorasick.Automaton
     allow_latin: ahocorasick.Automaton
     allow_glued: ahocorasick.Automaton
+    allow_gaps: re.Pattern | None  # allow.txt's lines with "~", on the Latin views
+
+
+GAP = "~"
+# "~" stands for up to three words, never a person ("shoot ~ bubbles" must not cover "shoot people bubbles")
+GAP_WORDS = (r"(?:(?!(?:him|her|them|me|you|us|people|person|everyone|everybody|someone|anyone|kids?|children|"
+             r"teachers?|boys?|girls?|bab(?:y|ies)|mom|dad|friends?) )[a-z]+ ){0,3}")
+
+
+def gap_pattern(line: str) -> str:
+    """An allow line with "~" as a regex on the padded Latin view: {a|b|} choices, "~" up to three
+    words (" (?:shoot|shoots) (?:...){0,3}(?:bubble|bubbles) ")."""
+    out, i = [], 0
+    line = " ".join(line.lower().split())
+    while i < len(line):
+        ch = line[i]
+        if ch == "{":
+            j = line.index("}", i)
+            out.append("(?:" + "|".join(re.escape(o) for o in line[i + 1:j].split("|")) + ")")
+            i = j + 1
+        elif ch == GAP:
+            out.append(GAP_WORDS)
+            i += 2 if line[i + 1:i + 2] == " " else 1
+        else:
+            out.append(re.escape(ch))
+            i += 1
+    return " " + "".join(out) + " "
 
 
 def _automaton(items: dict[str, object]) -> ahocorasick.Automaton:
@@ -177,13 +205,18 @@ def matchers(field: bool) -> Matchers:
         if target is latin and len(g := e.key.replace(" ", "")) >= GLUED_MIN:
             glued.setdefault(g, Entry(g, e.term, e.category, e.field_only, "spelt"))
     allow_han, allow_latin, allow_glued = {}, {}, {}
-    for phrase in read_lines(LIST_DIR / "allow.txt"):
+    lines = [s for raw in (LIST_DIR / "allow.txt").read_text(encoding="utf-8").splitlines()
+             if (s := raw.split("#", 1)[0].strip())]
+    gaps = [gap_pattern(x) for x in lines if GAP in x]
+    for phrase in (p for x in lines if GAP not in x for p in expand(x)):
         script, key = term_key(phrase)
         (allow_han if script == "han" else allow_latin)[key] = len(key)
         if script == "latin":
             allow_glued[key.replace(" ", "")] = len(key.replace(" ", ""))
+    # each gap line inside a lookahead, so overlapping phrases are all found
+    gap_re = re.compile("|".join(f"(?=({g}))" for g in gaps)) if gaps else None
     return Matchers(_automaton(han), _automaton(latin), _automaton(glued), _automaton(allow_han),
-                    _automaton(allow_latin), _automaton(allow_glued))
+                    _automaton(allow_latin), _automaton(allow_glued), gap_re)
 
 
 @lru_cache(maxsize=2)

@@ -1,5 +1,5 @@
-"""Pattern rules: personal data and instructions that try to break the request, and (from context.py)
-harm that only shows in context. Word lists cannot express these (any phone number, any street), so
+"""Pattern rules: personal data and instructions that try to break the request, and (from context.py
+and described.py) harm that only shows in context or is told without a harm word. Word lists cannot express these (any phone number, any street), so
 they are regular expressions, run on the normalised views (leetspeak read back, spaces and symbols
 inside words dropped).
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from storyteller.safety import context
+from storyteller.safety import context, described
 
 # name -> (category, pattern on the folded text)
 RAW: dict[str, tuple[str, re.Pattern]] = {
@@ -70,6 +70,13 @@ ANY_CASED: dict[str, tuple[str, re.Pattern]] = {
         r"(?:Street|Road|Avenue|Lane|Drive|Close|Court|Way|Crescent|Terrace|Gardens)\b")),
 }
 
+# on the source text with its case, fields only: a real school or class typed as a hero or a power
+CASED: dict[str, tuple[str, re.Pattern]] = {
+    "school or class": ("personal_data", re.compile(
+        r"\b(?:[A-Z][a-z]+\s+){1,3}(?:Primary|Elementary|Middle|Junior|Grammar|Infant|High)\s+School\b"
+        r"|\b(?:Class|Year|Grade|Form)\s*\d{1,2}[A-Za-z]?\b")),
+}
+
 # on the Latin view (" word word ") and the Han view (Han characters only)
 LATIN: dict[str, tuple[str, re.Pattern]] = {
     "own name or home": ("personal_data", re.compile(
@@ -91,6 +98,8 @@ LATIN: dict[str, tuple[str, re.Pattern]] = {
 }
 HAN: dict[str, tuple[str, re.Pattern]] = {
     "own name or home": ("personal_data", re.compile(r"我(?:的名字)?叫|我的名字是|我家住|我住在|我的(?:地址|电话|手机|学校)|微信号")),
+    "school and class": ("personal_data", re.compile(
+        r"(?:小学|中学|初中|幼儿园)[\u4e00-\u9fff]{0,6}?(?:[一二三四五六\d]年级|[一二三四五六七八九十\d]+班)")),
     "instruction to ignore the rules": ("injection", re.compile(
         r"(?:忽略|无视|忘记|忘掉|不要管|别管|跳过|绕过|不用遵守|不要遵守|违反)[\u4e00-\u9fff]{0,6}?"
         r"(?:规则|指令|指示|提示|要求|设定|限制|规定)|新指令|新的指令")),
@@ -190,10 +199,10 @@ def _tables(field: bool) -> tuple:
         return [item for table in tables for item in table.items()]
 
     glued = {n: (c, re.compile(p.pattern.replace(" ", " ?"), p.flags)) for n, (c, p) in ANY_LATIN.items()}
-    tables = (("latin", rules(context.LATIN, ANY_LATIN, *([LATIN] if field else []))),
-              ("han", rules(context.HAN, ANY_HAN, *([HAN] if field else []))),
-              ("raw", rules(context.RAW, ANY_RAW, *([RAW] if field else []))),
-              ("cased", rules(ANY_CASED)),
+    tables = (("latin", rules(context.LATIN, described.LATIN, ANY_LATIN, *([LATIN] if field else []))),
+              ("han", rules(context.HAN, described.HAN, ANY_HAN, *([HAN] if field else []))),
+              ("raw", rules(context.RAW, described.RAW, ANY_RAW, *([RAW] if field else []))),
+              ("cased", rules(ANY_CASED, *([CASED] if field else []))),
               ("glued", rules(glued)))
     return tuple((which, *_joined(table)) for which, table in tables)
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 import unicodedata
 
-from storyteller.safety import mixed, patterns
+from storyteller.safety import masked, mixed, patterns
 from storyteller.safety.lists import Entry, matchers
 from storyteller.safety.normalise import View, fold, han_view, latin
 
@@ -33,7 +33,8 @@ SEVERITY = ("self_harm", "sexual", "violence", "weapons", "drugs", "horror", "ha
             "personal_data", "injection")  # a text with several problems is reported by the first
 FIELD_KINDS = ("dynasty", "power", "style", "hero")
 HOW = {"pinyin": "the pinyin of a blocked term", "wordlist": "a word from the profanity list",
-       "mixed": "a blocked term typed half in pinyin", "spelt": "a blocked word spelt out letter by letter"}
+       "mixed": "a blocked term typed half in pinyin", "spelt": "a blocked word spelt out letter by letter",
+       "masked": "a blocked word with letters hidden by symbols"}
 
 
 class Verdict(BaseModel):
@@ -54,18 +55,22 @@ class Hit(NamedTuple):
     end: int
 
 
-def _allowed_spans(view: View, auto) -> list[tuple[int, int]]:
-    return [(end + 1 - length, end + 1) for end, length in auto.iter(view.text)]
+def _allowed_spans(view: View, auto, gaps=None) -> list[tuple[int, int]]:
+    spans = [(end + 1 - length, end + 1) for end, length in auto.iter(view.text)]
+    if gaps is not None:
+        for m in gaps.finditer(view.text):
+            spans.append((m.start(m.lastindex), m.end(m.lastindex)))
+    return spans
 
 
-def _scan(view: View, auto, allow) -> list[Hit]:
+def _scan(view: View, auto, allow, gaps=None) -> list[Hit]:
     hits, spans = [], None
     for end, entry in auto.iter(view.text):
         if entry is None:
             continue
         start = end + 1 - len(entry.key)
         if spans is None:
-            spans = _allowed_spans(view, allow)
+            spans = _allowed_spans(view, allow, gaps)
         if any(a <= start and end + 1 <= b for a, b in spans):
             continue
         if entry.key.startswith(" "):  # the padding spaces are not part of the word
@@ -83,10 +88,11 @@ def find(text: str, field: bool = False) -> tuple[list[Hit], list[tuple[str, str
     hits = _scan(han, m.han, m.allow_han)
     latins, spelt = latin(folded)
     for v in latins:
-        hits += _scan(v, m.latin, m.allow_latin)
+        hits += _scan(v, m.latin, m.allow_latin, m.allow_gaps)
     if spelt is not None:
         hits += _scan(spelt, m.glued, m.allow_glued)
     hits += [Hit(e, s, end) for e, s, end in mixed.find(folded, field)]
+    hits += [Hit(e, s, end) for e, s, end in masked.find(folded)]
     rules = patterns.find(folded.text, [v.text for v in latins], han.text, field=field,
                           cased=unicodedata.normalize("NFKC", text), glued=spelt.text if spelt else "")
     return hits, rules

@@ -1,6 +1,9 @@
-"""The shape of a typed value: a dynasty, hero, power or style is a name or a few words, never a
-description. Whole sentences slip past any word list ("x-ray eyes that see through everyone's
-clothes", 从坟里爬出来吃小孩), so a children's app takes typed values the shape of a name.
+"""The shape of a typed value: a dynasty, hero, power or style is a name, or a short description of
+the hero's own magic ("能和小猫说话", "turn into a giant friendly whale", 变成会飞的小火车) that names
+no other people. Descriptions that smuggle harm past the word lists need a victim ("x-ray eyes that
+see through everyone's clothes", 从坟里爬出来吃小孩, "the boy in my class who everyone hates"), so
+a description that names other people, or a child's class, school or home, is refused with a
+preset to try instead; one about monsters, animals, food, weather and things passes.
 
 Only for typed values: catalog presets and story sentences never come here.
 
@@ -13,6 +16,12 @@ Only for typed values: catalog presets and story sentences never come here.
   pyspellchecker's English dictionary, or pinyin. Names pass: capitalised words (not a CamelCase
   sentence glued into one word); in a power or a style not the first word, which phones capitalise
   by themselves, so slang cannot pass as a name.
+- Descriptions: longer than a name, up to DESCRIBE; every word known as above; no person other
+  than the hero (OTHERS: people, children, classmates, parents, 别人, 同学, 路人 ...; not "him" or
+  "them", which may be a panda) and no class, school or home of a real child (REAL_LIFE). A hero's
+  own noun is not counted (the words before "who"/"with"..., the Chinese after the last 的: "a
+  little girl who talks to cats", 会和小猫说话的小女孩). A description in pinyin is refused: these
+  checks read words, not syllables.
 """
 
 from __future__ import annotations
@@ -34,6 +43,22 @@ SHAPE = "shape"  # the Verdict category; kept apart from CATEGORIES, which are w
 # (characters, words) per field. The catalog's largest: dynasty 3 (南北朝) / 4 (Northern and Southern
 # Dynasties); power 6 (听懂动物说话) / 4 (making copies of yourself); style 2 / 2 (light-hearted); hero 3 / 2.
 LIMITS = {"dynasty": (6, 6), "hero": (8, 5), "power": (8, 5), "style": (8, 4)}
+# a description's limit, (characters, words): about twice a name's, and one clause more
+DESCRIBE = {"dynasty": (16, 10), "hero": (16, 10), "power": (24, 14), "style": (24, 14)}
+ANIMAL_PARENT = "(?<![熊猫狗鸡鸭鸟兔猪牛羊马龙鱼虎狮象猴])"  # 熊妈妈 is a bear
+OTHERS = re.compile(
+    r"\b(?:people|persons?|everyone|everybody|someone|somebody|anyone|anybody|kids?|child|children|boys?"
+    r"|girls?|bab(?:y|ies)|toddlers?|classmates?|students?|pupils?|teachers?|mom|mum|mommy|mummy|mother|dad|daddy"
+    r"|father|parents?|brothers?|sisters?|grandma|grandpa|grandmother|grandfather|granny|neighbou?rs?|strangers?"
+    r"|races?|villagers|crowds?|adults?|grown-?ups?)\b"
+    r"|别人|大家|人们|人家|有人|所有人|每个人|任何人|其他人|别的人|路人|陌生人|普通人|这些人|那些人|某些人|有些人|一些人"
+    r"|(?:讨厌|不喜欢|恨)的人|小朋友|小孩|孩子|婴儿|同学|老师|校长|爷爷|奶奶|外公|外婆|姥姥|姥爷|叔叔|阿姨|邻居|警察"
+    r"|男孩|女孩|男生|女生|女人|男人|老人|村民|百姓|家人|学生|全班|全校|同桌|残疾人|盲人|穷人|成人|大人|外国人|外地人"
+    r"|" + ANIMAL_PARENT + r"(?:妈妈|爸爸|宝宝|哥哥|姐姐|弟弟|妹妹)")
+REAL_LIFE = re.compile(
+    r"\b(?:my|our) (?:class|school|house|home|street|building|teacher)\b|next door|in real life"
+    r"|我家|我们家|我们班|我们学校|我的学校|班上|班里|楼下|隔壁|小区|现实中")
+HEAD_END = re.compile(r"\b(?:who|whom|whose|who's|that|which|with|from|in|at|and)\b")
 NAMES_ANYWHERE = ("dynasty", "hero")  # fields that are names: a capitalised first word is a name too
 PINYIN_WORD = 4  # syllables in the longest pinyin word a name needs (zhugeliang)
 NAME_LETTERS, NAME_CAPITALS = 16, 3  # the longest name word, and its capitals (McDonald, ZhuGeLiang)
@@ -109,9 +134,23 @@ def known(word: str, kind: str, first: bool) -> bool:
     return name and (kind in NAMES_ANYWHERE or not first)
 
 
+def others(kind: str, value: str) -> str | None:
+    """The first person other than the hero, or class, school or home, that a description names."""
+    text = unicodedata.normalize("NFKC", value).lower()
+    if m := REAL_LIFE.search(text):
+        return m.group()
+    if kind == "hero":  # the hero's own noun: before "who"/"with"..., or (Chinese) after the last 的
+        cut = text.rfind("的")
+        end = HEAD_END.search(text)
+        text = text[:cut] if cut >= 0 else (text[end.start():] if end else "")
+    m = OTHERS.search(text)
+    return m.group() if m else None
+
+
 def check_shape(kind: str, value: str) -> Verdict | None:
-    """None when a typed `kind` value has the shape of a name; else a Verdict of category "shape"
-    (its reason for logs; its term, an unknown word, for tests, never for the child)."""
+    """None when a typed `kind` value has the shape of a name, or of a description of the hero's own
+    magic; else a Verdict of category "shape" (its reason for logs; its term, an unknown word, for
+    tests, never for the child)."""
     if kind not in LIMITS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {tuple(LIMITS)}")
     if not value or not value.strip():
@@ -120,10 +159,15 @@ def check_shape(kind: str, value: str) -> Verdict | None:
     cjk, words = measure(value)
     total, pinyin = size(value)
     fits = total <= cjk_limit if cjk else (total <= word_limit or (pinyin is not None and pinyin <= cjk_limit))
+    unit = "characters and words" if cjk else "words"
     if not fits:
-        unit = f"characters and words (limit {cjk_limit})" if cjk else f"words (limit {word_limit})"
-        return Verdict(category=SHAPE, reason=f"shape: a {kind} of {total} {unit}", term="")
+        limit = DESCRIBE[kind][0 if cjk else 1]
+        if total > limit or (not cjk and pinyin is not None):
+            why = "in pinyin" if total <= limit else f"(limit {limit})"
+            return Verdict(category=SHAPE, reason=f"shape: a {kind} of {total} {unit} {why}", term="")
     for i, word in enumerate(words):
         if not known(word, kind, first=i == 0):
             return Verdict(category=SHAPE, reason=f"shape: a {kind} with a word a child would not know", term=word)
+    if not fits and (who := others(kind, value)):
+        return Verdict(category=SHAPE, reason=f"shape: a {kind} of {total} {unit} about other people", term=who)
     return None
