@@ -220,6 +220,8 @@ TinyStories' GPT-Eval adapted) scores each 1–10 and says whether they would re
 6-year-old tonight; `storyteller reading score` then joins the scores with the key. Model stories
 answer fixed requests, a fifth of them with dynasties or powers the corpus never has; team stories
 are held-out stories the model never saw. Targets: read tonight ≥ 80%, grammar and consistency ≥ 7.
+Readings of one model differ by reader and by request set (the same weights scored 77% and 47%
+read tonight in zh on two packs), so weights are compared on one pack, read side by side.
 
 {readings}
 
