@@ -127,6 +127,16 @@ STAND_IN_HERO = {"zh": "阿福", "en": "A-Fu"}
 _HANZI = re.compile(r"[\u3400-\u9fff]")
 
 
+def stand_in_fact(hero: str, dynasty: str, lang: str) -> str:
+    """A true line for a hero without a catalog fact (typed, a stand-in, or a fact kept for older
+    children): where they come from. A story's fact slot then never leaves "I read about you!" hanging."""
+    if lang == "en":
+        era = dynasty if re.search(r"(Dynasties|Kingdoms|period|age|era)$", dynasty, re.I) else f"{dynasty} dynasty"
+        return f"{hero} came from the {era}, long, long ago."
+    era = dynasty + "朝" if len(dynasty) == 1 else dynasty if dynasty.endswith(("朝", "代", "期")) else dynasty + "时期"
+    return f"{hero}来自很久很久以前的{era}。"
+
+
 def in_latin(name: str, kind: Literal["dynasty", "person"]) -> str:
     """A typed Chinese name as an English story writes it, in pinyin: 周 -> Zhou, 北魏 -> Beiwei,
     曹冲 -> Cao Chong (a person: surname, then given name). Names without hanzi come back as typed."""

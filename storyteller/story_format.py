@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from storyteller.catalog import STAND_IN_HERO, get_catalog, in_latin
+from storyteller.catalog import STAND_IN_HERO, get_catalog, in_latin, stand_in_fact
 from storyteller.corpus import Story
 from storyteller.prompts import StoryRequest
 from storyteller.story_cast import CAST_SLOTS, IN_HEADER
@@ -75,11 +75,12 @@ def hero_name(req: StoryRequest) -> str:
 def slot_values(req: StoryRequest) -> dict[str, str | None]:
     """What each slot becomes for this request, in the request's language."""
     cat, lang = get_catalog(), req.lang
+    dynasty, hero = dynasty_name(req.dynasty, lang), hero_name(req)
     return {
-        "dynasty": dynasty_name(req.dynasty, lang),
-        "hero": hero_name(req),
+        "dynasty": dynasty,
+        "hero": hero,
         "power": cat.translate("power", req.power, lang),
-        "fact": req.hero_fact(),
+        "fact": req.hero_fact() or stand_in_fact(hero, dynasty, lang),
     }
 
 
@@ -114,9 +115,8 @@ class SlotFiller:
     """Turns streamed model text with slot tokens into the story to show.
 
     `feed` returns what is safe to show now: a chunk ending in a partial slot token ("<|he")
-    is held back until the token completes. Without a fact (a typed hero), the sentence being
-    written is held back until it ends, so a sentence that leads into the fact slot is dropped
-    whole instead of dangling ("他说：“" with nothing after it).
+    is held back until the token completes. Every request has a fact (a hero without one gets a
+    true line about where they come from), so nothing a fact slot leads into is left dangling.
     """
 
     def __init__(self, req: StoryRequest, cast: Mapping[str, str] | None = None):
@@ -124,7 +124,6 @@ class SlotFiller:
         self._capitalise = req.lang == "en"
         self._shown_tail = ""  # the last shown characters: does a slot start a sentence?
         self._pending = ""  # text not shown yet
-        self._skip_closers = ""  # what to strip from the start of the text after a dropped fact
         self.ended = False
 
     def feed(self, chunk: str) -> str:
@@ -154,14 +153,7 @@ class SlotFiller:
             token = text[i : j + 2]
             out.append(text[:i])
             text = text[j + 2 :]
-            if token == FACT and self.values["fact"] is None:
-                before = "".join(out)
-                kept = self._drop_open_sentence(before)
-                dropped = before[len(kept) :]
-                out = [kept]  # a closing quote is dropped only if its opening quote was
-                quoted = any(q in dropped for q in _OPENERS) or '"' in dropped
-                self._skip_closers = _CLOSERS + " " if quoted else " "
-            elif token in SLOTS:
+            if token in SLOTS:
                 value = self.values[SLOTS[token]] or ""
                 out.append(value)
                 if token == DYNASTY and value.endswith("朝") and text[:1] == "朝":
@@ -178,21 +170,9 @@ class SlotFiller:
             if i >= 0 and (text[i:] == "<" or text[i:].startswith("<|")):
                 text, keep = text[:i], text[i:]
         shown = "".join(out) + text
-        if self._skip_closers:
-            stripped = shown.lstrip(self._skip_closers)
-            if stripped or final:
-                shown, self._skip_closers = stripped, ""
-        if self.values["fact"] is None and not final:
-            cut = _sentence_cut(shown)
-            shown, keep = shown[:cut], shown[cut:] + keep
         self._pending = keep
         self._shown_tail = (self._shown_tail + shown)[-8:]
         return shown
-
-    @staticmethod
-    def _drop_open_sentence(text: str) -> str:
-        """Cut the unfinished sentence at the end of `text` (the lead-in to a missing fact)."""
-        return text[: _sentence_cut(text)]
 
 
 _PRONOUN_SLOTS = ("ta", "he", "his", "him")
@@ -204,14 +184,6 @@ def _starts_sentence(before: str) -> bool:
     if not b or b[-1] in ".!?\n“":
         return True
     return b[-1] == '"' and (len(b) == 1 or b[-2] in " :\n")  # an opening quote; '"Yes," he said' closes one
-
-
-def _sentence_cut(text: str) -> int:
-    """Where the last finished sentence of `text` ends (after its closing quotes and spaces)."""
-    cut = max(text.rfind(c) for c in _SENTENCE_END) + 1
-    while 0 < cut < len(text) and text[cut] in _CLOSERS + " ":
-        cut += 1
-    return cut
 
 
 def to_slots(story: str, lang: str, dynasty: str, hero: str, power: str, fact: str,

@@ -51,17 +51,20 @@ def test_fact_slot_uses_catalog_fact():
     assert text == "李白笑着说：“" + req().hero_fact() + "”"
 
 
-def test_typed_hero_gets_typed_name_and_no_dangling_fact_sentence():
+def test_a_hero_without_a_fact_gets_a_true_line_about_where_they_come_from():
+    """A typed hero (or a stand-in) has no catalog fact: the fact slot says where they come from, so a
+    child's "我读过！" or "It was true." is never left hanging."""
     r = req(hero="小明")
     assert r.hero_fact() is None
-    out = fill(r, [f"{HERO}飞起来了。", "大家都知道，", FACT, f"{HERO}笑了。"])
-    assert out == "小明飞起来了。小明笑了。"
-    quoted = fill(r, [f"{HERO}说：“{FACT}”", "然后回家了。"])
-    assert quoted == "然后回家了。"
-    kept_quote = fill(r, ["她说：“我读过！", FACT, "”\n好。"])
-    assert kept_quote == "她说：“我读过！”\n好。"
+    line = "小明来自很久很久以前的唐朝。"
+    assert fill(r, [f"{HERO}飞起来了。", "大家都知道，", FACT, f"{HERO}笑了。"]) == f"小明飞起来了。大家都知道，{line}小明笑了。"
+    assert fill(r, ["她说：“我读过！", FACT, "”\n好。"]) == f"她说：“我读过！{line}”\n好。"
     en = fill(req(lang="en", hero="Sam"), [f"{HERO} had an idea. ", FACT, " He smiled."])
-    assert en == "Sam had an idea. He smiled."
+    assert en == "Sam had an idea. Sam came from the Tang dynasty, long, long ago. He smiled."
+    assert fill(req(dynasty="周"), ["“我在书上读过！", FACT, "”"]) == "“我在书上读过！阿福来自很久很久以前的周朝。”"
+    assert fill(req(dynasty="三国", hero="小乔"), [FACT]) == "小乔来自很久很久以前的三国时期。"
+    assert fill(req(lang="en", dynasty="Three Kingdoms", hero="Xiao Qiao"), [FACT]) == (
+        "Xiao Qiao came from the Three Kingdoms, long, long ago.")
 
 
 def test_unknown_dynasty_loses_suffix_and_nan_bei_chao_not_doubled():
