@@ -30,6 +30,7 @@ AUTO = "auto"
 RATES = {"normal": 150, "bedtime": 110}
 LABELS = i18n.table("read")  # {lang: {name: words}}, from strings/<lang>.toml
 CHUNK_S = 0.5  # seconds of sound handed to the player per frame (see AudioFrames)
+AHEAD_S = 1.5  # while the text streams, the player is kept this far ahead of the voice, no further
 LEAD_S, LEAD_RATE = 0.2, 22050  # the silence that opens the player's stream (AudioFrames.lead_in)
 
 
@@ -43,19 +44,29 @@ class AudioFrames:
     would wait in silence. Chunks of half a second keep the encoder's backlog short, and keep the
     playlist's segments short, so the browser looks for new ones often."""
 
-    def __init__(self, lang: str, voice: str | None, rate: int):
+    def __init__(self, lang: str, voice: str | None, rate: int, clock: Callable[[], float] = time.monotonic):
         self.reader = ReadAloud(lang, None if voice in (None, "", AUTO) else voice, int(rate), speaker=get_speaker())
         self.fed = self.sent = 0
         self.pcm = bytearray()  # made, not yet handed to the player
         self.params: wave._wave_params | None = None
+        self.clock, self.started = clock, None  # when the first chunk went to the player
 
     def feed(self, text: str) -> str | None:
-        """Give the reader the new text; the next chunk of audio for the player, if any is ready."""
+        """Give the reader the new text; the next chunk of audio for the player, if one is ready and
+        due. Each chunk costs the text frame that carries it (Gradio encodes it before it asks for
+        the next frame), so while the text streams the player gets only what keeps it AHEAD_S ahead
+        of the voice; the rest follows once the text is done (`finish`)."""
         if len(text) > self.fed:
             self.reader.feed(text[self.fed:])
             self.fed = len(text)
         self._take(self.reader.ready())
-        return self.chunk()
+        return self.chunk() if self.due() else None
+
+    def due(self) -> bool:
+        """Whether the player needs more sound now to stay AHEAD_S ahead of what it has played."""
+        if self.started is None:
+            return True
+        return self.sent * CHUNK_S - (self.clock() - self.started) < AHEAD_S
 
     def _take(self, clips: list[Clip]) -> None:
         for clip in clips:
@@ -85,6 +96,8 @@ class AudioFrames:
         data, self.pcm = bytes(self.pcm[:size]), self.pcm[size:]
         path = self.reader.out_dir / f"chunk-{self.reader.run_id}-{self.sent:04d}.wav"
         self.sent += 1
+        if self.started is None:
+            self.started = self.clock()
         with wave.open(str(path), "wb") as w:
             w.setparams(p)
             w.writeframes(data)
@@ -108,15 +121,17 @@ def speak_frames(frames: Iterator[tuple[str, str]], lang: str, voice: str | None
     """(text, status, audio chunk, file) frames: the story and its voice, together.
 
     Speech never holds up the text: sentences go to the reader's worker thread, and a frame takes
-    only the audio that is ready. The first frame clears the last story's player and download
-    (and opens the new stream with a lead-in). Frames without new audio skip the player (a None
-    would open an empty media stream). Once
-    `stopped()` (Stop), sentences not yet spoken are dropped and the last frame clears the player
+    only the audio that is ready, and while the text streams, only what keeps the player a little
+    ahead of the voice (`AudioFrames.due`). The first frame clears the last story's player and
+    download (and opens the new stream with a lead-in). Frames without new audio skip the player
+    (a None would open an empty media stream). Once `stopped()` (Stop), sentences not yet spoken are dropped and the last frame clears the player
     and offers what was sent to it as one WAV. A file in a frame lasts until the next frame is asked
     for: its folder goes when the story's frames end."""
     audio = AudioFrames(lang, voice, rate)
     last, warned = ("", ""), False
-    # The first frame replaces the last story's player: with a lead-in when the voice is ready, else empty.
+    # The first frame replaces the last story's player: with a lead-in when the voice is ready, else
+    # empty. (It starts the player's encoder before the first words, which costs them about 0.2 s on a
+    # busy two-core machine, and brings the first audio that much sooner.)
     player = audio.lead_in() if getattr(audio.reader.speaker, "ready", False) else gr.update(value=None)
     try:
         for text, status in frames:

@@ -49,7 +49,7 @@ def test_audio_streams_while_the_text_grows(engine):
     frames, seconds = [f for f, _ in taken], [s for _, s in taken]
     final_text = frames[-1][0]
     assert final_text == STORY
-    with_audio = [i for i, f in enumerate(frames) if isinstance(f[2], str) and f[0]]  # not the lead-in
+    with_audio = [i for i, f in enumerate(frames) if isinstance(f[2], str) and "/lead-" not in f[2]]
     assert len(with_audio) >= 3
     first = frames[with_audio[0]]
     assert len(first[0]) < len(final_text) / 2  # the first sentence is heard long before the end
@@ -164,3 +164,22 @@ def test_browser_player_appears_while_text_still_grows(app):
                 time.sleep(0.1)
         assert clip_link.count() == 0 and page.locator("#story-audio audio").count() == 0
         browser.close()
+
+
+def test_while_the_text_streams_the_player_is_kept_only_a_little_ahead(settings_env):
+    """Each chunk costs the text frame that carries it, so during the text the player gets only what
+    keeps it AHEAD_S ahead of the voice (a clock stands in for time); the rest follows at the end."""
+    now = [100.0]
+    audio = readaloud.AudioFrames("zh", None, 150, clock=lambda: now[0])
+    try:
+        audio.params = wave._wave_params(1, 2, 22050, 0, "NONE", "not compressed")
+        audio.pcm += b"\x00\x00" * 22050 * 10  # ten seconds made at once
+        sent = [audio.chunk() if audio.due() else None for _ in range(20)]
+        ahead = int(readaloud.AHEAD_S / readaloud.CHUNK_S)
+        assert sum(p is not None for p in sent) == ahead  # no further ahead than AHEAD_S
+        now[0] += 1.0  # a second of the voice has played
+        assert audio.due() and audio.chunk()
+        assert len(audio.pcm) == 22050 * 2 * (10 - (ahead + 1) * readaloud.CHUNK_S)  # nothing was lost
+    finally:
+        audio.reader.close()
+
