@@ -54,8 +54,9 @@ class Generation:
         self.max_tokens, self.lang = max_tokens, lang
         self.cancel = threading.Event()
         self.prompt_tokens = self.count(engine.build_input(loaded, prompt)[0])
-        self.completion_tokens = 0
+        self.completion_tokens = 0  # sent to the client
         self.finish_reason: str | None = None
+        self._guard = OutputGuard(lang)
 
     def ids(self, text: str) -> list[int]:
         """The model's token ids for `text`: the fast tokenizer's own encoder where there is one (the same
@@ -72,25 +73,46 @@ class Generation:
     def _cut(self, piece: str, left: int) -> str:
         return self.loaded.tokenizer.decode(self.ids(piece)[:left], skip_special_tokens=True)
 
-    def chunks(self) -> Iterator[str]:
-        guard = OutputGuard(self.lang)
+    def produce(self) -> Iterator[tuple[str, int]]:
+        """The engine's pieces with their token counts, capped at max_tokens; not yet checked (`allow`)."""
+        produced, reason = 0, None
         for piece in self.engine.stream(self.prompt, self.cancel):
             n = self.count(piece)
-            if self.max_tokens is not None and self.completion_tokens + n >= self.max_tokens:
-                left = self.max_tokens - self.completion_tokens
-                piece = piece if n <= left else self._cut(piece, left)
-                self.finish_reason = "length"
-            if not guard.allows(piece):
-                self.finish_reason = "content_filter"
+            if self.max_tokens is not None and produced + n >= self.max_tokens:
+                left = self.max_tokens - produced
+                piece, n = (piece, n) if n <= left else (self._cut(piece, left), left)
+                reason = "length"
+            produced += n
+            if piece or n:  # a cut that ends inside a character decodes to "": its tokens still count
+                yield piece, n
+            if reason or self.cancel.is_set():
+                break
+        else:
+            context = self.loaded.max_positions
+            full = context is not None and self.prompt_tokens + produced >= context - 1
+            reason = "length" if full else "stop"
+        if self.finish_reason is None:  # a content_filter set meanwhile stays
+            self.finish_reason = reason
+
+    def allow(self, piece: str, n: int) -> bool:
+        """Check a produced piece before it is sent: False stops the generation (content_filter), and
+        the piece and everything after it are never sent nor counted."""
+        if self.finish_reason == "content_filter":
+            return False
+        if not self._guard.allows(piece):
+            self.finish_reason = "content_filter"
+            self.cancel.set()
+            return False
+        self.completion_tokens += n
+        return True
+
+    def chunks(self) -> Iterator[str]:
+        """The checked text, piece by piece (produce, then allow, in one thread)."""
+        for piece, n in self.produce():
+            if not self.allow(piece, n):
                 return
-            self.completion_tokens += min(n, self.max_tokens - self.completion_tokens) if self.max_tokens else n
             if piece:
                 yield piece
-            if self.finish_reason or self.cancel.is_set():
-                return
-        context = self.loaded.max_positions
-        full = context is not None and self.prompt_tokens + self.completion_tokens >= context - 1
-        self.finish_reason = "length" if full else "stop"
 
     def usage(self) -> dict:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
@@ -106,8 +128,10 @@ _END = object()
 
 
 async def in_thread(gen: Generation) -> AsyncIterator[str]:
-    """`gen.chunks()` run in a thread of its own, each chunk handed to the event loop as it comes.
-    Leaving early (the client went away) tells the engine to stop."""
+    """`gen.chunks()` run in a thread of its own (checked there: a check on the event loop would
+    fight the engine for the GIL), each chunk handed to the event loop as it comes; chunks that
+    queued up while the client was being written to go out as one. Leaving early (the client went
+    away) tells the engine to stop."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
 
@@ -130,9 +154,22 @@ async def in_thread(gen: Generation) -> AsyncIterator[str]:
 
     threading.Thread(target=work, name="api-generate", daemon=True).start()
     try:
-        while (item := await queue.get()) is not _END:
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item
+        done = False
+        while not done:
+            items = [await queue.get()]
+            while not queue.empty():
+                items.append(queue.get_nowait())
+            text = []
+            for item in items:
+                if item is _END:
+                    done = True
+                    break
+                if isinstance(item, _Failed):
+                    if joined := "".join(text):
+                        yield joined
+                    raise item.error
+                text.append(item)
+            if joined := "".join(text):
+                yield joined
     finally:
         gen.cancel.set()

@@ -219,3 +219,34 @@ def test_moderations_are_answered_by_the_safety_policy(client):
     assert client.moderations.create(input="The hero wanted to kill the monster.").results[0].flagged
     with pytest.raises(openai.BadRequestError):
         client.moderations.create(input=[])
+
+
+def test_the_stream_sends_only_what_passed_the_check_and_counts_what_it_sent(api_env):
+    """Through `in_thread` (what the HTTP stream reads): the same text as `chunks()` (pieces that
+    queued up may go out as one), nothing from the blocked piece on, and usage counts what was sent."""
+    import asyncio
+
+    from transformers import AutoTokenizer
+
+    from storyteller.api.stream import in_thread
+    from storyteller.engines.base import GenerationParams, Prompt
+
+    tok = AutoTokenizer.from_pretrained(api_env / "models" / "tiny")
+
+    def gen(text):
+        return Generation(_Scripted(text, chunk=3), _Loaded(tok), Prompt(messages=[], text="x",
+                                                                         params=GenerationParams()), None, "en")
+
+    async def read(g):
+        return [t async for t in in_thread(g)]
+
+    def tokens(g, text):  # the engine's pieces are 3 characters: usage counts each piece sent
+        return sum(g.count(text[i:i + 3]) for i in range(0, len(text), 3))
+
+    blocked = gen("The hero smiled. Then he wanted to kill the monster. The end.")
+    sent = "".join(asyncio.run(read(blocked)))
+    assert blocked.finish_reason == "content_filter" and sent.startswith("The hero smiled.") and "kill" not in sent
+    assert len(sent) % 3 == 0 and blocked.completion_tokens == tokens(blocked, sent)
+    clean = gen("The hero smiled and they all had tea.")
+    assert "".join(asyncio.run(read(clean))) == "The hero smiled and they all had tea."
+    assert clean.finish_reason == "stop" and clean.completion_tokens == tokens(clean, "The hero smiled and they all had tea.")
