@@ -2,7 +2,7 @@
 
     storyteller reading pack --model models/storyteller-tiny --out var/reading/2026-11-30
     (a reader scores pack.md into scores.csv, seeing only pack.md and the rubric)
-    storyteller reading score var/reading/2026-11-30 --reader "helper session"
+    storyteller reading score var/reading/2026-11-30 --reader "Grandma"
 
 `pack` writes pack.md (numbered stories with their requests, nothing about who wrote them),
 rubric.md, an empty scores.csv, and the key in key/key.json, which the reader never sees.
