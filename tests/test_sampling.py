@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 from transformers import AutoTokenizer
 
 from storyteller.engines.sampling import KeepScript, NoLoops, StoryEnd, other_script, token_shapes
-from storyteller.story_format import DYNASTY, END, POWER
+from storyteller.story_format import DYNASTY, END, POWER, power_tokens
 from storyteller.paths import DEFAULT_MODEL_DIR
 from tests.fakes.tiny_model import build_tiny_model
 
@@ -107,12 +108,20 @@ def test_only_the_requested_catalog_power_may_be_named(power_tok):
     tok = power_tok
     ice, fly, slot = tok.convert_tokens_to_ids(["冰冻", "飞行", POWER])
     en_ice = tok.convert_tokens_to_ids("freezing")
-    ids = torch.tensor([ids_of(tok, "<|zh|>唐|李白|冰冻|轻松<|story|>李白")])
+    ids = torch.tensor([ids_of(tok, "<|zh|>唐|李白|冰冻|轻松<|story|>李白他会飞他会飞他会飞他会")])  # the header's 冰冻 not recent
     scores = story_processors(True, 0.0, 1.0, 0, tokenizer=tok, lang="zh", power="冰冻")(ids, torch.zeros(1, len(tok)))
-    assert scores[0, ice] == 0 and scores[0, fly] == INF and scores[0, en_ice] == INF
+    assert scores[0, fly] == INF and scores[0, en_ice] == INF
     assert scores[0, slot] == INF  # the power has its own token: no generic slot
+    others = len(power_tokens(tok))  # the other power tokens and the slot, all banned
+    # Where the model would name a power, it names this one: every banned power's chance goes to it.
+    assert scores[0, ice] == pytest.approx(math.log(others + 1)) and scores[0, 0] == 0
     typed = story_processors(True, 0.0, 1.0, 0, tokenizer=tok, lang="zh", power="喷火")(ids, torch.zeros(1, len(tok)))
-    assert typed[0, slot] == 0 and typed[0, ice] == INF and typed[0, fly] == INF  # a typed power: the slot only
+    assert typed[0, ice] == INF and typed[0, fly] == INF  # a typed power: the slot only, with their chance
+    assert typed[0, slot] == pytest.approx(math.log(others + 1))
+    just_named = torch.tensor([ids[0].tolist() + [ice]])
+    again = story_processors(True, 0.0, 1.0, 0, tokenizer=tok, lang="zh", power="冰冻")(just_named,
+                                                                                        torch.zeros(1, len(tok)))
+    assert again[0, ice] == 0 and again[0, fly] == INF  # just written: nothing added, so no "冰冻冰冻"
 
 
 def test_a_story_may_end_only_once_its_own_power_token_was_written(power_tok):

@@ -200,13 +200,25 @@ class StoryEnd(LogitsProcessor):
 class OnlyPower(LogitsProcessor):
     """A model with power tokens names only the requested power: every other catalog power's token
     is banned, and so is the generic power slot when the request's power has its own token (a typed
-    power keeps the slot, which the SlotFiller fills)."""
+    power keeps the slot, which the SlotFiller fills). Where the model would name *a* power, it names
+    this one: the banned tokens' probability goes to `to` (the power's token, or the slot), unless
+    `to` was written in the last RECENT tokens ("flying!flying!"). Banning alone left "He had the
+    power of  with a grin" where the model wanted another power's word."""
 
-    def __init__(self, banned: list[int]):
+    RECENT = 8
+
+    def __init__(self, banned: list[int], to: int | None = None):
         self.banned = torch.tensor(banned, dtype=torch.long)
+        self.to = to
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        return scores.index_fill(-1, self.banned.to(scores.device), float("-inf"))
+        banned = self.banned.to(scores.device)
+        if self.to is not None:
+            merged = torch.logsumexp(torch.cat([scores[..., [self.to]], scores[..., banned]], dim=-1), dim=-1)
+            fresh = ~(input_ids[..., -self.RECENT:] == self.to).any(dim=-1)
+            scores = scores.clone()
+            scores[..., self.to] = torch.where(fresh, merged, scores[..., self.to])
+        return scores.index_fill(-1, banned, float("-inf"))
 
 
 def power_rule(tokenizer: Any, power: str | None) -> tuple[list[int], int | None]:
@@ -258,9 +270,10 @@ def story_processors(storyteller: bool, temperature: float, top_p: float, seed: 
         if lang == "en" and word_masks(tokenizer) is not None:
             processors.insert(1, WholeWords(*word_masks(tokenizer)))
         banned, own = power_rule(tokenizer, power)
+        named = own if own is not None else tokenizer.convert_tokens_to_ids(POWER)
         if banned:
-            processors.insert(0, OnlyPower(banned))
-        required = [tokenizer.convert_tokens_to_ids(DYNASTY), own if own is not None else tokenizer.convert_tokens_to_ids(POWER)]
+            processors.insert(0, OnlyPower(banned, named))
+        required = [tokenizer.convert_tokens_to_ids(DYNASTY), named]
         processors.append(StoryEnd(required,
                                    tokenizer.convert_tokens_to_ids(END), *token_shapes(tokenizer),
                                    start=story_start))
