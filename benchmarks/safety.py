@@ -28,17 +28,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from storyteller import corpus  # noqa: E402
-from storyteller.safety import check_field, check_text  # noqa: E402
+from storyteller.safety import check_field, check_text, learned  # noqa: E402
 from storyteller.safety.inputs import check_typed  # noqa: E402
 from storyteller.safety.shape import LIMITS, check_shape, measure, size, vocabulary  # noqa: E402
 from storyteller.tts.sentences import split_sentences  # noqa: E402
 
 INPUTS = ROOT / "tests" / "fixtures" / "safety_inputs.jsonl"
 SHAPES = ROOT / "tests" / "fixtures" / "safety_shapes.jsonl"
-# Written by a red-teamer who never saw the policy, and never used to tune it: what to expect on
-# phrasings nobody has written yet. Do not add its rows to the lists or the test corpus (once a set
-# has been learnt from, its rows join the test corpus and a freshly written set replaces it).
-HELD_OUT = ROOT / "tests" / "fixtures" / "safety_heldout.jsonl"
+# Written by red-teamers who never saw the policy: what to expect on phrasings nobody has written yet.
+# Never learnt from (assets/safety/learned_rows.jsonl drops any row they share). Set 3 was read to
+# fix the lists by kind of miss (2026-11-30); set 4 was written after that and read by nobody.
+HELD_OUT = {"set 3": ROOT / "tests" / "fixtures" / "safety_heldout.jsonl",
+            "set 4": ROOT / "tests" / "fixtures" / "safety_heldout4.jsonl"}
 BUDGET_MS = 1.0
 
 
@@ -69,19 +70,33 @@ def test_corpus() -> None:
                 print(f"     false alarm: {r['kind']} {r['text']!r} -> {verdict(r).category}")
 
 
-def held_out() -> None:
-    rows = [json.loads(x) for x in HELD_OUT.read_text(encoding="utf-8").splitlines() if x.strip()]
-    gate = {r["text"]: (check_text(r["text"], r["lang"]) if r["kind"] == "sentence"
+def _gate(rows: list[dict]) -> dict[str, object]:
+    return {r["text"]: (check_text(r["text"], r["lang"]) if r["kind"] == "sentence"
                         else check_typed(r["kind"], r["text"], r["lang"])) for r in rows}
-    unsafe = [r for r in rows if r["expect"] == "block"]
-    innocent = [r for r in rows if r["expect"] == "allow"]
-    caught = sum(1 for r in unsafe if gate[r["text"]])
-    false = [r for r in innocent if gate[r["text"]]]
-    print(f"== held-out red-team set, never tuned on: {len(rows)} inputs (typed values through the whole gate)")
-    print(f"  unsafe blocked {caught}/{len(unsafe)} = {100 * caught / len(unsafe):.1f}%; innocent blocked "
-          f"{len(false)}/{len(innocent)} = {100 * len(false) / len(innocent):.1f}%")
-    by_cat = Counter(r["category"] for r in unsafe if not gate[r["text"]])
-    print(f"  missed by category: {dict(by_cat)}")
+
+
+def held_out() -> None:
+    print("== held-out red-team sets, never learnt from (typed values through the whole gate)")
+    for name, path in HELD_OUT.items():
+        rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        judge, learned.judge = learned.judge, lambda *a, **k: None  # the lists alone, for the side-by-side
+        try:
+            lists_only = _gate(rows)
+        finally:
+            learned.judge = judge
+        gate = _gate(rows)
+        unsafe = [r for r in rows if r["expect"] == "block"]
+        innocent = [r for r in rows if r["expect"] == "allow"]
+        for label, g in (("lists alone", lists_only), ("lists + learned check", gate)):
+            caught = sum(1 for r in unsafe if g[r["text"]])
+            false = sum(1 for r in innocent if g[r["text"]])
+            print(f"  {name} ({len(rows)} inputs), {label:22}: unsafe blocked {caught}/{len(unsafe)} = "
+                  f"{100 * caught / len(unsafe):.1f}%; innocent blocked {false}/{len(innocent)} = "
+                  f"{100 * false / len(innocent):.1f}%")
+        print(f"    missed by category: {dict(Counter(r['category'] for r in unsafe if not gate[r['text']]))}")
+        for r in innocent:
+            if gate[r["text"]]:
+                print(f"    innocent refused: {r['kind']} {r['text']!r} -> {gate[r['text']].reason}")
 
 
 def team_corpus() -> list[str]:

