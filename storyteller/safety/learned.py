@@ -94,7 +94,13 @@ def load(path: Path = MODEL_PATH) -> LearnedModel | None:
     if not path.exists():
         return None
     with gzip.open(path, "rt", encoding="utf-8") as f:
-        return LearnedModel.model_validate(json.load(f))
+        data = json.load(f)
+    # our own file, written by train.py: its ~250,000 weights are not validated one by one (seconds)
+    missing = set(LearnedModel.model_fields) - set(data) - {"trained_on"}
+    if missing:
+        raise ValueError(f"{path} is not a learned safety check (missing {sorted(missing)}); "
+                         "rebuild it with python -m storyteller.safety.train")
+    return LearnedModel.model_construct(**data)
 
 
 def sentences(text: str) -> list[str]:
