@@ -9,6 +9,7 @@ import logging
 
 from storyteller.catalog import get_catalog
 from storyteller.errors import SafetyError
+from storyteller.safety import learned
 from storyteller.safety.messages import kind_message, suggest
 from storyteller.safety.policy import Verdict, check_field
 from storyteller.safety.shape import check_shape, vocabulary
@@ -46,6 +47,8 @@ def guard_fields(values: dict[str, str | None], lang: str) -> None:
 
 
 def warm_up() -> None:
-    """Load the shape rule's vocabulary (about a second) before the first child types a word."""
+    """Load the shape rule's vocabulary and the learned check's weights (about a second each)
+    before the first child types a word or the first sentence is checked."""
     vocabulary()
     check_shape("power", "warm up")
+    learned.load()
