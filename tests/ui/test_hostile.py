@@ -46,6 +46,7 @@ CORE = {"model": {"zh": "请从列表里选一个模型", "en": "Please choose a
         "too_many": {"zh": "一次最多生成 {n} 个故事", "en": "one run makes at most {n}"},
         "length": {"zh": "长度请填一个数字", "en": "Length must be a number"},
         "name": {"zh": "请用几个简单的字", "en": "in a few simple words"},
+        "content": {"zh": "不适合放进小朋友的故事里", "en": "isn't right for a children's story"},
         "unreadable": {"zh": "读不出来", "en": "could not be read"},
         "too_big": {"zh": "MB 的上限", "en": "MB limit"}}
 
@@ -413,7 +414,8 @@ def test_model_output_goes_to_a_plain_text_box_and_errors_are_escaped(world, mon
 def test_markup_typed_into_the_story_fields_reaches_no_markdown(world, lang):
     out = list(story.tell_story(*MARKUP[:3], lang, 100, MARKUP[3], 0.8, story.TellSession(), visitor=page(lang=lang)))
     status = out[-1][1]
-    assert core_says(status, "name", lang) and no_remote_markup(status)  # markup is not the shape of a name
+    # refused for what it says (the learned check reads a link or a tag as no story's) or for its shape
+    assert (core_says(status, "content", lang) or core_says(status, "name", lang)) and no_remote_markup(status)
     out = list(story.tell_story("唐", "隐形", "轻松", lang, 100, MARKUP[3], 0.8, story.TellSession(),
                                 visitor=page(lang=lang)))
     status = out[-1][1]
