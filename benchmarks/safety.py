@@ -37,7 +37,7 @@ INPUTS = ROOT / "tests" / "fixtures" / "safety_inputs.jsonl"
 SHAPES = ROOT / "tests" / "fixtures" / "safety_shapes.jsonl"
 # Written by red-teamers who never saw the policy: what to expect on phrasings nobody has written yet.
 # Never learnt from (assets/safety/learned_rows.jsonl drops any row they share). Set 3 was read to
-# fix the lists by kind of miss (2026-11-30); set 4 was written after that and read by nobody.
+# fix the lists by kind of miss (2026-11-30); set 4 was written after that and never tuned on.
 HELD_OUT = {"set 3": ROOT / "tests" / "fixtures" / "safety_heldout.jsonl",
             "set 4": ROOT / "tests" / "fixtures" / "safety_heldout4.jsonl"}
 BUDGET_MS = 1.0
