@@ -25,6 +25,7 @@ from storyteller.api.body import read_json
 from storyteller.api.errors import APIError, from_core
 from storyteller.api.models import resolve
 from storyteller.api.stream import Generation, in_thread
+from storyteller.config import get_settings
 from storyteller.engines.base import TEMPERATURE, TOP_P, GenerationParams
 from storyteller.engines.registry import get_engine
 from storyteller.errors import StorytellerError
@@ -105,7 +106,8 @@ async def start(model: str, make_prompt, budget: int | None, owner: str | None =
         prompt = make_prompt(loaded.storyteller)
         lang = prompt.request.lang if prompt.request else asking.guess_lang(
             prompt.text or " ".join(m["content"] for m in prompt.messages))
-        return Generation(engine, loaded, prompt, budget, lang)
+        interval = get_settings().api.stream_interval_ms / 1000
+        return Generation(engine, loaded, prompt, budget, lang, interval)
 
     try:
         return await run_in_threadpool(setup)

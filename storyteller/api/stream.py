@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 
 from storyteller.engines.base import Prompt
@@ -49,9 +50,9 @@ class Generation:
     """The text of one request. `chunks()` runs in a worker thread; the counts and finish_reason
     are final once it returns."""
 
-    def __init__(self, engine, loaded, prompt: Prompt, max_tokens: int | None, lang: str):
+    def __init__(self, engine, loaded, prompt: Prompt, max_tokens: int | None, lang: str, interval: float = 0.0):
         self.engine, self.loaded, self.prompt = engine, loaded, prompt
-        self.max_tokens, self.lang = max_tokens, lang
+        self.max_tokens, self.lang, self.interval = max_tokens, lang, interval
         self.cancel = threading.Event()
         self.prompt_tokens = self.count(engine.build_input(loaded, prompt)[0])
         self.completion_tokens = 0  # sent to the client
@@ -107,12 +108,28 @@ class Generation:
         return True
 
     def chunks(self) -> Iterator[str]:
-        """The checked text, piece by piece (produce, then allow, in one thread)."""
+        """The checked text (produce, then allow, in one thread). The first piece goes at once; pieces
+        that come within `interval` seconds of the last one sent are held and go out together, with
+        one check and one event for several tokens (vLLM's stream interval): a check and an event for
+        each 3 ms token cost the stream a fifth of its speed on a small CPU. A group with a blocked
+        term is withheld whole."""
+        held, held_n, sent_at = [], 0, None
         for piece, n in self.produce():
-            if not self.allow(piece, n):
+            held.append(piece)
+            held_n += n
+            now = time.monotonic()
+            if sent_at is not None and now - sent_at < self.interval:
+                continue
+            text, held, sent_at = "".join(held), [], now
+            if not self.allow(text, held_n):
                 return
-            if piece:
-                yield piece
+            held_n = 0
+            if text:
+                yield text
+        if held:
+            text = "".join(held)
+            if self.allow(text, held_n) and text:
+                yield text
 
     def usage(self) -> dict:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,

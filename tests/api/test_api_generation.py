@@ -195,6 +195,32 @@ def test_output_guard_stops_before_blocked_words_reach_the_client(api_env):
     assert "".join(clean.chunks()) == "The hero smiled and they all had tea." and clean.finish_reason == "stop"
 
 
+def test_pieces_within_the_stream_interval_go_out_together_and_a_blocked_group_is_withheld_whole(api_env):
+    """The first piece goes at once; with an interval longer than the story, the rest is held and
+    checked as one group: sent whole when clean, withheld whole (earlier clean pieces included) when
+    it holds a blocked term. Usage counts what was sent."""
+    pytest.importorskip("storyteller.safety")
+    from transformers import AutoTokenizer
+
+    from storyteller.engines.base import GenerationParams, Prompt
+
+    tok = AutoTokenizer.from_pretrained(api_env / "models" / "tiny")
+
+    def gen(text, interval):
+        return Generation(_Scripted(text, chunk=3), _Loaded(tok), Prompt(messages=[], text="x",
+                                                                         params=GenerationParams()), None, "en", interval)
+
+    clean = gen("The hero smiled and they all had tea.", 3600)
+    assert list(clean.chunks()) == ["The", " hero smiled and they all had tea."]
+    assert clean.finish_reason == "stop" and clean.completion_tokens == sum(
+        clean.count(p) for p in ["The", " he", "ro ", "smi", "led", " an", "d t", "hey", " al", "l h", "ad ", "tea", "."])
+    blocked = gen("The hero smiled. Then he wanted to kill the monster. The end.", 3600)
+    assert list(blocked.chunks()) == ["The"] and blocked.finish_reason == "content_filter"
+    assert blocked.completion_tokens == blocked.count("The")
+    every = gen("The hero smiled and they all had tea.", 0)
+    assert len(list(every.chunks())) == 13  # no interval: each piece as it comes
+
+
 def test_plain_models_get_the_raw_prompt_and_chat_models_their_template(api_env, client):
     from tests.fakes.tiny_model import build_tiny_model
 
