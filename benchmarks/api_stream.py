@@ -48,20 +48,26 @@ class EngineAlone:
         self.engine.load()
         self.req = story_request(ASK[0]["content"])
 
-    def run(self, tokens: int, seed: int, count: int) -> tuple[float, float]:
-        """(first-token s, characters/s) for the first `count` characters of seed `seed`'s story."""
+    def run(self, tokens: int, seed: int) -> tuple[float, list[tuple[float, int]]]:
+        """(start, [(time, characters)] of each piece) of seed `seed`'s story."""
         from storyteller.engines.base import GenerationParams, Prompt
         from storyteller.prompts import build_messages
 
         prompt = Prompt(messages=build_messages(self.req), request=self.req,
                         params=GenerationParams(max_new_tokens=tokens + 8, seed=seed))
         t0 = time.perf_counter()
-        stamps = []
-        for chunk in self.engine.stream(prompt):
-            stamps.append((time.perf_counter(), len(chunk)))
-            if sum(n for _, n in stamps) >= count:
+        return t0, [(time.perf_counter(), len(chunk)) for chunk in self.engine.stream(prompt)]
+
+    @staticmethod
+    def over(t0: float, stamps: list[tuple[float, int]], count: int) -> tuple[float, float]:
+        """(first-token s, characters/s) over the first `count` characters."""
+        upto, total = [], 0
+        for stamp in stamps:
+            upto.append(stamp)
+            total += stamp[1]
+            if total >= count:
                 break
-        return stamps[0][0] - t0, rate(stamps)
+        return upto[0][0] - t0, rate(upto)
 
 
 def rate(stamps: list[tuple[float, int]]) -> float:
@@ -69,26 +75,98 @@ def rate(stamps: list[tuple[float, int]]) -> float:
     return sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0])
 
 
-def api_run(client, tokens: int, seed: int) -> tuple[float, float, int]:
-    """(first-token s, characters/s, characters) of one stream read with the SDK."""
+def api_run(client, tokens: int, seed: int) -> tuple[float, float, int, int]:
+    """(first-token s, characters/s, characters, tokens) of one stream read with the SDK."""
     t0 = time.perf_counter()
-    stamps = []
-    for c in client.chat.completions.create(model=MODEL, messages=ASK, max_tokens=tokens, seed=seed, stream=True):
+    stamps, used = [], 0
+    for c in client.chat.completions.create(model=MODEL, messages=ASK, max_tokens=tokens, seed=seed, stream=True,
+                                            stream_options={"include_usage": True}):
         if c.choices and c.choices[0].delta.content:
             stamps.append((time.perf_counter(), len(c.choices[0].delta.content)))
-    return stamps[0][0] - t0, rate(stamps), sum(n for _, n in stamps)
+        if c.usage:
+            used = c.usage.completion_tokens
+    return stamps[0][0] - t0, rate(stamps), sum(n for _, n in stamps), used
 
 
-def paired(client, alone: EngineAlone, tokens: int, runs: int) -> list[tuple[float, float, float, float, int]]:
-    """Each seed through the API, then at once through the engine alone over the same characters, so
-    that both runs of a pair see the machine in the same state: (api first, api rate, engine first,
-    engine rate, characters) for each seed."""
+def paired(client, alone: EngineAlone, tokens: int, runs: int) -> list[tuple[float, float, float, float, int, int]]:
+    """Each seed through the API and through the engine alone, one right after the other (which goes
+    first alternates), so that both runs of a pair see the machine in the same state; the engine is
+    timed over the characters the API delivered: (api first, api rate, engine first, engine rate,
+    characters, tokens) for each seed."""
     out = []
     for seed in range(runs):
-        a_first, a_rate, count = api_run(client, tokens, seed)
-        e_first, e_rate = alone.run(tokens, seed, count)
-        out.append((a_first, a_rate, e_first, e_rate, count))
+        if seed % 2:
+            engine = alone.run(tokens, seed)
+            a_first, a_rate, count, used = api_run(client, tokens, seed)
+        else:
+            a_first, a_rate, count, used = api_run(client, tokens, seed)
+            engine = alone.run(tokens, seed)
+        e_first, e_rate = alone.over(*engine, count)
+        out.append((a_first, a_rate, e_first, e_rate, count, used))
     return out
+
+
+def llama_cpp_runs(python: str, gguf: Path, prompt: str, tokens: int, runs: int) -> list[tuple[float, float]]:
+    """(first-token s, tokens/s) of `runs` streams from llama.cpp's OpenAI server (llama-cpp-python)
+    on one thread, as our engine runs a tiny model, with the end token banned so that each run writes
+    exactly `tokens` tokens. The prompt is the one our engine gives the model."""
+    import openai
+
+    from storyteller.engines.base import TEMPERATURE, TOP_P
+    from tests.api.conftest import free_port
+
+    port = free_port()
+    cmd = [python, "-m", "llama_cpp.server", "--model", str(gguf), "--n_threads", "1", "--n_threads_batch", "1",
+           "--n_ctx", "832", "--port", str(port), "--verbose", "False"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-bench", max_retries=0)
+    try:
+        t0 = time.monotonic()
+        while True:
+            try:
+                model_id = client.models.list().data[0].id
+                break
+            except openai.APIConnectionError:
+                if proc.poll() is not None or time.monotonic() - t0 > 120:
+                    raise SystemExit("llama.cpp's server did not start") from None
+                time.sleep(0.5)
+        out = []
+        for seed in range(-1, runs):  # the first run warms up and is not counted
+            t0 = time.perf_counter()
+            stamps = [time.perf_counter() for c in client.completions.create(
+                model=model_id, prompt=prompt, max_tokens=tokens, temperature=TEMPERATURE, top_p=TOP_P,
+                seed=max(seed, 0), logit_bias={"1": -100}, stream=True) if c.choices and c.choices[0].text]
+            if seed >= 0:
+                out.append((stamps[0] - t0, (tokens - 1) / (stamps[-1] - stamps[0])))
+        return out
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def llama_cpp_compare(args, model: Path, alone: EngineAlone, ours: list) -> None:
+    """Print llama.cpp's server beside ours, in tokens a second (ours: characters/s x tokens per character)."""
+    from storyteller.engines.base import GenerationParams, Prompt
+    from storyteller.prompts import build_messages
+
+    gguf = Path(tempfile.mkdtemp(prefix="gguf-")) / f"{model.name}.gguf"
+    conv = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gguf_convert.py"), str(args.llama_cpp),
+                           str(model), str(gguf)], capture_output=True, text=True)
+    if conv.returncode != 0:
+        print(f"llama.cpp's OpenAI server: not compared, the GGUF conversion failed: {conv.stderr.strip()[-300:]}")
+        return
+    loaded = alone.engine.load()
+    text, _ = alone.engine.build_input(loaded, Prompt(messages=build_messages(alone.req), request=alone.req,
+                                                      params=GenerationParams()))
+    runs = llama_cpp_runs(args.llama_python, gguf, text, args.tokens, args.runs)
+    med = statistics.median
+    l_tps, l_first = med(t for _, t in runs), med(f for f, _ in runs)
+    api_tps = med(p[1] * p[5] / p[4] for p in ours)
+    eng_tps = med(p[3] * p[5] / p[4] for p in ours)
+    print(f"llama.cpp's OpenAI server (llama-cpp-python, this model as GGUF f32, 1 thread; tokens/s, first token): "
+          f"{l_tps:.0f} tokens/s, {l_first * 1e3:.1f} ms; ours at the default interval: API {api_tps:.0f} tokens/s "
+          f"({api_tps / l_tps:.2f}x llama.cpp), engine alone {eng_tps:.0f} tokens/s ({eng_tps / l_tps:.2f}x). "
+          f"llama.cpp writes raw tokens; ours also fills the hero's name and keeps the story to its power and end.")
 
 
 async def many(base_url: str, n: int, tokens: int) -> tuple[int, list[float], float]:
@@ -149,6 +227,7 @@ def one_server(model: Path, args, interval_ms: float, alone: EngineAlone, concur
     try:
         client = openai.OpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
         wait_ready(client, proc)
+        time.sleep(3)  # the server's warm-up (safety lists, learned check) runs beside the first request
         pairs = paired(client, alone, args.tokens, args.runs)
         crowd = asyncio.run(many(base_url, args.streams, args.tokens)) if concurrent else None
     finally:
@@ -166,6 +245,8 @@ def main() -> None:
     ap.add_argument("--interval-ms", type=float, default=None,
                     help="the server's stream interval (default: the setting's default, beside 0: every token)")
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "storyteller-tiny")
+    ap.add_argument("--llama-python", help="a Python with llama-cpp-python[server] installed (see the docstring)")
+    ap.add_argument("--llama-cpp", type=Path, help="a llama.cpp source tree, for its GGUF converter")
     args = ap.parse_args()
     from storyteller.config import APISettings
 
@@ -179,12 +260,12 @@ def main() -> None:
           f"{os.cpu_count()} CPUs")
     print(f"{'stream interval':22}{'engine ch/s':>12}{'API ch/s':>10}{'ratio':>8}   {'engine 1st':>10}{'API 1st':>9}"
           f"{'overhead':>10}")
-    crowd = None
+    crowd = ours = None
     for interval in ([0.0, default] if default else [0.0]):
         pairs, c = one_server(model, args, interval, alone, concurrent=interval == default)
-        crowd = c or crowd
-        ratio = med(a / e for _, a, _, e, _ in pairs)
-        over = med(af - ef for af, _, ef, _, _ in pairs)
+        crowd, ours = c or crowd, pairs
+        ratio = med(p[1] / p[3] for p in pairs)
+        over = med(p[0] - p[2] for p in pairs)
         label = f"{interval:g} ms" + (" (every token)" if not interval else " (default)")
         print(f"{label:22}{med(p[3] for p in pairs):12.1f}{med(p[1] for p in pairs):10.1f}{ratio:7.2f}x   "
               f"{med(p[2] for p in pairs) * 1e3:8.1f}ms{med(p[0] for p in pairs) * 1e3:7.1f}ms{over * 1e3:+8.1f}ms")
@@ -194,8 +275,10 @@ def main() -> None:
     print(f"{args.streams} concurrent streams: {errors} errors, first token p50 {med(firsts) * 1e3:.0f} ms, "
           f"p95 {q[18] * 1e3:.0f} ms, all done in {wall:.1f} s (server max_concurrent={args.streams}); "
           f"load average now {os.getloadavg()[0]:.1f}")
-    print("llama.cpp's OpenAI server: not compared (llama-cpp-python has no wheel on the package registry; "
-          "its source build was still compiling after 850 s on the busy 2-core machine, see this docstring).")
+    if args.llama_python and args.llama_cpp:
+        llama_cpp_compare(args, model, alone, ours)
+    else:
+        print("llama.cpp's OpenAI server: not compared this run (give --llama-python and --llama-cpp).")
 
 
 if __name__ == "__main__":

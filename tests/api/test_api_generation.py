@@ -196,9 +196,10 @@ def test_output_guard_stops_before_blocked_words_reach_the_client(api_env):
 
 
 def test_pieces_within_the_stream_interval_go_out_together_and_a_blocked_group_is_withheld_whole(api_env):
-    """The first piece goes at once; with an interval longer than the story, the rest is held and
-    checked as one group: sent whole when clean, withheld whole (earlier clean pieces included) when
-    it holds a blocked term. Usage counts what was sent."""
+    """The first piece goes at once; with an interval longer than the story, the rest is held,
+    counted and checked as one group: sent whole when clean, withheld whole (earlier clean pieces
+    included) when it holds a blocked term. Usage counts what was sent; max_tokens still cuts inside
+    a group."""
     pytest.importorskip("storyteller.safety")
     from transformers import AutoTokenizer
 
@@ -212,13 +213,17 @@ def test_pieces_within_the_stream_interval_go_out_together_and_a_blocked_group_i
 
     clean = gen("The hero smiled and they all had tea.", 3600)
     assert list(clean.chunks()) == ["The", " hero smiled and they all had tea."]
-    assert clean.finish_reason == "stop" and clean.completion_tokens == sum(
-        clean.count(p) for p in ["The", " he", "ro ", "smi", "led", " an", "d t", "hey", " al", "l h", "ad ", "tea", "."])
+    assert clean.finish_reason == "stop"
+    assert clean.completion_tokens == clean.count("The") + clean.count(" hero smiled and they all had tea.")
     blocked = gen("The hero smiled. Then he wanted to kill the monster. The end.", 3600)
     assert list(blocked.chunks()) == ["The"] and blocked.finish_reason == "content_filter"
     assert blocked.completion_tokens == blocked.count("The")
     every = gen("The hero smiled and they all had tea.", 0)
     assert len(list(every.chunks())) == 13  # no interval: each piece as it comes
+    capped = Generation(_Scripted("The hero smiled and they all had tea.", chunk=3), _Loaded(tok),
+                        Prompt(messages=[], text="x", params=GenerationParams()), 10, "en", 3600)
+    assert "".join(capped.chunks()) == "The hero s" and capped.finish_reason == "length"
+    assert capped.completion_tokens == 10  # the tiny test tokenizer: one token per character
 
 
 def test_plain_models_get_the_raw_prompt_and_chat_models_their_template(api_env, client):
