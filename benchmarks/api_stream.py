@@ -4,18 +4,22 @@
 
 The API runs as `storyteller serve --no-studio` in its own process (as in use), read with the
 `openai` SDK; the engine alone runs in this process. Same model, prompt ("唐,隐形,轻松") and length.
-Each seed goes through the API and then at once through the engine alone over the same characters
-(the same seed gives the same text), so both runs of a pair see the machine in the same state; the
-ratio is the median of the pairs' ratios (the engine column alone varies by a fifth from run to run
-on the two-core machine). Speed is in characters a second after the first piece. Printed for a
+Each seed goes through the API and through the engine alone, one right after the other (which goes
+first alternates), timed over the same characters (the same seed gives the same text), so that both
+runs of a pair see the machine in the same state; the ratio is the median of the pairs' ratios (the
+engine column alone varies by a fifth from run to run on the two-core machine). Speed is in characters a second after the first piece. Printed for a
 server that sends every token as it comes (stream interval 0) and for the default interval, with
 which pieces written within it go out as one event after one safety check. Then `--streams`
 concurrent streams (errors, p50/p95 first token). Targets: API >= 0.95x the engine's text speed;
 first-token overhead <= 10 ms; 0 errors.
-Not compared: llama.cpp's OpenAI server. `pip install 'llama-cpp-python[server]'` finds only the source on
-the package registry (no wheel for this platform) and compiles llama.cpp; on the 2-core machine (busy with a
-model build) it was still compiling after 850 s and was stopped (2026-11-30). The issue's bar was an install
-under 15 minutes, so the GGUF conversion of our GPT-2 and its own tokenizer was not reached.
+
+llama.cpp's OpenAI server on the same weights, in tokens a second (its stream is raw tokens; ours
+also fills the hero's name and keeps the story to its power and end), with `--llama-python PY` (a
+Python in which `pip install 'llama-cpp-python[server]'` ran: the package registry has only its
+source, which compiled in 7 min 19 s on the idle two-core machine on 2026-11-30) and `--llama-cpp DIR`
+(a llama.cpp source tree, e.g. the `vendor/llama.cpp` folder of that source package, whose converter
+`benchmarks/gguf_convert.py` drives). The run prints whether llama.cpp tokenizes the story prompt to
+the model's own ids (when written, greedy tokens from the GGUF also matched the model's own).
 """
 
 from __future__ import annotations
@@ -106,10 +110,12 @@ def paired(client, alone: EngineAlone, tokens: int, runs: int) -> list[tuple[flo
     return out
 
 
-def llama_cpp_runs(python: str, gguf: Path, prompt: str, tokens: int, runs: int) -> list[tuple[float, float]]:
+def llama_cpp_runs(python: str, gguf: Path, prompt: str, tokens: int, runs: int) -> tuple[list, list[int]]:
     """(first-token s, tokens/s) of `runs` streams from llama.cpp's OpenAI server (llama-cpp-python)
     on one thread, as our engine runs a tiny model, with the end token banned so that each run writes
-    exactly `tokens` tokens. The prompt is the one our engine gives the model."""
+    exactly `tokens` tokens. The prompt is the one our engine gives the model. Also returns the
+    prompt's ids as llama.cpp reads them."""
+    import httpx
     import openai
 
     from storyteller.engines.base import TEMPERATURE, TOP_P
@@ -130,6 +136,7 @@ def llama_cpp_runs(python: str, gguf: Path, prompt: str, tokens: int, runs: int)
                 if proc.poll() is not None or time.monotonic() - t0 > 120:
                     raise SystemExit("llama.cpp's server did not start") from None
                 time.sleep(0.5)
+        ids = httpx.post(f"http://127.0.0.1:{port}/extras/tokenize", json={"input": prompt}).json()["tokens"]
         out = []
         for seed in range(-1, runs):  # the first run warms up and is not counted
             t0 = time.perf_counter()
@@ -138,7 +145,7 @@ def llama_cpp_runs(python: str, gguf: Path, prompt: str, tokens: int, runs: int)
                 seed=max(seed, 0), logit_bias={"1": -100}, stream=True) if c.choices and c.choices[0].text]
             if seed >= 0:
                 out.append((stamps[0] - t0, (tokens - 1) / (stamps[-1] - stamps[0])))
-        return out
+        return out, ids
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -158,7 +165,8 @@ def llama_cpp_compare(args, model: Path, alone: EngineAlone, ours: list) -> None
     loaded = alone.engine.load()
     text, _ = alone.engine.build_input(loaded, Prompt(messages=build_messages(alone.req), request=alone.req,
                                                       params=GenerationParams()))
-    runs = llama_cpp_runs(args.llama_python, gguf, text, args.tokens, args.runs)
+    runs, ids = llama_cpp_runs(args.llama_python, gguf, text, args.tokens, args.runs)
+    same = ids == loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
     med = statistics.median
     l_tps, l_first = med(t for _, t in runs), med(f for f, _ in runs)
     api_tps = med(p[1] * p[5] / p[4] for p in ours)
@@ -166,7 +174,8 @@ def llama_cpp_compare(args, model: Path, alone: EngineAlone, ours: list) -> None
     print(f"llama.cpp's OpenAI server (llama-cpp-python, this model as GGUF f32, 1 thread; tokens/s, first token): "
           f"{l_tps:.0f} tokens/s, {l_first * 1e3:.1f} ms; ours at the default interval: API {api_tps:.0f} tokens/s "
           f"({api_tps / l_tps:.2f}x llama.cpp), engine alone {eng_tps:.0f} tokens/s ({eng_tps / l_tps:.2f}x). "
-          f"llama.cpp writes raw tokens; ours also fills the hero's name and keeps the story to its power and end.")
+          f"Prompt read as the same ids by both: {'yes' if same else 'NO'}. llama.cpp writes raw tokens; ours also "
+          f"fills the hero's name and keeps the story to its power and end.")
 
 
 async def many(base_url: str, n: int, tokens: int) -> tuple[int, list[float], float]:
@@ -255,9 +264,9 @@ def main() -> None:
     default = APISettings().stream_interval_ms if args.interval_ms is None else args.interval_ms
     alone = EngineAlone(model)
     med = statistics.median
-    print(f"model {model.name}, {args.runs} seeds of up to {args.tokens} tokens, each through the API and then at "
-          f"once through the engine alone over the same characters (medians; ratio: median of the pairs' ratios); "
-          f"{os.cpu_count()} CPUs")
+    print(f"model {model.name}, {args.runs} seeds of up to {args.tokens} tokens, each through the API and right "
+          f"after or before it through the engine alone, over the same characters (medians; ratio: median of the "
+          f"pairs' ratios); {os.cpu_count()} CPUs")
     print(f"{'stream interval':22}{'engine ch/s':>12}{'API ch/s':>10}{'ratio':>8}   {'engine 1st':>10}{'API 1st':>9}"
           f"{'overhead':>10}")
     crowd = ours = None

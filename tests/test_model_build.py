@@ -50,7 +50,7 @@ def test_training_text_uses_slots_and_keeps_values_in_header():
 @pytest.mark.slow
 def test_tiny_build_writes_a_loadable_model_folder(tmp_path):
     cfg = TrainConfig(n_embd=32, n_layer=1, n_head=2, n_positions=256, steps=3, batch_size=2, n_merges=20,
-                      warmup=1, threads=1)
+                      warmup=1, threads=1, world={"zh": 30, "en": 30})  # composed stories too, but few
     stories = [story(i) for i in range(12)] + [story(i, "en") for i in range(4)]
     info = train(cfg, tmp_path, stories, log=lambda *_: None)
     assert info["train_stories"] + info["heldout_stories"] == 16
