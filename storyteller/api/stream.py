@@ -72,21 +72,38 @@ class Generation:
         return len(self.ids(text)) if text else 0
 
     def _cut(self, piece: str, left: int) -> str:
-        return self.loaded.tokenizer.decode(self.ids(piece)[:left], skip_special_tokens=True)
+        """The longest start of `piece` that is at most `left` tokens: the text itself, never decoded
+        again from ids (a filled slot, such as the power 隐形, may hold characters the tokenizer does
+        not know, and a storyteller's powers are special tokens, which decoding would drop)."""
+        lo, hi = 0, len(piece)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.count(piece[:mid]) <= left:
+                lo = mid
+            else:
+                hi = mid - 1
+        return piece[:lo]
 
     def _groups(self) -> Iterator[str]:
         """The engine's text: the first piece at once, then the pieces that came within `interval`
         seconds of the last group, joined (vLLM's stream interval). One count, one check and one event
         for several tokens: done for each 3 ms token, they cost the stream a quarter of its speed on a
-        small CPU, mostly in the hand-offs of the interpreter lock between the engine's threads."""
+        small CPU, mostly in the hand-offs of the interpreter lock between the engine's threads. A held
+        piece goes with the next one, so it waits at most one token of the model (the API serves
+        models that run in this process)."""
         held, sent_at = [], None
-        for piece in self.engine.stream(self.prompt, self.cancel):
-            held.append(piece)
-            now = time.monotonic()
-            if sent_at is None or now - sent_at >= self.interval:
-                sent_at = now
+        try:
+            for piece in self.engine.stream(self.prompt, self.cancel):
+                held.append(piece)
+                now = time.monotonic()
+                if sent_at is None or now - sent_at >= self.interval:
+                    sent_at = now
+                    yield "".join(held)
+                    held = []
+        except Exception:  # what the engine wrote before it failed is the client's (checked, then sent)
+            if held:
                 yield "".join(held)
-                held = []
+            raise
         if held:
             yield "".join(held)
 

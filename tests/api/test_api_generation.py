@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from storyteller.api.stream import Generation
+from storyteller.errors import ServiceError
 from tests.api.conftest import checked_client
 from tests.fakes.scripted_engine import ScriptedEngine
 
@@ -224,6 +225,46 @@ def test_pieces_within_the_stream_interval_go_out_together_and_a_blocked_group_i
                         Prompt(messages=[], text="x", params=GenerationParams()), 10, "en", 3600)
     assert "".join(capped.chunks()) == "The hero s" and capped.finish_reason == "length"
     assert capped.completion_tokens == 10  # the tiny test tokenizer: one token per character
+
+
+class _Failing(_Scripted):
+    """Writes its script, then fails as an engine whose upstream broke."""
+
+    def stream(self, prompt, cancel=None):
+        yield from super().stream(prompt, cancel)
+        raise ServiceError("the model stopped")
+
+
+def test_text_held_in_a_group_reaches_the_client_before_the_engine_s_error(api_env):
+    from transformers import AutoTokenizer
+
+    from storyteller.engines.base import GenerationParams, Prompt
+
+    tok = AutoTokenizer.from_pretrained(api_env / "models" / "tiny")
+    gen = Generation(_Failing("Once upon a time.", chunk=5), _Loaded(tok),
+                     Prompt(messages=[], text="x", params=GenerationParams()), None, "en", 3600)
+    sent = []
+    with pytest.raises(ServiceError):
+        for piece in gen.chunks():
+            sent.append(piece)
+    assert sent == ["Once ", "upon a time."] and gen.completion_tokens == gen.count("Once upon a time.")
+
+
+def test_the_stream_interval_setting_groups_the_http_stream(raw, spec, monkeypatch):
+    """settings.api.stream_interval_ms reaches the stream: 0 sends each token as an event; a
+    ten-second interval (longer than the 30 tokens take) sends the first piece, then the rest as one event."""
+    from storyteller.config import get_settings
+
+    body = {"model": "tiny", "messages": ASK, "max_tokens": 30, "seed": 3, "stream": True}
+    texts = {}
+    for ms in ("0", "10000"):
+        monkeypatch.setenv("STORYTELLER_API__STREAM_INTERVAL_MS", ms)
+        get_settings.cache_clear()
+        chunks = sse_chunks(raw, spec, "/chat/completions", body, "CreateChatCompletionStreamResponse")
+        texts[ms] = [c["choices"][0]["delta"]["content"] for c in chunks
+                     if c["choices"] and c["choices"][0]["delta"].get("content")]
+    assert "".join(texts["0"]) == "".join(texts["10000"])  # the same seed, the same story
+    assert len(texts["0"]) > 2 and len(texts["10000"]) == 2
 
 
 def test_plain_models_get_the_raw_prompt_and_chat_models_their_template(api_env, client):
