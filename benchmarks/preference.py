@@ -1,4 +1,4 @@
-"""Training on what the family liked: nice -n 19 python benchmarks/preference.py [--n 50 100 200] [--threads 2]
+"""Training on what the family liked: nice -n 19 python benchmarks/preference.py [--n 50 100 200] [--keep DIR]
 
 A scripted preference stands in for the child: of two stories, it prefers the one that names
 Ultraman (奥特曼) earlier and is shorter (the lower `pos + len` in characters; equal is a tie).
@@ -125,6 +125,9 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--beta", type=float, default=None)
+    ap.add_argument("--sft-weight", type=float, default=None, help="DPO plus an SFT loss on the chosen stories")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="copy each new model here (e.g. for a blind reading: storyteller reading pack --model)")
     a = ap.parse_args()
     import torch
 
@@ -141,12 +144,15 @@ def main() -> None:
         t1 = time.time()
         p = get_provider("local")
         job = p.start(JobSpec(base_model=BASE, train_file=str(data), objective="dpo", name=f"tiny-dpo-{n}",
-                              threads=a.threads, learning_rate=a.lr, n_epochs=a.epochs, beta=a.beta, save_steps=1000))
+                              threads=a.threads, learning_rate=a.lr, n_epochs=a.epochs, beta=a.beta, sft_weight=a.sft_weight,
+                              save_steps=1000))
         done = [x for x in p.follow(job.id, poll_s=1.0)][-1]
         if done.status != "succeeded":
             print(f"N={n}: the DPO job {done.status}: {done.error}")
             continue
         t2 = time.time()
+        if a.keep:
+            shutil.copytree(WORK / "models" / done.result_model, a.keep / done.result_model, dirs_exist_ok=True)
         avoid = {key(r) for r in requests(n, seed=1)}
         verdict = judge(done.result_model, a.eval, avoid)
         t3 = time.time()

@@ -10,6 +10,7 @@ created and the file is left as it was.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,21 @@ def test_preference_job_runs_end_to_end_and_the_model_is_listed(pref_env, object
     assert data.read_bytes() == before
     msgs = [e.message for e in JobStore().events(job.id)]
     assert any(m.startswith(f"Data: {6 if objective == 'dpo' else 12} preference") for m in msgs) and any("Done: saved as" in m for m in msgs)
+
+
+def test_sft_weight_adds_the_chosen_stories_own_loss_to_dpo_s(pref_env):
+    """At the first step the policy is the reference, so DPO's loss alone is exactly ln 2; with
+    sft_weight the chosen story's own loss (several nats for a random tiny model) is added."""
+    _, tmp = pref_env
+    data = write(tmp / "prefs.jsonl", pair_lines(4))
+    p = get_provider("local")
+    assert p.plan(spec(data, objective="dpo", sft_weight=1.0)).settings["sft_weight"] == 1.0
+    losses = {}
+    for weight in (None, 1.0):
+        job = p.start(spec(data, objective="dpo", sft_weight=weight, max_steps=1, name=f"tiny-rpo-{weight}"))
+        assert finish(p, job.id).status == "succeeded"
+        losses[weight] = p.metrics(job.id)[0].train_loss
+    assert losses[None] == pytest.approx(math.log(2), abs=1e-3) and losses[1.0] > losses[None] + 1
 
 
 @pytest.mark.slow

@@ -60,6 +60,8 @@ def start(
     objective: str = typer.Option(None, help="sft (learn stories, the default), dpo (preference pairs: trl or "
                                   "OpenAI DPO JSONL from `storyteller stories export`) or kto (👍/👎 ratings)."),
     beta: float = typer.Option(None, help="DPO/KTO: how far the model may move from its starting weights (0.1)."),
+    sft_weight: float = typer.Option(None, help="Local DPO: also learn the chosen stories, an SFT loss of this "
+                                     "weight beside DPO's (keeps the grammar; default 0: DPO alone)."),
     mix_share: float = typer.Option(None, help="Local: share of earlier stories mixed in (default from settings)."),
     max_steps: int = typer.Option(None, min=1, help="Local: stop after this many steps."),
     seed: int = typer.Option(42),
@@ -79,7 +81,8 @@ def start(
         spec = JobSpec(provider=provider, base_model=base, train_file=str(data), val_file=str(val) if val else None,
                        name=name, seed=seed, n_epochs=epochs, batch_size=batch_size, learning_rate=lr,
                        learning_rate_multiplier=lr_multiplier, mix_share=mix_share, max_steps=max_steps,
-                       allow_unsafe=allow_unsafe, beta=beta, **_method(method, objective))
+                       allow_unsafe=allow_unsafe, beta=beta, sft_weight=sft_weight,
+                       **_method(method, objective))
         p = get_provider(provider)
         plan = p.plan(spec)
     except ValidationError as e:

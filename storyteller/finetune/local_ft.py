@@ -154,6 +154,8 @@ class LocalProvider(Provider):
                     "stories": len(stories), "trained_on": n, "earlier_stories_mixed_in": f"up to {mixed}"}
         if spec.objective != "sft":
             settings |= {"beta": spec.beta or BETA, "reference": "the starting weights"}
+            if spec.objective == "dpo" and spec.sft_weight:
+                settings["sft_weight"] = spec.sft_weight
         est = (f"about {_fmt_s(seconds)} on this computer ({steps} steps, "
                f"{'speed measured by earlier training' if measured else 'a first guess'})" if seconds
                else f"{steps} steps")

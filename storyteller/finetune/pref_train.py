@@ -72,6 +72,8 @@ def build_trainer(spec: JobSpec, meta: dict, model, tok, method: str, targs: dic
     if spec.objective == "dpo":
         from trl import DPOConfig, DPOTrainer
 
+        if spec.sft_weight:  # DPO's loss plus the chosen stories' own (trl's multi-loss: RPO)
+            common |= {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, spec.sft_weight]}
         cls, args = DPOTrainer, DPOConfig(**common)
     else:
         from trl import KTOConfig, KTOTrainer
