@@ -8,7 +8,7 @@ GPT-2s the converter knows, and are set here rather than in a copy of its code:
 - the config says `n_positions` only (transformers 5 writes no `n_ctx`): a copy of the folder gets both;
 - the tokenizer is SentencePiece-like (▁ for spaces, byte fallback), not GPT-2's byte-level BPE, whose
   pre-tokenizer the converter looks up by hash and refuses: the vocabulary is written as llama.cpp's
-  "llama" (SPM) tokenizer, with no space added before the text, and the format's special tokens
+  "llama" (SPM) tokenizer, with no space or begin token added before the text, and the format's special tokens
   (<|zh|>, <|story|> ...) marked as control tokens, so that a prompt tokenizes to the same ids
   as with the model's own tokenizer (checked by the caller).
 """
@@ -42,6 +42,7 @@ def convert(llama_cpp: Path, model: Path, out: Path) -> None:
         w.add_tokenizer_model("llama")
         w.add_tokenizer_pre("default")
         w.add_add_space_prefix(False)
+        w.add_add_bos_token(False)  # the model reads its prompt as written: no begin token before it
         w.add_token_list(tokens)
         w.add_token_scores(scores)
         w.add_token_types(types)

@@ -137,7 +137,11 @@ def main() -> None:
     from storyteller.finetune import JobSpec, get_provider
 
     results = []
+    from storyteller.config import get_settings
+
     for n in a.n:
+        os.environ["STORYTELLER_DATA_DIR"] = str(WORK / f"var-{n}")  # each N's own story book: its N pairs alone
+        get_settings.cache_clear()
         t0 = time.time()
         data = WORK / f"pairs-{n}.jsonl"
         got = collect(n, data)

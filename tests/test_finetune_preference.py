@@ -137,18 +137,19 @@ def test_preference_job_runs_end_to_end_and_the_model_is_listed(pref_env, object
 
 
 def test_sft_weight_adds_the_chosen_stories_own_loss_to_dpo_s(pref_env):
-    """At the first step the policy is the reference, so DPO's loss alone is exactly ln 2; with
-    sft_weight the chosen story's own loss (several nats for a random tiny model) is added."""
+    """At the first step the policy is the reference, so DPO's loss alone (sft_weight 0) is exactly
+    ln 2; by default (1.0) the chosen story's own loss (several nats for a random tiny model) is added."""
     _, tmp = pref_env
     data = write(tmp / "prefs.jsonl", pair_lines(4))
     p = get_provider("local")
-    assert p.plan(spec(data, objective="dpo", sft_weight=1.0)).settings["sft_weight"] == 1.0
+    assert p.plan(spec(data, objective="dpo")).settings["sft_weight"] == 1.0
+    assert p.plan(spec(data, objective="dpo", sft_weight=0)).settings["sft_weight"] == 0
     losses = {}
-    for weight in (None, 1.0):
+    for weight in (0, None):
         job = p.start(spec(data, objective="dpo", sft_weight=weight, max_steps=1, name=f"tiny-rpo-{weight}"))
         assert finish(p, job.id).status == "succeeded"
         losses[weight] = p.metrics(job.id)[0].train_loss
-    assert losses[None] == pytest.approx(math.log(2), abs=1e-3) and losses[1.0] > losses[None] + 1
+    assert losses[0] == pytest.approx(math.log(2), abs=1e-3) and losses[None] > losses[0] + 1
 
 
 @pytest.mark.slow

@@ -61,7 +61,7 @@ def start(
                                   "OpenAI DPO JSONL from `storyteller stories export`) or kto (👍/👎 ratings)."),
     beta: float = typer.Option(None, help="DPO/KTO: how far the model may move from its starting weights (0.1)."),
     sft_weight: float = typer.Option(None, help="Local DPO: also learn the chosen stories, an SFT loss of this "
-                                     "weight beside DPO's (keeps the grammar; default 0: DPO alone)."),
+                                     "weight beside DPO's (keeps the grammar; default 1.0; 0: DPO alone)."),
     mix_share: float = typer.Option(None, help="Local: share of earlier stories mixed in (default from settings)."),
     max_steps: int = typer.Option(None, min=1, help="Local: stop after this many steps."),
     seed: int = typer.Option(42),

@@ -27,7 +27,7 @@ from storyteller.story_format import is_storyteller_model
 from storyteller.errors import DataError, InputError, JobError, ModelNotFoundError
 from storyteller.finetune.base import Checkpoint, Job, JobSpec, MetricRow, NameTaken, Plan, Provider
 from storyteller.finetune.data import n_train, read_stories
-from storyteller.finetune.pref_train import BETA
+from storyteller.finetune.pref_train import BETA, sft_weight
 from storyteller.finetune.pref_train import default_lr as pref_lr
 from storyteller.finetune.preference import Example, read_preferences, request_of
 from storyteller.finetune.worker import (BATCH, CANCEL_FLAG, EPOCHS, LOG_FILE, SCHEDULE, WARMUP, default_lr,
@@ -154,8 +154,8 @@ class LocalProvider(Provider):
                     "stories": len(stories), "trained_on": n, "earlier_stories_mixed_in": f"up to {mixed}"}
         if spec.objective != "sft":
             settings |= {"beta": spec.beta or BETA, "reference": "the starting weights"}
-            if spec.objective == "dpo" and spec.sft_weight:
-                settings["sft_weight"] = spec.sft_weight
+            if spec.objective == "dpo":
+                settings["sft_weight"] = sft_weight(spec)
         est = (f"about {_fmt_s(seconds)} on this computer ({steps} steps, "
                f"{'speed measured by earlier training' if measured else 'a first guess'})" if seconds
                else f"{steps} steps")
