@@ -85,3 +85,26 @@ def test_continuing_an_older_build_adds_power_tokens_spelt_as_their_characters(t
     assert emb.shape[0] == len(tok)
     assert emb[tok.convert_tokens_to_ids("冰冻")].allclose(old[spelt].float().mean(0), atol=1e-3)
     assert emb[: len(old_tok)].allclose(old.float(), atol=1e-3)  # the rest is untouched
+
+
+def test_a_build_lists_the_words_of_its_text_written_in_pieces_and_an_older_model_gets_them(tmp_path):
+    """A word the merges did not make one token ("▁y" + "et", in the composed stories' "… did not know
+    it yet") is still a word the app may write: without it on the list, the sentence broke there."""
+    from storyteller.model.build import relist_words
+
+    cfg = TrainConfig(n_embd=32, n_layer=1, n_head=2, n_positions=256, steps=1, batch_size=2, n_merges=20,
+                      warmup=1, threads=1, world={"zh": 0, "en": 20})
+    stories = [story(i) for i in range(12)] + [story(i, "en") for i in range(4)]
+    train(cfg, tmp_path, stories, log=lambda *_: None)
+    tok = AutoTokenizer.from_pretrained(tmp_path)
+    words = set(tok.init_kwargs["story_words"])
+    assert len(tok.tokenize(" yet")) > 1 and {"▁yet", "▁discover"} & words
+
+    path = tmp_path / "tokenizer_config.json"  # as an older build saved it: one-token words only
+    config = json.loads(path.read_text())
+    config["story_words"] = [w for w in config["story_words"] if w in tok.get_vocab()]
+    path.write_text(json.dumps(config))
+    assert "▁yet" not in set(AutoTokenizer.from_pretrained(tmp_path).init_kwargs["story_words"])
+    n = relist_words(tmp_path, stories)
+    relisted = set(AutoTokenizer.from_pretrained(tmp_path).init_kwargs["story_words"])
+    assert n == len(relisted) and relisted == words

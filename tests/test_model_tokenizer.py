@@ -102,3 +102,31 @@ def test_catalog_power_names_are_one_token_each_after_a_save(tmp_path):
     assert "super strength" in loaded.tokenize("<|en|>Tang|Li Bai|super strength|easy<|story|>")
     ids = loaded("隐形人和super strengthy", add_special_tokens=False)["input_ids"]
     assert loaded.decode(ids) == "隐形人和super strengthy"
+
+
+def test_whole_words_lets_a_listed_word_in_pieces_be_written_piece_by_piece(tmp_path):
+    """"zebra" is used often enough to be listed but the merges stopped before it: at a word start its
+    first piece may come, then only its next pieces, and once it is whole nothing glues on."""
+    import torch
+
+    from storyteller.engines.sampling import WholeWords, word_masks
+
+    en = ["The brave girl waved. The brave dog waved back, and the children cheered."] * 30 + ["A zebra ran. A zebra hid."]
+    tok = build_tokenizer(en, en, n_merges=40, min_frequency=2)
+    tok.save_pretrained(tmp_path)
+    tok = AutoTokenizer.from_pretrained(tmp_path)
+    vocab, words = tok.get_vocab(), set(tok.init_kwargs["story_words"])
+    zebra = tok.convert_tokens_to_ids(tok.tokenize(" zebra"))
+    assert len(zebra) > 1 and "▁zebra" in words and "▁dog" in words
+    proc = WholeWords(*word_masks(tok))
+    scores = torch.zeros(1, len(tok))
+    start = proc(torch.tensor([[vocab["▁brave"]]]), scores.clone())
+    assert start[0, zebra[0]] == 0 and start[0, vocab["▁dog"]] == 0
+    inside = proc(torch.tensor([[vocab["▁brave"], *zebra[:1]]]), scores.clone())
+    assert inside[0, zebra[1]] == 0 and (inside[0] == 0).sum() == 1  # only the word's next piece
+    whole = proc(torch.tensor([[vocab["."], *zebra]]), scores.clone())
+    assert whole[0, vocab["."]] == 0 and whole[0, vocab["▁dog"]] == 0
+    glue = [i for t, i in vocab.items() if t.isascii() and t.isalpha() and t not in words]
+    assert all(whole[0, i] == float("-inf") for i in glue)  # "zebra" + a piece is no word
+    glued = proc(torch.tensor([[vocab["▁brave"], *zebra[1:2]]]), scores.clone())  # a piece glued onto a word
+    assert glued[0, vocab["▁dog"]] == 0 and glued[0, vocab["."]] == 0  # is no listed start: no forcing

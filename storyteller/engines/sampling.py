@@ -87,14 +87,21 @@ class KeepScript(LogitsProcessor):
 
 
 class WholeWords(LogitsProcessor):
-    """English stories write only words the model learnt whole (the tokenizer's `story_words`):
-    pieces of words are banned, and a word never glues onto the letters before it ("sun" + "ing").
-    So a story cannot misspell a word; names come through the slots."""
+    """English stories write only words the model learnt (the tokenizer's `story_words`): pieces of
+    words are banned, and a word never glues onto the letters before it ("sun" + "ing"), except as a
+    listed word's own next piece ("▁y" + "et": `spelled`, a map from each listed start of a word, as
+    token ids, to the pieces that may follow it and whether it is a word already). So a story cannot
+    misspell a word, and it can still write the listed words that the merges did not make one token
+    (without them, a sentence broke where such a word was due). Names come through the slots."""
 
     def __init__(self, pieces: torch.Tensor, glue: torch.Tensor, ends_in_letter: torch.Tensor,
-                 apostrophe: torch.Tensor | None = None, not_tail: torch.Tensor | None = None):
+                 apostrophe: torch.Tensor | None = None, not_tail: torch.Tensor | None = None,
+                 spelled: dict[tuple[int, ...], tuple[list[int], bool]] | None = None,
+                 spaced: torch.Tensor | None = None):
         self.pieces, self.glue, self.ends_in_letter = pieces, glue, ends_in_letter
         self.apostrophe, self.not_tail = apostrophe, not_tail  # after "'", only n't/'s/'ll/'re/'ve/'m/'d
+        self.spelled, self.spaced = spelled or {}, spaced  # spaced: tokens that start with the space mark
+        self.longest = max((len(k) for k in self.spelled), default=0)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         n = scores.shape[-1]
@@ -107,7 +114,26 @@ class WholeWords(LogitsProcessor):
             after_apostrophe = self.apostrophe.to(scores.device)[last]
             if bool(after_apostrophe.any()):
                 banned[after_apostrophe] |= _fit(self.not_tail, n).to(scores.device)
+        for row in range(input_ids.shape[0]) if self.spelled else ():
+            found = self._word_so_far(input_ids[row, -self.longest - 1:].tolist())
+            if found is not None:
+                following, whole = found
+                if not whole:  # inside a listed word: only its next pieces
+                    banned[row] = True
+                banned[row, following] = False
         return scores.masked_fill(banned, float("-inf"))
+
+    def _word_so_far(self, ids: list[int]) -> tuple[list[int], bool] | None:
+        """The listed start of a word that the text ends with, if any (the longest that starts a word)."""
+        for j in range(min(self.longest, len(ids)), 0, -1):
+            found = self.spelled.get(tuple(ids[-j:]))
+            if found is None:
+                continue
+            first, before = ids[-j], ids[-j - 1] if j < len(ids) else None
+            if (before is None or bool(self.spaced[first]) or before >= len(self.ends_in_letter)
+                    or not bool(self.ends_in_letter[before])):
+                return found
+        return None
 
 
 def _fit(mask: torch.Tensor, n: int) -> torch.Tensor:
@@ -117,22 +143,41 @@ def _fit(mask: torch.Tensor, n: int) -> torch.Tensor:
 
 
 @lru_cache(maxsize=8)
-def word_masks(tokenizer: Any) -> tuple[torch.Tensor, ...] | None:
+def word_masks(tokenizer: Any) -> tuple | None:
     """(word pieces, glue-on words, ends in a letter, is an apostrophe, letters but not a contraction's
-    tail) for a tokenizer with `story_words`, else None."""
+    tail, the spelling map of words listed in pieces, starts with the space mark) for a tokenizer
+    with `story_words`, else None."""
     words = set(getattr(tokenizer, "init_kwargs", {}).get("story_words") or [])
     if not words:
         return None
     tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     letters = [bool(t) and bool(LATIN.search(t)) and not BYTE.fullmatch(t) and not t.startswith("<|") for t in tokens]
     powers = set(power_tokens(tokenizer))  # whole names: never pieces
-    pieces = torch.tensor([has and t not in words and t not in powers for t, has in zip(tokens, letters)])
+    spelled = _spellings(tokenizer, words)
+    firsts = {k[0] for k in spelled}
+    pieces = torch.tensor([has and t not in words and t not in powers and i not in firsts
+                           for i, (t, has) in enumerate(zip(tokens, letters))])
     glue = torch.tensor([has and t[:1].isalpha() for t, has in zip(tokens, letters)])
     named = {"<|dynasty|>", "<|hero|>", "<|power|>"}  # slots whose values end in a letter
     ends = torch.tensor([(has and t[-1:].isalpha()) or t in named for t, has in zip(tokens, letters)])
     apostrophe = torch.tensor([t in ("'", "’") for t in tokens])
     not_tail = torch.tensor([has and t not in CONTRACTION_TAILS for t, has in zip(tokens, letters)])
-    return pieces, glue, ends, apostrophe, not_tail
+    spaced = torch.tensor([t.startswith("▁") for t in tokens])
+    return pieces, glue, ends, apostrophe, not_tail, spelled, spaced
+
+
+def _spellings(tokenizer: Any, words: set[str]) -> dict[tuple[int, ...], tuple[list[int], bool]]:
+    """Each start of a listed word that is written in several pieces (token ids, split as the tokenizer
+    splits it, so as the model read it) -> (the pieces that may come next, whether that start is itself
+    a listed word, as "▁Some" is of "▁Something")."""
+    vocab, bpe = tokenizer.get_vocab(), tokenizer.backend_tokenizer.model
+    spelt = {w: [vocab.get(t.value) for t in bpe.tokenize(w)] for w in words}
+    listed = {tuple(ids) for ids in spelt.values() if None not in ids}
+    nexts: dict[tuple[int, ...], set[int]] = {}
+    for ids in listed:
+        for j in range(1, len(ids)):
+            nexts.setdefault(ids[:j], set()).add(ids[j])
+    return {k: (sorted(v), k in listed) for k, v in nexts.items()}
 
 
 LATIN = re.compile("[A-Za-z]")

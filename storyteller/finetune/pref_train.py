@@ -24,13 +24,13 @@ BETA = 0.1  # trl's default: how far the new model may move from the reference
 # it (RPO) the reading held (17/30 -> 19/30, grammar 7.3 -> 7.4) and the win rate was 60%
 # (benchmarks/preference.py, 2026-11-30). A child's stories keep their grammar first.
 SFT_WEIGHT = 1.0
+# Learning rates when the spec leaves them empty. A tiny storyteller model (< 20M parameters) needs a
+# larger step than trl's 1e-6 for large models (measured with benchmarks/preference.py).
+PREF_LR = {"full_small": 5e-5, "full": 5e-6, "lora": 5e-5}
 
 
 def sft_weight(spec: JobSpec) -> float:
     return SFT_WEIGHT if spec.sft_weight is None else spec.sft_weight
-# Learning rates when the spec leaves them empty. A tiny storyteller model (< 20M parameters) needs a
-# larger step than trl's 1e-6 for large models (measured with benchmarks/preference.py).
-PREF_LR = {"full_small": 5e-5, "full": 5e-6, "lora": 5e-5}
 
 
 def default_lr(method: str, n_params: float) -> float:

@@ -16,7 +16,7 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from storyteller import corpus
@@ -107,7 +107,7 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
     import torch
     from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
 
-    from storyteller.model.tokenizer import build_tokenizer
+    from storyteller.model.tokenizer import build_tokenizer, english_words
 
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -126,6 +126,8 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
     train_set = train_set * cfg.team_repeat + composed
     if cfg.init_from:
         model, tok = _continue_from(Path(cfg.init_from), powers)
+        known = tok.init_kwargs.get("story_words") or []  # and the words this run's text brings
+        tok.init_kwargs["story_words"] = sorted(set(known) | set(english_words(tok, en_texts, cfg.min_word_count)))
     else:
         tok = build_tokenizer([h + b for h, b in texts], en_texts, cfg.n_merges, min_frequency=cfg.min_word_count,
                               names=powers)
@@ -190,6 +192,34 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
     (out / "training_config.json").write_text(json.dumps(asdict(cfg) | {"result": info}, ensure_ascii=False,
                                                          indent=1), encoding="utf-8")
     return info
+
+
+def relist_words(model_dir: Path, stories: list[corpus.Story]) -> int:
+    """Add to the English words a built model may write (`story_words`) those of the text its
+    `training_config.json` trained on, split by its own tokenizer; returns how many are listed. For models built
+    before words in several pieces were listed: a continued build's new text (a sentence such as
+    "… did not know it yet") had words its carried-over merges never made one token, which the app
+    then could not write."""
+    from transformers import AutoTokenizer
+
+    from storyteller.model.tokenizer import english_words
+
+    known = {f.name for f in fields(TrainConfig)}
+    saved = json.loads((Path(model_dir) / "training_config.json").read_text(encoding="utf-8"))
+    cfg = TrainConfig(**{k: v for k, v in saved.items() if k in known and k not in ("train_ids", "heldout_ids")})
+    cfg.langs, cfg.world = ("en",), {"en": cfg.world.get("en", 0)}  # each language is composed on its own
+    casts: dict[str, dict[str, str]] = {}
+    ids = set(saved.get("train_ids") or [])
+    team = [s for s in stories if s.id in ids and s.lang == "en"]
+    en = [s for s in world_stories(cfg, casts) if s.lang == "en"]
+    texts = [training_text(s, keep_power=cfg.power_tokens, cast=casts.get(s.id))[1] for s in team + en]
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    words = sorted(set(tok.init_kwargs.get("story_words") or []) | set(english_words(tok, texts, cfg.min_word_count)))
+    path = Path(model_dir) / "tokenizer_config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["story_words"] = words
+    path.write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return len(words)
 
 
 def _continue_from(folder: Path, powers: list[str]):
@@ -259,7 +289,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--warmup", type=int, default=TrainConfig.warmup)
     ap.add_argument("--min-lr", type=float, default=TrainConfig.min_lr)
     ap.add_argument("--no-card", action="store_true", help="skip the held-out evaluation and model card")
+    ap.add_argument("--relist-words", action="store_true",
+                    help="only list again the English words the model at --out may write, from its own training text")
     args = ap.parse_args(argv)
+    if args.relist_words:
+        n = relist_words(args.out, corpus.load(sorted(args.corpus.glob("*.jsonl"))))
+        print(f"{n} English words listed in {args.out / 'tokenizer_config.json'}")
+        return
     cfg = TrainConfig(steps=args.steps, langs=tuple(args.langs.split(",")), threads=args.threads,
                       batch_size=args.batch_size, lr=args.lr, n_layer=args.layers, init_from=args.init_from,
                       warmup=args.warmup, min_lr=args.min_lr, power_tokens=args.power_tokens, cast_slots=args.cast_slots,

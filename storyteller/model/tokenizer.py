@@ -2,10 +2,10 @@
 
 Why this shape: at this size a character vocabulary beats BPE for Chinese (the model can spell any
 hanzi it is given, and unseen names stay copyable). English is learnt as whole words: BPE merges
-run until every word the stories use often enough is one token, and the words are listed in the
-tokenizer's config (`story_words`), so generation can allow only those (see
-`engines/sampling.WholeWords`) and a story cannot misspell a word. Rarer words still encode, as
-pieces or UTF-8 bytes, so nothing a user types is ever lost. Loadable with plain AutoTokenizer.
+run until most words the stories use are one token, and every word the stories use often enough
+(one token or a few pieces) is listed in the tokenizer's config (`story_words`), so generation can
+write only those (see `engines/sampling.WholeWords`) and a story cannot misspell a word. Rarer words
+still encode, as pieces or UTF-8 bytes, so nothing a user types is ever lost. Loadable with plain AutoTokenizer.
 """
 
 from __future__ import annotations
@@ -68,13 +68,30 @@ def _pre_tokenizer():
 
 
 WORD = re.compile(r"[A-Za-z]+")
+MAX_WORD_PIECES = 6  # longer spellings are not listed: pieces of a name, not a word to write
 
 
-def english_words(tok: PreTrainedTokenizerFast, en_texts: list[str]) -> list[str]:
-    """The English words (letters only, with or without the leading space mark) that are one token."""
-    words = {w for t in en_texts for w, _ in _pre_tokenizer().pre_tokenize_str(_strip_tokens(t))}
+def english_words(tok: PreTrainedTokenizerFast, en_texts: list[str], min_count: int = 1) -> list[str]:
+    """The English words the stories use, as the model reads them: every word that is one token
+    ("▁brave", "The"), and words in a few pieces ("▁y" + "et", a word the merges did not reach, such
+    as one that a continued build's new text brought) used at least `min_count` times. Letters only,
+    with or without the leading space mark; a word written with byte fallback is never listed."""
+    from collections import Counter
+
+    counts: Counter = Counter()
+    for ids in tok(list(en_texts), add_special_tokens=False)["input_ids"] if en_texts else []:
+        word: list[str] = []
+        for t in [*tok.convert_ids_to_tokens(ids), ""]:
+            glued = bool(word) and WORD.fullmatch(t) is not None  # letters with no space mark go on the word
+            if glued:
+                word.append(t)
+                continue
+            whole = "".join(word)
+            if len(word) <= MAX_WORD_PIECES and WORD.fullmatch(whole.removeprefix(SPACE)):
+                counts[whole] += 1
+            word = [t] if t == SPACE or WORD.fullmatch(t.removeprefix(SPACE)) else []  # a bare mark starts one
     vocab = tok.get_vocab()
-    return sorted(w for w in words if WORD.fullmatch(w.lstrip(SPACE)) and w in vocab)
+    return sorted(w for w, n in counts.items() if n >= min_count or w in vocab)
 
 
 def build_tokenizer(texts: list[str], en_texts: list[str] | None = None, n_merges: int = 1000,
@@ -104,7 +121,7 @@ def build_tokenizer(texts: list[str], en_texts: list[str] | None = None, n_merge
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in dict.fromkeys(names) if t])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=END, pad_token=PAD,
                                    clean_up_tokenization_spaces=False, model_max_length=4096)
-    words = english_words(fast, en_texts or [])
+    words = english_words(fast, en_texts or [], min_frequency)
     if words:
         fast.init_kwargs["story_words"] = words  # saved in tokenizer_config.json
     return fast
