@@ -122,11 +122,48 @@ def test_whole_words_lets_a_listed_word_in_pieces_be_written_piece_by_piece(tmp_
     scores = torch.zeros(1, len(tok))
     start = proc(torch.tensor([[vocab["▁brave"]]]), scores.clone())
     assert start[0, zebra[0]] == 0 and start[0, vocab["▁dog"]] == 0
-    inside = proc(torch.tensor([[vocab["▁brave"], *zebra[:1]]]), scores.clone())
-    assert inside[0, zebra[1]] == 0 and (inside[0] == 0).sum() == 1  # only the word's next piece
+    inside = proc(torch.tensor([[vocab["▁brave"], *zebra[:2]]]), scores.clone())
+    assert inside[0, zebra[2]] == 0 and (inside[0] == 0).sum() == 1  # only the word's next piece
     whole = proc(torch.tensor([[vocab["."], *zebra]]), scores.clone())
     assert whole[0, vocab["."]] == 0 and whole[0, vocab["▁dog"]] == 0
     glue = [i for t, i in vocab.items() if t.isascii() and t.isalpha() and t not in words]
     assert all(whole[0, i] == float("-inf") for i in glue)  # "zebra" + a piece is no word
     glued = proc(torch.tensor([[vocab["▁brave"], *zebra[1:2]]]), scores.clone())  # a piece glued onto a word
     assert glued[0, vocab["▁dog"]] == 0 and glued[0, vocab["."]] == 0  # is no listed start: no forcing
+
+
+def test_a_word_that_starts_a_paragraph_is_a_word_to_write(tmp_path):
+    """The merges join a new line to the word after it ("\\nThen"): such a token is a listed word, or
+    every paragraph would have to start in a way the model never read."""
+    import torch
+
+    from storyteller.engines.sampling import WholeWords, word_masks
+
+    en = ["The dog waved.\nThen the girl waved.\nThen the dog ran."] * 20
+    tok = build_tokenizer(en, en, n_merges=200, min_frequency=2)
+    vocab, words = tok.get_vocab(), set(tok.init_kwargs["story_words"])
+    assert "\nThen" in tok.tokenize("waved.\nThen") and "\nThen" in words
+    proc = WholeWords(*word_masks(tok))
+    after_stop = proc(torch.tensor([[vocab["."]]]), torch.zeros(1, len(tok)))
+    assert after_stop[0, vocab["\nThen"]] == 0
+
+
+def test_a_bare_space_mark_before_a_word_in_pieces_forces_nothing(tmp_path):
+    """A space before a slot is its own token ("the ▁<|dynasty|>"); when a listed word in pieces also
+    starts with it ("▁" + "ve" + …), the slot must still be free to follow."""
+    import torch
+
+    from storyteller.engines.sampling import WholeWords, word_masks
+    from storyteller.story_format import DYNASTY
+
+    en = [f"In the {DYNASTY} a vegetable grew. A vegetable fell."] * 3 + ["The dog waved."] * 30
+    tok = build_tokenizer(en, en, n_merges=10, min_frequency=2)
+    tok.init_kwargs["story_words"] = [*tok.init_kwargs.get("story_words", []), "▁vegetable"]
+    vocab, veg = tok.get_vocab(), tok.tokenize(" vegetable")
+    assert veg[:2] == ["▁", "ve"]
+    proc = WholeWords(*word_masks(tok))
+    space = [vocab["▁"]]
+    after_space = proc(torch.tensor([space]), torch.zeros(1, len(tok)))
+    assert after_space[0, vocab[DYNASTY]] == 0 and after_space[0, vocab["ve"]] == 0
+    inside = proc(torch.tensor([space + [vocab["ve"]]]), torch.zeros(1, len(tok)))
+    assert (inside[0] == 0).nonzero().flatten().tolist() == [vocab[veg[2]]]

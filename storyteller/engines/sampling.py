@@ -100,7 +100,7 @@ class WholeWords(LogitsProcessor):
                  spaced: torch.Tensor | None = None):
         self.pieces, self.glue, self.ends_in_letter = pieces, glue, ends_in_letter
         self.apostrophe, self.not_tail = apostrophe, not_tail  # after "'", only n't/'s/'ll/'re/'ve/'m/'d
-        self.spelled, self.spaced = spelled or {}, spaced  # spaced: tokens that start with the space mark
+        self.spelled, self.spaced = spelled or {}, spaced  # spaced: tokens that start with "▁" or a new line
         self.longest = max((len(k) for k in self.spelled), default=0)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
@@ -162,14 +162,14 @@ def word_masks(tokenizer: Any) -> tuple | None:
     ends = torch.tensor([(has and t[-1:].isalpha()) or t in named for t, has in zip(tokens, letters)])
     apostrophe = torch.tensor([t in ("'", "’") for t in tokens])
     not_tail = torch.tensor([has and t not in CONTRACTION_TAILS for t, has in zip(tokens, letters)])
-    spaced = torch.tensor([t.startswith("▁") for t in tokens])
+    spaced = torch.tensor([t[:1] in ("▁", "\n") for t in tokens])  # starts a word wherever it comes
     return pieces, glue, ends, apostrophe, not_tail, spelled, spaced
 
 
 def _spellings(tokenizer: Any, words: set[str]) -> dict[tuple[int, ...], tuple[list[int], bool]]:
     """Each start of a listed word that is written in several pieces (token ids, split as the tokenizer
     splits it, so as the model read it) -> (the pieces that may come next, whether that start is itself
-    a listed word, as "▁Some" is of "▁Something")."""
+    a listed word, as "▁Some" is of "▁Something", or no word at all yet)."""
     vocab, bpe = tokenizer.get_vocab(), tokenizer.backend_tokenizer.model
     spelt = {w: [vocab.get(t.value) for t in bpe.tokenize(w)] for w in words}
     listed = {tuple(ids) for ids in spelt.values() if None not in ids}
@@ -177,7 +177,9 @@ def _spellings(tokenizer: Any, words: set[str]) -> dict[tuple[int, ...], tuple[l
     for ids in listed:
         for j in range(1, len(ids)):
             nexts.setdefault(ids[:j], set()).add(ids[j])
-    return {k: (sorted(v), k in listed) for k, v in nexts.items()}
+    bare = {i for i, t in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))) if not LATIN.search(t or "")}
+    # a start of bare marks ("▁" before "ve" + "get" + "able") is no word yet, and forces nothing: a slot may follow
+    return {k: (sorted(v), k in listed or set(k) <= bare) for k, v in nexts.items()}
 
 
 LATIN = re.compile("[A-Za-z]")

@@ -68,14 +68,16 @@ def _pre_tokenizer():
 
 
 WORD = re.compile(r"[A-Za-z]+")
+LEAD = re.compile(r"^[\n▁]+")  # what may come before a word in its first token: the space mark, new lines
 MAX_WORD_PIECES = 6  # longer spellings are not listed: pieces of a name, not a word to write
 
 
 def english_words(tok: PreTrainedTokenizerFast, en_texts: list[str], min_count: int = 1) -> list[str]:
     """The English words the stories use, as the model reads them: every word that is one token
-    ("▁brave", "The"), and words in a few pieces ("▁y" + "et", a word the merges did not reach, such
-    as one that a continued build's new text brought) used at least `min_count` times. Letters only,
-    with or without the leading space mark; a word written with byte fallback is never listed."""
+    ("▁brave", "The", "\nThen" that starts a paragraph), and words in a few pieces ("▁y" + "et", a
+    word the merges did not reach, such as one that a continued build's new text brought) used at
+    least `min_count` times. Letters only, after the space mark or new lines if any; a word written
+    with byte fallback is never listed."""
     from collections import Counter
 
     counts: Counter = Counter()
@@ -87,9 +89,10 @@ def english_words(tok: PreTrainedTokenizerFast, en_texts: list[str], min_count: 
                 word.append(t)
                 continue
             whole = "".join(word)
-            if len(word) <= MAX_WORD_PIECES and WORD.fullmatch(whole.removeprefix(SPACE)):
+            if len(word) <= MAX_WORD_PIECES and WORD.fullmatch(LEAD.sub("", whole)):
                 counts[whole] += 1
-            word = [t] if t == SPACE or WORD.fullmatch(t.removeprefix(SPACE)) else []  # a bare mark starts one
+            starts = LEAD.sub("", t)
+            word = [t] if (WORD.fullmatch(starts) or (not starts and t.endswith(SPACE))) else []  # "▁" starts one
     vocab = tok.get_vocab()
     return sorted(w for w, n in counts.items() if n >= min_count or w in vocab)
 
