@@ -32,3 +32,17 @@ def test_story_names_dynasty_power_and_ultraman(shipped, row):
     assert story_checks(row, stories[-1])["adherent"], stories
     assert all("<|" not in s for s in stories)
     assert len(stories[-1]) > 100
+
+
+def test_the_shipped_model_may_write_the_words_of_the_stories_it_learnt_from(shipped):
+    """Every English word its training text uses twice (first pieces, paragraph starts, words in
+    pieces) is on its list: a word missing there is one the app bans, and the sentence breaks."""
+    from storyteller import corpus
+    from storyteller.model.build import english_texts
+    from storyteller.model.tokenizer import english_words
+
+    _, tok = shipped
+    texts = english_texts(DEFAULT_MODEL_DIR, corpus.load(), n_world=300)
+    used = set(english_words(tok, texts, min_count=2))
+    assert {"▁yet", "▁discover", "\nThen"} <= used  # the power's announcement, a paragraph's start
+    assert used <= set(tok.init_kwargs["story_words"])

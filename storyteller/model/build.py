@@ -194,27 +194,34 @@ def train(cfg: TrainConfig, out: Path, stories: list[corpus.Story], log=print) -
     return info
 
 
+def english_texts(model_dir: Path, stories: list[corpus.Story], n_world: int | None = None) -> list[str]:
+    """The English text a built model trained on (its `training_config.json`): its team stories and
+    its composed ones (the first `n_world` of them, if given), as the model read them."""
+    known = {f.name for f in fields(TrainConfig)}
+    saved = json.loads((Path(model_dir) / "training_config.json").read_text(encoding="utf-8"))
+    cfg = TrainConfig(**{k: v for k, v in saved.items() if k in known and k not in ("train_ids", "heldout_ids")})
+    n = cfg.world.get("en", 0) if n_world is None else min(n_world, cfg.world.get("en", 0))
+    cfg.langs, cfg.world = ("en",), {"en": n}  # each language is composed on its own
+    casts: dict[str, dict[str, str]] = {}
+    ids = set(saved.get("train_ids") or [])
+    team = [s for s in stories if s.id in ids and s.lang == "en"]
+    return [training_text(s, keep_power=cfg.power_tokens, cast=casts.get(s.id))[1]
+            for s in team + world_stories(cfg, casts)]
+
+
 def relist_words(model_dir: Path, stories: list[corpus.Story]) -> int:
-    """Add to the English words a built model may write (`story_words`) those of the text its
-    `training_config.json` trained on, split by its own tokenizer; returns how many are listed. For models built
-    before words in several pieces were listed: a continued build's new text (a sentence such as
-    "… did not know it yet") had words its carried-over merges never made one token, which the app
-    then could not write."""
+    """Add to the English words a built model may write (`story_words`) those of the text it trained
+    on, split by its own tokenizer; returns how many are listed. For models built before words in
+    several pieces were listed: a continued build's new text (a sentence such as "… did not know it
+    yet") had words its carried-over merges never made one token, which the app then could not write."""
     from transformers import AutoTokenizer
 
     from storyteller.model.tokenizer import english_words
 
-    known = {f.name for f in fields(TrainConfig)}
     saved = json.loads((Path(model_dir) / "training_config.json").read_text(encoding="utf-8"))
-    cfg = TrainConfig(**{k: v for k, v in saved.items() if k in known and k not in ("train_ids", "heldout_ids")})
-    cfg.langs, cfg.world = ("en",), {"en": cfg.world.get("en", 0)}  # each language is composed on its own
-    casts: dict[str, dict[str, str]] = {}
-    ids = set(saved.get("train_ids") or [])
-    team = [s for s in stories if s.id in ids and s.lang == "en"]
-    en = [s for s in world_stories(cfg, casts) if s.lang == "en"]
-    texts = [training_text(s, keep_power=cfg.power_tokens, cast=casts.get(s.id))[1] for s in team + en]
     tok = AutoTokenizer.from_pretrained(model_dir)
-    words = sorted(set(tok.init_kwargs.get("story_words") or []) | set(english_words(tok, texts, cfg.min_word_count)))
+    new = english_words(tok, english_texts(model_dir, stories), saved.get("min_word_count", TrainConfig.min_word_count))
+    words = sorted(set(tok.init_kwargs.get("story_words") or []) | set(new))
     path = Path(model_dir) / "tokenizer_config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
     config["story_words"] = words
