@@ -267,10 +267,11 @@ too little data; the table shows this model's figure, trained on {times:.0f}× t
   paragraph and male heroes called 她; with cast slots those names cannot drift (a guarantee of the
   format, so no table row claims it), though the sentences around them still can.
 - **Tokenizer.** Chinese: one token per character (the 3,755 common hanzi of GB2312 level 1 and every
-  character of the corpus). English: whole words, every word the stories use at least twice
-  ({words} words with and without a leading space), listed in `tokenizer_config.json` as
-  `story_words`; the app lets an English story write only those, so it cannot misspell. UTF-8 byte
-  fallback for anything else. Vocabulary: {vocab}.
+  character of the corpus). English: whole words, and every word the training text uses ({words}
+  words, after a space, a new line or neither; one token each, or a few pieces for words the merges
+  did not reach, used at least twice), listed in `tokenizer_config.json` as `story_words`; the app lets
+  an English story write only those, so it cannot misspell. UTF-8 byte fallback for anything else.
+  Vocabulary: {vocab}.
 - **Model.** GPT-2, {n_layer} layers, {n_head} heads, width {n_embd}, context {n_positions}; weights in fp16
   (loaded in float32 on CPU for speed). One model for {langs}.
 
@@ -298,7 +299,7 @@ model switch when a child changes the language.
 The app samples with temperature 0.8, top-p 0.95 and no repetition penalty (`generation_config.json`,
 `engines/base.py`). A penalty of 1.1 lowered fluency (0.63 against 0.66). Sampling at 0.6 / 0.9 kept
 monster names steadier by a count of names (1.2 per story against 1.75), but the blind reading did not
-find those stories better (the second pair of rows above), so the reading decided. It shapes each story
+find those stories better (`readings-previous-weights.jsonl`), so the reading decided. It shapes each story
 with `storyteller.engines.sampling.story_processors`: it keeps to the story's script, writes only whole
 English words, falls into no short loops, and ends only after a finished sentence once the dynasty and
 the power were named. On CPU it decodes with a lean KV-cache loop (`storyteller/engines/lean_gpt2.py`).
