@@ -9,6 +9,7 @@ import pytest
 
 from storyteller.catalog import get_catalog
 from storyteller.world import compose, compose_many, load_world
+from storyteller.world.compose import compose_many_with
 from storyteller.world.compose import Cast
 from storyteller.world.schema import WorldError, check
 
@@ -112,3 +113,20 @@ def test_announce_names_the_power_before_the_story_shows_it(world):
         assert any(first.startswith(a.split("{")[0]) for a in ANNOUNCE[world.lang]), third
     firsts = [stops.split(s.split("\n")[2])[0] for _, s in compose_many(world, 20, seed=4)]
     assert not any(f.startswith(a.split("{")[0]) for f in firsts for a in ANNOUNCE[world.lang] if a.split("{")[0])
+
+
+def test_the_child_who_helps_is_introduced_before_the_story_needs_them(world):
+    """Readers marked down a child named for the first time halfway through ("Sam pointed and shouted")."""
+    from storyteller.world.compose import INTRODUCED
+
+    told = 0
+    for cast, story, picks in compose_many_with(world, 60, seed=5):
+        kid = picks["kid"]
+        at = story.find(kid)
+        if at < 0:
+            continue
+        told += 1
+        first_paragraphs = "\n".join(story.split("\n")[:2])
+        introduced = any(story[:at + len(kid)].endswith(m.format(kid=kid)) for m in INTRODUCED[world.lang])
+        assert kid in first_paragraphs or introduced, story
+    assert told > 40

@@ -21,6 +21,12 @@ FAILS = {"艰难": (2, 2), "努力": (1, 2), "冒险": (0, 1), "轻松": (0, 1),
 ANNOUNCE = {"zh": ["{hero}还不知道，自己马上就要有{power}的本领了。", "一件神奇的事发生了：{hero}有了{power}的本领！"],
             "en": ["{Hero} did not know it yet, but {he} was about to discover the power of {power}.",
                    "Something magical happened: {hero} had the power of {power}!"]}
+# Who the child who helps is, said where the hero arrives, when a later beat would name the child first:
+# blind readers marked down "Sam pointed and shouted" from a child the story never introduced.
+INTRO = {"zh": ["一个叫{kid}的小朋友正好也在这里，好奇地看着{hero}。", "旁边有个小朋友叫{kid}，眼睛瞪得圆圆的。"],
+         "en": ["A child called {kid} was there too, staring at {hero} with wide eyes.",
+                "Nearby, a child named {kid} stopped and stared."]}
+INTRODUCED = {"zh": ("叫{kid}",), "en": ("called {kid}", "named {kid}")}
 STYLE_WEIGHT = 3  # a variant written for this style is this much likelier than a general one
 
 
@@ -99,6 +105,17 @@ class _Teller:
     def beat(self, name: str) -> str:
         return self.pick(self.world.beats[name])
 
+    def introduce(self, paragraphs: list[list[str]]) -> None:
+        """The child who helps is introduced where the hero arrives (paragraph 2), unless the story
+        names the child there already or introduces them by name where they first appear."""
+        lang, kid = self.world.lang, self.values["kid"]
+        text = "\n".join(" ".join(par) for par in paragraphs)
+        at = text.find(kid)
+        arrival = " ".join(paragraphs[1])
+        if at < 0 or kid in arrival or any(text[:at + len(kid)].endswith(fill(m, {"kid": kid})) for m in INTRODUCED[lang]):
+            return
+        paragraphs[1].append(fill(self.rng.choice(INTRO[lang]), self.values))
+
     def story(self) -> str:
         m, p, rng = self.monster, self.power, self.rng
         lo, hi = FAILS.get(self.cast.style, (0, 1))
@@ -113,6 +130,7 @@ class _Teller:
             [self.pick(p.solve), self.beat("success"), self.pick(m.fixed)],
             [self.pick(m.need), self.pick(m.calm), self.beat("ending")],
         ]
+        self.introduce(paragraphs)
         sep = "" if self.world.lang == "zh" else " "
         return "\n".join(sep.join(x.strip() for x in par if x.strip()) for par in paragraphs if any(par))
 
