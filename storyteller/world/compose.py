@@ -24,8 +24,8 @@ ANNOUNCE = {"zh": ["{hero}还不知道，自己马上就要有{power}的本领�
 # Who the child who helps is, said where the hero arrives, when a later beat would name the child first:
 # blind readers marked down "Sam pointed and shouted" from a child the story never introduced.
 INTRO = {"zh": ["一个叫{kid}的小朋友正好也在这里，好奇地看着{hero}。", "旁边有个小朋友叫{kid}，眼睛瞪得圆圆的。"],
-         "en": ["A child called {kid} was there too, staring at {hero} with wide eyes.",
-                "Nearby, a child named {kid} stopped and stared."]}
+         "en": ["A child called {kid} was there too, looking at {hero} with wide eyes.",
+                "A child named {kid} stopped and stared at {hero} with big eyes."]}
 INTRODUCED = {"zh": ("叫{kid}",), "en": ("called {kid}", "named {kid}")}
 STYLE_WEIGHT = 3  # a variant written for this style is this much likelier than a general one
 
