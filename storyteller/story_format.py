@@ -111,6 +111,9 @@ def story_in_slots(req: StoryRequest, text: str, keep_power: bool = False,
     return text
 
 
+_POWER_VERBS = "会能"
+
+
 class SlotFiller:
     """Turns streamed model text with slot tokens into the story to show.
 
@@ -155,6 +158,8 @@ class SlotFiller:
             text = text[j + 2 :]
             if token in SLOTS:
                 value = self.values[SLOTS[token]] or ""
+                if token == POWER and value[:1] in _POWER_VERBS and (self._shown_tail + "".join(out)).endswith(value[:1]):
+                    value = value[1:]  # "你会<|power|>" with a typed power "会变色": 你会变色, not 你会会变色
                 out.append(value)
                 if token == DYNASTY and value.endswith("朝") and text[:1] == "朝":
                     text = text[1:]  # "<|dynasty|>朝" with 南北朝

@@ -47,6 +47,23 @@ def test_training_text_uses_slots_and_keeps_values_in_header():
     assert f"the {DYNASTY} dynasty, {HERO} found" in en_body and f"{POWER} over" in en_body
 
 
+def test_a_build_trains_on_stories_of_a_made_up_dynasty_with_the_apps_stand_in_hero():
+    """What the app sends for a dynasty the catalog does not know (the stand-in hero, no fact) is in
+    the training text: a made-up dynasty in the header, the stand-in's name there, slots in the story."""
+    from storyteller.catalog import STAND_IN_HERO
+    from storyteller.model.build import world_stories
+
+    cfg = TrainConfig(world={"zh": 120, "en": 120}, typed_dynasty_share=0.2)
+    stand_in = [s for s in world_stories(cfg) if s.hero == STAND_IN_HERO[s.lang]]
+    assert {s.lang for s in stand_in} == {"zh", "en"} and len(stand_in) >= 20
+    for s in stand_in:
+        head, body = training_text(s, keep_power=True)
+        assert f"|{s.hero}|" in head and s.hero not in body and HERO in body and DYNASTY in body
+        assert not s.hero_fact and FACT not in body
+    assert not [s for s in world_stories(TrainConfig(world={"zh": 60}, typed_dynasty_share=0.0))
+                if s.hero == STAND_IN_HERO["zh"]]
+
+
 @pytest.mark.slow
 def test_tiny_build_writes_a_loadable_model_folder(tmp_path):
     cfg = TrainConfig(n_embd=32, n_layer=1, n_head=2, n_positions=256, steps=3, batch_size=2, n_merges=20,

@@ -96,3 +96,10 @@ def test_models_with_power_tokens_keep_a_catalog_power_and_slot_a_typed_one():
     assert to_slots("他学会了冰冻。", "zh", "唐", "李白", "冰冻", "", keep_power=True) == "他学会了冰冻。"
     assert to_slots("他学会了冰冻。", "zh", "唐", "李白", "冰冻", "") == f"他学会了{POWER}。"
     assert to_slots("他学会了喷火。", "zh", "唐", "李白", "喷火", "", keep_power=True) == f"他学会了{POWER}。"
+
+
+def test_a_typed_power_that_starts_with_a_verb_is_not_doubled_after_the_same_verb():
+    """Readers found "你会会变色" in a story for the typed power 会变色."""
+    r = req(power="会变色")
+    assert fill(r, ["小明问：“你会", POWER, "？”", HERO, "有了", POWER, "的本领。"]) == "小明问：“你会变色？”李白有了会变色的本领。"
+    assert fill(req(power="变色"), ["你会", POWER]) == "你会变色"

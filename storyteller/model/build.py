@@ -42,6 +42,7 @@ class TrainConfig:
     world: dict[str, int] = field(default_factory=lambda: {"zh": 10000, "en": 16000})
     world_seed: int = 2026
     typed_power_share: float = 0.1  # composed stories with a made-up power, told with the generic passages
+    typed_dynasty_share: float = 0.06  # ... with a made-up dynasty, told as the app tells one (compose.typed_dynasty)
     # The power-token recipe (on by default since 2026-11-30; `--no-power-tokens` for the earlier one): each
     # catalog power is one token written in the story itself, typed powers keep the slot, header noise
     # spares the power, and composed stories name the power before they show it.
@@ -84,7 +85,8 @@ def world_stories(cfg: TrainConfig, casts: dict[str, dict[str, str]] | None = No
             continue
         world = load_world(lang)
         for i, (cast, story, picks) in enumerate(compose_many_with(world, n, cfg.world_seed, cfg.typed_power_share,
-                                                                   announce=cfg.power_tokens, tokens=tokens)):
+                                                                   announce=cfg.power_tokens, tokens=tokens,
+                                                                   typed_dynasty_share=cfg.typed_dynasty_share)):
             d = cat.dynasty(cast.dynasty)
             sid = f"world-{lang}-{i:06d}"
             out.append(corpus.Story(id=sid, lang=lang, dynasty=d.zh if d else cast.dynasty,
@@ -198,7 +200,8 @@ def english_texts(model_dir: Path, stories: list[corpus.Story], n_world: int | N
     """The English text a built model trained on (its `training_config.json`): its team stories and
     its composed ones (the first `n_world` of them, if given), as the model read them."""
     known = {f.name for f in fields(TrainConfig)}
-    saved = json.loads((Path(model_dir) / "training_config.json").read_text(encoding="utf-8"))
+    saved = {"typed_dynasty_share": 0.0}  # builds from before it had none
+    saved |= json.loads((Path(model_dir) / "training_config.json").read_text(encoding="utf-8"))
     cfg = TrainConfig(**{k: v for k, v in saved.items() if k in known and k not in ("train_ids", "heldout_ids")})
     n = cfg.world.get("en", 0) if n_world is None else min(n_world, cfg.world.get("en", 0))
     cfg.langs, cfg.world = ("en",), {"en": n}  # each language is composed on its own

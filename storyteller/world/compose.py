@@ -10,11 +10,12 @@ follows the style (a hard-won story fails twice, a light-hearted one rarely).
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from storyteller.catalog import get_catalog
-from storyteller.world.schema import BEATS, GENERIC, SLOT_RE, Variant, World
+from storyteller.catalog import STAND_IN_HERO, get_catalog, in_latin
+from storyteller.world.schema import BEATS, GENERIC, SLOT_RE, Variant, World, cached_world, templates
 
 FAILS = {"艰难": (2, 2), "努力": (1, 2), "冒险": (0, 1), "轻松": (0, 1), "幽默": (0, 1), "温馨": (0, 1)}
 # Sentences that name the power before the story shows it (the power-token recipe, see model/build.py).
@@ -168,13 +169,46 @@ def compose_many(world: World, n: int, seed: int = 0, typed_share: float = 0.0,
 
 
 def compose_many_with(world: World, n: int, seed: int = 0, typed_share: float = 0.0, announce: bool = False,
-                      tokens: dict[str, str] | None = None) -> Iterator[tuple[Cast, str, dict[str, str]]]:
-    """`compose_many` with `tokens` written in place of those values, and each story's picks."""
+                      tokens: dict[str, str] | None = None,
+                      typed_dynasty_share: float = 0.0) -> Iterator[tuple[Cast, str, dict[str, str]]]:
+    """`compose_many` with `tokens` written in place of those values, and each story's picks. A
+    `typed_dynasty_share` of them are told as the app tells a dynasty the catalog does not know."""
     rng = random.Random(seed)
     for i, cast in zip(range(n), casts(world.lang, rng)):
         if typed_share and rng.random() < typed_share:
             cast = replace(cast, power=made_up_power(rng, world))
+        if typed_dynasty_share and rng.random() < typed_dynasty_share:
+            cast = typed_dynasty(cast, rng, world)
         yield cast, *compose_with(world, cast, seed * 1_000_003 + i, announce, tokens)
+
+
+def typed_dynasty(cast: Cast, rng: random.Random, world: World) -> Cast:
+    """`cast` moved to a made-up dynasty, with the app's stand-in hero, the generic hero passages and
+    no fact beat. Blind readers found the stand-in hero of a typed dynasty (周, 魏) telling a catalog
+    hero's life (the Silk Road): the model had only ever seen made-up dynasties in headers over
+    catalog heroes' stories."""
+    return replace(cast, dynasty=made_up_dynasty(rng, world), hero=STAND_IN_HERO[world.lang], fact=None,
+                   hero_key=None)
+
+
+def made_up_dynasty(rng: random.Random, world: World) -> str:
+    """One or two common hanzi (in pinyin for English) that no catalog dynasty has and that the
+    world's text never writes where a dynasty would stand (X朝, X代, XY; the word in English), so
+    turning the dynasty into its slot cannot touch any other word."""
+    cat = get_catalog()
+    known = {d.name(lang) for d in cat.dynasties for lang in ("zh", "en")}
+    chars, text = _hanzi(cached_world("zh")), _world_text(world)
+    while True:
+        name = "".join(rng.choice(chars) for _ in range(rng.choice((1, 1, 2))))
+        if world.lang == "en":
+            name = in_latin(name, "dynasty")
+            clash = re.search(rf"\b{name}\b", text, re.I) is not None
+        elif len(name) == 1:
+            clash = name + "朝" in text or name + "代" in text
+        else:
+            clash = name in text
+        if name not in known and not clash:
+            return name
 
 
 def made_up_power(rng: random.Random, world: World) -> str:
@@ -183,6 +217,10 @@ def made_up_power(rng: random.Random, world: World) -> str:
     if world.lang == "en":
         return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(4, 9)))
     return "".join(rng.choice(_hanzi(world)) for _ in range(rng.randint(2, 4)))
+
+
+def _world_text(world: World) -> str:
+    return "\n".join(text for _, text in templates(world)) + "\n".join(world.kids)
 
 
 def _hanzi(world: World) -> str:
