@@ -107,7 +107,7 @@ def perplexities(models: list[Path], n: int) -> list[float]:
     from storyteller.model.evaluate import Row, load_model, perplexity
     from benchmarks.finetune import heldout
 
-    stories = heldout(ROOT / "models" / BASE)[:n]
+    stories = heldout(WORK / "models" / BASE)[:n]
     rows = [Row(s.lang, s.dynasty, s.power, s.style, s.hero, s.story) for s in stories]
     out = []
     for m in models:
@@ -125,7 +125,10 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--beta", type=float, default=None)
+    ap.add_argument("--method", choices=["auto", "full", "lora"], default="auto", help="full weights or LoRA")
+    ap.add_argument("--lora-r", type=int, default=8)
     ap.add_argument("--sft-weight", type=float, default=None, help="DPO plus an SFT loss on the chosen stories")
+    ap.add_argument("--base", type=Path, default=ROOT / "models" / BASE, help="the starting model's folder")
     ap.add_argument("--keep", type=Path, default=None,
                     help="copy each new model here (e.g. for a blind reading: storyteller reading pack --model)")
     a = ap.parse_args()
@@ -133,7 +136,7 @@ def main() -> None:
 
     torch.set_num_threads(a.threads)
     (WORK / "models").mkdir(parents=True)
-    shutil.copytree(ROOT / "models" / BASE, WORK / "models" / BASE)
+    shutil.copytree(a.base, WORK / "models" / BASE)
     from storyteller.finetune import JobSpec, get_provider
 
     results = []
@@ -149,7 +152,7 @@ def main() -> None:
         p = get_provider("local")
         job = p.start(JobSpec(base_model=BASE, train_file=str(data), objective="dpo", name=f"tiny-dpo-{n}",
                               threads=a.threads, learning_rate=a.lr, n_epochs=a.epochs, beta=a.beta, sft_weight=a.sft_weight,
-                              save_steps=1000))
+                              method=a.method, lora_r=a.lora_r, save_steps=1000))
         done = [x for x in p.follow(job.id, poll_s=1.0)][-1]
         if done.status != "succeeded":
             print(f"N={n}: the DPO job {done.status}: {done.error}")
