@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from storyteller.paths import ASSETS
 
@@ -62,16 +62,29 @@ class Dynasty(BaseModel):
     en: str
     years: str
     heroes: list[Hero]
+    # Other names a child may type (北宋, Eastern Han), each with the heroes of that part (zh names; none: all).
+    aliases: dict[str, list[str]] = Field(default_factory=dict)
 
     def name(self, lang: str) -> str:
         return self.en if lang == "en" else self.zh
 
+    def known_as(self, key: str) -> bool:
+        """`key` (stripped, lower case) names this dynasty: '唐', 'tang', '唐朝', 'tang dynasty', an alias."""
+        return key in (self.zh, self.en.lower(), self.zh + "朝", self.en.lower() + " dynasty") or any(
+            key == a.lower() for a in self.aliases)
+
+    def heroes_for(self, key: str) -> list[Hero]:
+        """The heroes of the part `key` names (all of them for the dynasty's own names)."""
+        names = next((h for a, h in self.aliases.items() if a.lower() == key), None)
+        return [h for h in self.heroes if h.zh in names] if names else self.heroes
+
 
 class Term(BaseModel):
-    """A power or a style, named in both languages."""
+    """A power or a style, named in both languages, and other names a child may type for it."""
 
     zh: str
     en: str
+    aliases: list[str] = Field(default_factory=list)
 
     def name(self, lang: str) -> str:
         return self.en if lang == "en" else self.zh
@@ -85,10 +98,7 @@ class Catalog(BaseModel):
     def dynasty(self, name: str) -> Dynasty | None:
         """Find a dynasty by its zh or en name (case-insensitive; '唐朝' finds '唐')."""
         key = name.strip().lower()
-        for d in self.dynasties:
-            if key in (d.zh, d.en.lower(), d.zh + "朝", d.en.lower() + " dynasty"):
-                return d
-        return None
+        return next((d for d in self.dynasties if d.known_as(key)), None)
 
     def hero(self, dynasty: str, name: str | None = None) -> Hero | None:
         d = self.dynasty(dynasty)
@@ -99,11 +109,11 @@ class Catalog(BaseModel):
                 if name.strip() in (h.zh, h.en):
                     return h
             return None
-        return d.heroes[0]
+        return d.heroes_for(dynasty.strip().lower())[0]
 
     def _term(self, terms: list[Term], name: str) -> Term | None:
         key = name.strip().lower()
-        return next((t for t in terms if key in (t.zh, t.en.lower())), None)
+        return next((t for t in terms if key in (t.zh, t.en.lower(), *(a.lower() for a in t.aliases))), None)
 
     def power(self, name: str) -> Term | None:
         return self._term(self.powers, name)

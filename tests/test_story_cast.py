@@ -116,7 +116,7 @@ def test_every_world_monster_and_place_fits_in_a_header_field(lang):
 @pytest.mark.parametrize("lang, dynasty, hero, want_dynasty, want_hero", [
     ("zh", "周", None, "周", "阿福"),  # a dynasty the catalog does not know: a child's name, not "这位英雄"
     ("en", "周朝", None, "Zhou", "A-Fu"),  # an English story writes a typed Chinese name in pinyin
-    ("en", "北魏", "曹冲", "Beiwei", "Cao Chong"),
+    ("en", "北周", "曹冲", "Beizhou", "Cao Chong"),
     ("en", "Zhou dynasty", "Confucius", "Zhou", "Confucius"),
     ("en", "唐", None, "Tang", "Li Bai"),  # the catalog's own names are kept
 ])

@@ -1,0 +1,68 @@
+"""The catalog's other names: what a child types for a preset (北宋, 会飞, talk to animals) gets the
+preset's hero, fact and power, so the story is told from what the catalog knows."""
+
+from __future__ import annotations
+
+import pytest
+
+from storyteller.catalog import STAND_IN_HERO, get_catalog
+from storyteller.prompts import StoryRequest
+from storyteller.story_format import prompt_text, slot_values
+
+
+@pytest.mark.parametrize("typed, dynasty, hero", [
+    ("东汉", "汉", "蔡伦"), ("西汉", "汉", "张骞"), ("南宋", "宋", "李清照"), ("北魏", "南北朝", "贾思勰"),
+    ("大唐", "唐", "李白"), ("  明代 ", "明", "郑和"), ("唐朝", "唐", "李白"),
+])
+def test_another_name_of_a_dynasty_finds_it_and_a_hero_of_that_part(typed, dynasty, hero):
+    cat = get_catalog()
+    assert cat.dynasty(typed).zh == dynasty
+    assert cat.hero(typed).zh == hero
+    v = slot_values(StoryRequest(dynasty=typed, power="飞行", style="轻松"))
+    assert (v["dynasty"], v["hero"]) == (dynasty, hero) and v["fact"] == cat.hero(typed).fact("zh")
+
+
+def test_english_names_of_parts_are_found_whatever_the_case():
+    cat = get_catalog()
+    assert cat.dynasty("eastern han").zh == "汉" and cat.hero("Eastern Han").en == "Cai Lun"
+    assert cat.hero("Southern Song").en == "Li Qingzhao" and cat.hero("Northern Wei").zh in ("贾思勰", "郦道元")
+    en = StoryRequest(dynasty="Eastern Han", power="fly", style="funny", lang="en")
+    assert prompt_text(en) == "<|en|>Han|Cai Lun|flying|funny<|story|>"
+
+
+def test_a_dynasty_the_catalog_does_not_know_still_gets_the_stand_in():
+    for typed in ("魏", "周", "恐龙时代"):
+        assert get_catalog().dynasty(typed) is None
+        assert slot_values(StoryRequest(dynasty=typed, power="飞行", style="轻松"))["hero"] == STAND_IN_HERO["zh"]
+
+
+@pytest.mark.parametrize("typed, power", [("会飞", "飞行"), ("隐身", "隐形"), ("瞬移", "瞬间移动"), ("和动物说话", "听懂动物说话"),
+                                          ("Talk to animals", "听懂动物说话"), ("ice", "冰冻"), ("healing", "治愈之光")])
+def test_another_name_of_a_power_is_told_as_the_catalog_power(typed, power):
+    """The model is conditioned exactly as for the preset, so it shows the power it knows (a typed
+    power is told with generic passages that readers found never show it)."""
+    cat = get_catalog()
+    assert cat.power(typed).zh == power
+    for lang in ("zh", "en"):
+        req = StoryRequest(dynasty="唐", power=typed, style="轻松", lang=lang)
+        same = StoryRequest(dynasty="唐", power=power, style="轻松", lang=lang)
+        assert prompt_text(req) == prompt_text(same) and slot_values(req)["power"] == cat.power(power).name(lang)
+
+
+def test_a_typed_power_that_is_no_other_name_stays_as_typed():
+    for typed in ("读心术", "喷火", "会变色", "reading minds"):
+        assert get_catalog().power(typed) is None
+        assert slot_values(StoryRequest(dynasty="唐", power=typed, style="轻松"))["power"] == typed
+
+
+def test_every_other_name_is_unique_and_names_real_heroes():
+    cat, names = get_catalog(), {}
+    for d in cat.dynasties:
+        for name in [d.zh, d.en, *d.aliases]:
+            assert names.setdefault(name.lower(), d.zh) == d.zh, f"{name} names two dynasties"
+        for alias, heroes in d.aliases.items():
+            assert set(heroes) <= {h.zh for h in d.heroes}, f"{alias}: {heroes}"
+    names = {}
+    for p in cat.powers:
+        for name in [p.zh, p.en, *p.aliases]:
+            assert names.setdefault(name.lower(), p.zh) == p.zh, f"{name} names two powers"
