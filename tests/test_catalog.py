@@ -49,6 +49,14 @@ def test_another_name_of_a_power_is_told_as_the_catalog_power(typed, power):
         assert prompt_text(req) == prompt_text(same) and slot_values(req)["power"] == cat.power(power).name(lang)
 
 
+@pytest.mark.parametrize("typed, style", [("搞笑", "幽默"), ("开心", "轻松"), ("Cozy", "温馨"), ("difficult", "艰难")])
+def test_another_name_of_a_style_is_told_as_the_catalog_style(typed, style):
+    """A style is in the header too: a typed "搞笑" is told as 幽默 (the world's style passages follow it)."""
+    for lang in ("zh", "en"):
+        req = StoryRequest(dynasty="唐", power="飞行", style=typed, lang=lang)
+        assert prompt_text(req) == prompt_text(StoryRequest(dynasty="唐", power="飞行", style=style, lang=lang))
+
+
 def test_a_typed_power_that_is_no_other_name_stays_as_typed():
     for typed in ("读心术", "喷火", "会变色", "reading minds"):
         assert get_catalog().power(typed) is None
@@ -62,7 +70,8 @@ def test_every_other_name_is_unique_and_names_real_heroes():
             assert names.setdefault(name.lower(), d.zh) == d.zh, f"{name} names two dynasties"
         for alias, heroes in d.aliases.items():
             assert set(heroes) <= {h.zh for h in d.heroes}, f"{alias}: {heroes}"
-    names = {}
-    for p in cat.powers:
-        for name in [p.zh, p.en, *p.aliases]:
-            assert names.setdefault(name.lower(), p.zh) == p.zh, f"{name} names two powers"
+    for terms in (cat.powers, cat.styles):
+        names = {}
+        for t in terms:
+            for name in [t.zh, t.en, *t.aliases]:
+                assert names.setdefault(name.lower(), t.zh) == t.zh, f"{name} names two of them"
