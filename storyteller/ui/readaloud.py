@@ -108,7 +108,7 @@ class AudioFrames:
         self.reader.finish()
         while not stopped():
             self._take(self.reader.ready())
-            if chunk := self.chunk():
+            if (chunk := self.chunk()) and not stopped():
                 yield chunk
             elif self.reader.all_handed:
                 return
@@ -137,6 +137,7 @@ def speak_frames(frames: Iterator[tuple[str, str]], lang: str, voice: str | None
         for text, status in frames:
             last = (text, status)
             chunk = audio.feed(text) if not stopped() else None
+            chunk = None if stopped() else chunk  # Stop while it was made: it is never sent
             warned = warned or _warn_unavailable(audio.reader, lang)
             yield text, status, chunk or player, None
             player = gr.skip()

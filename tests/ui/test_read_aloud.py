@@ -105,8 +105,8 @@ def test_reading_aloud_off_sends_no_audio(engine):
 def test_client_gets_the_whole_story_as_a_wav(app):
     from gradio_client import Client
 
-    job = Client(app.url, verbose=False).submit("唐", "隐形", "轻松", "zh", 100, app.model, 0.8, True,
-                                                 readaloud.AUTO, 150, api_name="/tell")
+    job = Client(app.url, verbose=False).submit("唐", "隐形", "轻松", "zh", 50, app.model, 0.8, True,
+                                                 readaloud.AUTO, 220, api_name="/tell")
     outputs = list(job)
     final = job.outputs()[-1]
     assert final[0] and len(outputs) >= 5

@@ -179,13 +179,16 @@ def test_read_aloud_flows_and_stop_silences_it(browser, long_app, tmp_path):
     page.click("#stop")
     page.wait_for_function("() => /已停止|讲完啦/.test(document.querySelector('#story-stats').innerText)",
                            timeout=30_000)
-    segments = page.evaluate("() => window.__segments")
-    playing = page.evaluate("() => [...document.querySelectorAll('#story-audio audio')].filter(a => !a.paused).length")
-    page.wait_for_timeout(2000)
-    assert playing == 0, "the voice goes on after Stop"
-    assert page.evaluate("() => window.__segments") == segments, "audio arrived after Stop"
     link = page.locator("#story-audio-file a[download]").first
-    link.wait_for(timeout=10_000)
+    link.wait_for(timeout=10_000)  # the story's last frame: it silences the player and offers what was heard
+    # A segment made just before Stop may still be fetched while Stop travels; once the last frame is
+    # here, nothing more may come and nothing may play.
+    playing = "() => [...document.querySelectorAll('#story-audio audio')].filter(a => !a.paused).length"
+    assert page.evaluate(playing) == 0, "the voice goes on after Stop"
+    segments = page.evaluate("() => window.__segments")
+    page.wait_for_timeout(2000)
+    assert page.evaluate(playing) == 0, "the voice came back after Stop"
+    assert page.evaluate("() => window.__segments") == segments, "audio arrived after Stop"
     href = link.get_attribute("href")
     wav = page.request.get(href if href.startswith("http") else long_app.url + href).body()
     assert wav[:4] == b"RIFF" and len(wav) > 44 + 22050  # more than half a second of the voice
