@@ -12,7 +12,8 @@ from storyteller.story_format import prompt_text, slot_values
 
 @pytest.mark.parametrize("typed, dynasty, hero", [
     ("东汉", "汉", "蔡伦"), ("西汉", "汉", "张骞"), ("南宋", "宋", "李清照"), ("北魏", "南北朝", "贾思勰"),
-    ("大唐", "唐", "李白"), ("  明代 ", "明", "郑和"), ("唐朝", "唐", "李白"),
+    ("大唐", "唐", "李白"), ("  明代 ", "明", "郑和"), ("唐朝", "唐", "李白"), ("周", "周", "孔子"), ("春秋", "周", "孔子"),
+    ("战国", "周", "墨子"), ("魏", "三国", "曹冲"), ("曹魏", "三国", "曹冲"), ("蜀", "三国", "诸葛亮"),
 ])
 def test_another_name_of_a_dynasty_finds_it_and_a_hero_of_that_part(typed, dynasty, hero):
     cat = get_catalog()
@@ -26,12 +27,13 @@ def test_english_names_of_parts_are_found_whatever_the_case():
     cat = get_catalog()
     assert cat.dynasty("eastern han").zh == "汉" and cat.hero("Eastern Han").en == "Cai Lun"
     assert cat.hero("Southern Song").en == "Li Qingzhao" and cat.hero("Northern Wei").zh in ("贾思勰", "郦道元")
+    assert cat.hero("wei").en == "Cao Chong" and cat.hero("Warring States").en == "Mozi" and cat.hero("Zhou").en == "Confucius"
     en = StoryRequest(dynasty="Eastern Han", power="fly", style="funny", lang="en")
     assert prompt_text(en) == "<|en|>Han|Cai Lun|flying|funny<|story|>"
 
 
 def test_a_dynasty_the_catalog_does_not_know_still_gets_the_stand_in():
-    for typed in ("魏", "周", "恐龙时代"):
+    for typed in ("夏", "辽", "西夏", "恐龙时代"):
         assert get_catalog().dynasty(typed) is None
         assert slot_values(StoryRequest(dynasty=typed, power="飞行", style="轻松"))["hero"] == STAND_IN_HERO["zh"]
 

@@ -47,8 +47,10 @@ def test_story_checks_adherence_and_hero():
     assert ok == {"adherent": True, "hero_ok": True}
     assert story_checks(row, "唐朝的李白学会了隐形。")["adherent"] is False  # no Ultraman
     assert story_checks(row, "唐朝的李白和苏轼学会了隐形，帮助奥特曼。")["hero_ok"] is False  # a drifting hero
-    unseen = Row("zh", "魏", "喷火", "轻松", "曹冲", "")
-    assert not unseen.seen() and story_checks(unseen, "魏朝的曹冲会喷火，奥特曼笑了。")["adherent"]
+    unseen = Row("zh", "夏", "喷火", "轻松", "大禹", "")
+    assert not unseen.seen() and story_checks(unseen, "夏朝的大禹会喷火，奥特曼笑了。")["adherent"]
+    other_name = Row("zh", "魏", "飞行", "轻松", None, "")  # told as the catalog's 三国 and its hero of 魏
+    assert other_name.seen() and story_checks(other_name, "三国时期的曹冲学会了飞行，帮助奥特曼。")["adherent"]
     en = Row("en", "宋", "冰冻", "幽默", "Su Shi", "")
     assert story_checks(en, "In the Song dynasty Su Shi learned Freezing and met Ultraman.")["adherent"]
 
@@ -89,7 +91,7 @@ def test_load_rows_reads_reference_style_csv_and_rejects_bad_files(tmp_path):
 def test_reference_corpus_loads(reference_csv):
     rows = load_rows(reference_csv)
     assert len(rows) == 464 and {r.dynasty for r in rows} >= {"魏", "唐"}
-    assert sum(not r.seen() for r in rows) > 100  # 魏 and 读心术/不死之身/喷火 are not in our catalog
+    assert sum(not r.seen() for r in rows) > 100  # 读心术/不死之身/喷火 are not in our catalog
 
 
 def test_eval_cli_reports_the_measures_and_variety(tmp_path):

@@ -21,7 +21,7 @@ from storyteller.prompts import StoryRequest
 
 REFERENCE = ROOT.parent / "shared" / "data" / "ultraman_stories.csv"
 OLD_CORPUS_CHARS = 250_000  # what the first embedded model learnt from (628 stories)
-VARIETY_REQUESTS = {"zh": [("唐", "隐形", "轻松"), ("宋", "冰冻", "冒险"), ("魏", "喷火", "幽默")],
+VARIETY_REQUESTS = {"zh": [("唐", "隐形", "轻松"), ("宋", "冰冻", "冒险"), ("夏", "喷火", "幽默")],
                     "en": [("Ming", "flying", "funny")]}
 
 

@@ -31,10 +31,10 @@ REQUESTS = {
            ("清", "时间暂停", "艰难"), ("三国", "控制天气", "努力"), ("元", "治愈之光", "温馨"),
            ("秦", "超级速度", "冒险"), ("晋", "变大变小", "幽默"), ("隋", "听懂动物说话", "轻松"),
            ("南北朝", "力大无穷", "努力"), ("五代", "瞬间移动", "艰难"),
-           ("魏", "读心术", "轻松"), ("周", "喷火", "冒险"), ("唐", "会变色", "幽默")],
+           ("夏", "读心术", "轻松"), ("辽", "喷火", "冒险"), ("唐", "会变色", "幽默")],
     "en": [("Tang", "invisibility", "light-hearted"), ("Song", "flying", "funny"), ("Ming", "freezing", "adventurous"),
            ("Han", "super strength", "heart-warming"), ("Qing", "pausing time", "hard-won"),
-           ("Wei", "reading minds", "funny"), ("Zhou", "breathing fire", "adventurous")],
+           ("Xia", "reading minds", "funny"), ("Liao", "breathing fire", "adventurous")],
 }
 
 
