@@ -11,6 +11,7 @@ from storyteller.engines.base import Prompt
 from storyteller.prompts import StoryRequest
 from storyteller.story_cast import CAST_SLOTS, HE, HIS, KID, MONSTER, PLACE, PROP, TA, has_cast, pick_cast
 from storyteller.story_format import END, HERO, SlotFiller, prompt_text, slot_values, story_in_slots
+from storyteller.story_opening import opening
 from storyteller.world import compose, load_world
 from storyteller.world.compose import Cast, compose_with, fill
 
@@ -103,7 +104,13 @@ def test_engine_picks_one_cast_per_telling_for_a_cast_model(tmp_path):
     assert text == engine.build_input(loaded, prompt)[0]  # one telling, one cast
     assert filler.values["monster"] in text
     seeded = Prompt.for_story(ZH, seed=4)
-    assert engine.build_input(loaded, seeded)[0] == prompt_text(ZH, pick_cast(ZH, 4))
+    cast = pick_cast(ZH, 4)  # a new story starts from the world's first paragraph (story_opening.py)
+    assert engine.build_input(loaded, seeded)[0] == prompt_text(ZH, cast) + opening(ZH, cast, 4)[1]
+    told = "".join(engine.stream(seeded.model_copy(update={"params": seeded.params.model_copy(
+        update={"max_new_tokens": 3})})))
+    assert told.startswith(opening(ZH, cast, 4)[0])  # what the reader sees first
+    going_on = seeded.model_copy(update={"prefix": "唐朝的一天，李白正在写诗。"})
+    assert engine.build_input(loaded, going_on)[0] == prompt_text(ZH, cast) + "<|dynasty|>朝的一天，<|hero|>正在写诗。"
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

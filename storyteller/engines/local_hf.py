@@ -33,6 +33,7 @@ from storyteller.errors import ModelNotFoundError, OfflineError, ServiceError, S
 from storyteller.story_cast import has_cast, pick_cast
 from storyteller.story_format import (END, SlotFiller, is_storyteller_model, power_tokens, prompt_text,
                                      slot_values, story_in_slots)
+from storyteller.story_opening import opening
 
 log = logging.getLogger(__name__)
 STORY_TOKENS = 900  # room a storyteller-format model always gets: cut short, a story loses its ending
@@ -191,11 +192,20 @@ class LocalHFEngine(Engine):
 
     @classmethod
     def prefix_text(cls, loaded: Loaded, prompt: Prompt) -> str:
-        """The story so far as the model writes it (a storyteller model: with its slot tokens)."""
+        """The story so far as the model writes it (a storyteller model: with its slot tokens); a new
+        story from a model that learnt from the story world starts from the world's first paragraph."""
         if prompt.prefix and loaded.storyteller and prompt.request is not None:
             return story_in_slots(prompt.request, prompt.prefix, bool(power_tokens(loaded.tokenizer)),
                                   cls.cast(loaded, prompt))
-        return prompt.prefix
+        return cls.opening(loaded, prompt)[1] if not prompt.prefix else prompt.prefix
+
+    @classmethod
+    def opening(cls, loaded: Loaded, prompt: Prompt) -> tuple[str, str]:
+        """(text, slot form) of the new story's first paragraph (story_opening.py), or ("", "")."""
+        cast = cls.cast(loaded, prompt)
+        if prompt.prefix or cast is None:
+            return "", ""
+        return opening(prompt.request, cast, prompt.telling_seed())
 
     def generate_kwargs(self, loaded: Loaded, prompt: Prompt, text: str) -> dict[str, Any]:
         """Everything `model.generate` gets, except the streamer and stopping criteria."""
@@ -251,6 +261,8 @@ class LocalHFEngine(Engine):
         worker.start()
         scanner = StopScanner(prompt.params.stop)
         try:
+            if first := scanner.feed(self.opening(loaded, prompt)[0]):
+                yield first
             for piece in streamer:
                 if filler is not None:
                     piece = filler.feed(piece)

@@ -25,6 +25,7 @@ from storyteller.errors import DataError, ModelNotFoundError
 from storyteller.story_cast import has_cast, pick_cast
 from storyteller.story_format import (END, ENDINGS, SlotFiller, is_storyteller_model, prompt_text, slot_values,
                                       to_slots)
+from storyteller.story_opening import opening
 from storyteller.model.fluency import available as fluency_available
 from storyteller.model.fluency import mean_fluency
 from storyteller.model.measures import masked, mean_pairwise_shared, nonword_share
@@ -101,15 +102,18 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperatu
 
     story_fmt = is_storyteller_model(model.config)
     cast = pick_cast(req, seed) if story_fmt and has_cast(tok) else None
-    prompt = prompt_text(req, cast) if story_fmt else req.legacy_prompt()
+    shown, slotted = opening(req, cast, seed) if cast is not None else ("", "")  # as the app starts a story
+    prompt = prompt_text(req, cast) + slotted if story_fmt else req.legacy_prompt()
     end_id = tok.convert_tokens_to_ids(END) if story_fmt else tok.eos_token_id
     ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
     n_pos = getattr(model.config, "max_position_embeddings", None)
     limit = min(max_new_tokens, n_pos - ids.shape[1]) if n_pos else max_new_tokens
+    start = ids.shape[1] - len(tok(slotted, add_special_tokens=False)["input_ids"]) if slotted else None
     clock = _Clock()
     out = decode(model, input_ids=ids, max_new_tokens=limit, do_sample=False, temperature=None, top_p=None,
                  top_k=None, eos_token_id=end_id, pad_token_id=end_id, streamer=clock,
                  logits_processor=story_processors(story_fmt, temperature, top_p, seed, tokenizer=tok, lang=req.lang,
+                                                   story_start=start,
                                                    power=slot_values(req)["power"] if story_fmt else None),
                  stopping_criteria=StoppingCriteriaList([] if story_fmt else [StopStringCriteria(tok, [LEGACY_STOP])]))
     done = time.perf_counter()
@@ -118,7 +122,7 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperatu
     text = tok.decode(new, skip_special_tokens=True)
     if story_fmt:
         filler = SlotFiller(req, cast)
-        text = filler.feed(text) + filler.flush()
+        text = shown + filler.feed(text) + filler.flush()
     ended = ended or LEGACY_STOP in text
     story = text.split(LEGACY_STOP)[0].strip()
     return {"story": story, "ended": ended, "tokens": len(new), "ttft_s": (clock.first or done) - clock.t0,

@@ -1,0 +1,38 @@
+"""The story's first paragraph, written from the story world: the hero at home in the dynasty,
+doing what that hero does. The model tells the rest.
+
+Blind readers found heroes the model never learnt (孔子, 曹冲, a typed hero) borrowing another hero's
+pastime in the first line ("孔子正在给一只小老虎看病", 孙思邈's). The world knows each catalog hero's
+own pastimes (and plain ones for anyone else), and the first paragraph is written from the same
+`home` passages the model learnt its openings from, so what follows reads on from it.
+"""
+
+from __future__ import annotations
+
+import random
+
+from storyteller.catalog import get_catalog
+from storyteller.prompts import StoryRequest
+from storyteller.story_cast import CAST_SLOTS
+from storyteller.story_format import slot_values, story_in_slots
+from storyteller.world.compose import STYLE_WEIGHT, era, fill
+from storyteller.world.schema import GENERIC, cached_world
+
+
+def opening(req: StoryRequest, cast: dict[str, str] | None = None, seed: int | None = None) -> tuple[str, str]:
+    """(text, slot form) of the first paragraph of one telling (the same seed gives the same one):
+    the words a reader sees, and the same words as the model writes them (its hero, dynasty and
+    pronoun slots), for it to go on from."""
+    world = cached_world(req.lang)
+    rng = random.Random(f"opening-{seed}" if seed is not None else None)
+    v = slot_values(req)
+    hero = world.heroes.get(req.resolved_hero() or "") or world.heroes[GENERIC]
+    she = (cast or {}).get("he", hero.pronoun) == "she"
+    style = get_catalog().style(req.style or "")
+    fit = [b for b in world.beats["home"] if not b.styles or (style is not None and style.zh in b.styles)]
+    template = rng.choices(fit, [STYLE_WEIGHT if b.styles else 1 for b in fit])[0].text
+    values = {"era": era(v["dynasty"], req.lang), "hero": v["hero"], "dynasty": v["dynasty"],
+              "activity": rng.choice(hero.activity), "ta": "她" if she else "他", "he": "she" if she else "he",
+              "his": "her" if she else "his", "him": "her" if she else "him"}
+    pronouns = {name: token for token, name in CAST_SLOTS.items() if name in ("ta", "he", "his", "him")}
+    return fill(template, values), story_in_slots(req, fill(template, values | pronouns), cast=cast)

@@ -1,0 +1,72 @@
+"""A new story starts from the story world's first paragraph: the hero at home doing what that hero
+does (readers found heroes the model never learnt, 孔子 or 曹冲, borrowing 孙思邈's tiger cub), in
+the words the model learnt its openings from, so that it reads on from there."""
+
+from __future__ import annotations
+
+import pytest
+
+from storyteller.prompts import StoryRequest
+from storyteller.story_cast import HE, TA, pick_cast
+from storyteller.story_format import END, DYNASTY, HERO, SlotFiller
+from storyteller.story_opening import opening
+from storyteller.world import load_world
+from storyteller.world.schema import GENERIC
+
+
+@pytest.mark.parametrize("lang, dynasty, hero_key", [
+    ("zh", "周", "孔子"), ("zh", "魏", "曹冲"), ("zh", "唐", "李白"), ("en", "Zhou", "Confucius"),
+    ("zh", "夏", GENERIC), ("en", "Xia", GENERIC),  # the stand-in of a dynasty nobody knows: plain pastimes
+])
+def test_the_hero_does_what_that_hero_does(lang, dynasty, hero_key):
+    world = load_world(lang)
+    req = StoryRequest(dynasty=dynasty, power="飞行", style="轻松", lang=lang)
+    seen = {opening(req, pick_cast(req, seed), seed)[0] for seed in range(40)}
+    own = world.heroes[hero_key].activity
+    assert all(any(a in text for a in own) for text in seen), seen
+    assert {a for a in own if any(a in text for text in seen)} == set(own)  # every pastime turns up
+    others = {a for k, h in world.heroes.items() if k != hero_key for a in h.activity} - set(own)
+    assert not any(a in text for text in seen for a in others)
+
+
+def test_a_typed_hero_gets_plain_pastimes_and_is_named():
+    req = StoryRequest(dynasty="唐", hero="小明", power="飞行", style="轻松")
+    text, _ = opening(req, pick_cast(req, 3), 3)
+    assert "小明" in text and any(a in text for a in load_world("zh").heroes[GENERIC].activity)
+
+
+def test_the_same_telling_gets_the_same_opening_and_tellings_differ():
+    req = StoryRequest(dynasty="宋", power="冰冻", style="冒险")
+    assert opening(req, pick_cast(req, 9), 9) == opening(req, pick_cast(req, 9), 9)
+    assert len({opening(req, pick_cast(req, s), s)[0] for s in range(30)}) >= 6
+
+
+def test_a_style_gets_its_own_openings_most_often():
+    req = StoryRequest(dynasty="宋", power="冰冻", style="温馨")
+    texts = [opening(req, pick_cast(req, s), s)[0] for s in range(60)]
+    assert sum("暖暖的" in t or "开开心心" in t for t in texts) > 20  # the two 温馨 openings, weighted 3:1
+    assert not any("喷嚏" in t for t in texts)  # a 幽默 one never
+
+
+@pytest.mark.parametrize("lang, dynasty, style", [("zh", "唐", "温馨"), ("en", "Tang", "heart-warming"),
+                                                  ("zh", "夏", "幽默"), ("en", "Zhou", "funny")])
+def test_the_slot_form_is_what_the_model_writes_and_fills_back_to_the_text(lang, dynasty, style):
+    req = StoryRequest(dynasty=dynasty, power="飞行", style=style, lang=lang)
+    for seed in range(12):
+        cast = pick_cast(req, seed)
+        text, slotted = opening(req, cast, seed)
+        assert HERO in slotted and DYNASTY in slotted and "{" not in text
+        assert not set(text) & set("<|>") and (lang == "en" or "他" not in slotted)  # his pronoun is a slot too
+        filler = SlotFiller(req, cast)
+        assert filler.feed(slotted) + filler.feed(END) == text
+
+
+def test_a_heroine_is_she():
+    req = StoryRequest(dynasty="宋", hero="李清照", power="飞行", style="轻松", lang="zh")
+    texts = [opening(req, pick_cast(req, s), s) for s in range(30)]
+    assert any(TA in slotted for _, slotted in texts)  # some openings name the hero's pronoun
+    assert all("他" not in text for text, _ in texts) and any("她" in text for text, _ in texts)
+    en = StoryRequest(dynasty="Song", hero="Li Qingzhao", power="flying", style="funny", lang="en")
+    texts = [opening(en, pick_cast(en, s), s) for s in range(30)]
+    assert all(" he " not in f" {text} ".lower() for text, _ in texts)
+    assert any(HE in slotted for _, slotted in texts) or any("she" in text.lower() for text, _ in texts)
