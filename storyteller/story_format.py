@@ -24,7 +24,7 @@ from typing import Any
 from storyteller.catalog import STAND_IN_HERO, get_catalog, in_latin, stand_in_fact
 from storyteller.corpus import Story
 from storyteller.prompts import StoryRequest
-from storyteller.story_cast import CAST_SLOTS, IN_HEADER
+from storyteller.story_cast import CAST_SLOTS, IN_HEADER, KID
 
 FORMAT_KEY = "storyteller_format"
 FORMAT_VERSION = 1
@@ -122,9 +122,12 @@ class SlotFiller:
     true line about where they come from), so nothing a fact slot leads into is left dangling.
     """
 
-    def __init__(self, req: StoryRequest, cast: Mapping[str, str] | None = None):
+    def __init__(self, req: StoryRequest, cast: Mapping[str, str] | None = None, told: str = ""):
         self.values = slot_values(req) | dict(cast or {})
         self._capitalise = req.lang == "en"
+        self._lang = req.lang
+        kid = self.values.get("kid")
+        self._kid_met = not kid or kid in told  # `told`: the story so far, when one is continued
         self._shown_tail = ""  # the last shown characters: does a slot start a sentence?
         self._pending = ""  # text not shown yet
         self.ended = False
@@ -163,6 +166,14 @@ class SlotFiller:
                 out.append(value)
                 if token == DYNASTY and value.endswith("朝") and text[:1] == "朝":
                     text = text[1:]  # "<|dynasty|>朝" with 南北朝
+            elif token == KID and not self._kid_met:
+                if not text and not final:  # how the child is met depends on the next character
+                    text = token
+                    break
+                value = self._meet_kid(self._shown_tail + "".join(out), text)
+                if self._capitalise and _starts_sentence(self._shown_tail + "".join(out)):
+                    value = value[:1].upper() + value[1:]
+                out.append(value)
             elif token in CAST_SLOTS:
                 value = self.values.get(CAST_SLOTS[token]) or ""
                 if self._capitalise and _starts_sentence(self._shown_tail + "".join(out)):
@@ -170,7 +181,9 @@ class SlotFiller:
                 out.append(value)
             # any other <|...|> token is not story text: dropped
         keep = ""
-        if not final:
+        if text == KID:  # held until the next character comes
+            text, keep = "", KID
+        elif not final:
             i = text.rfind("<")  # a possible partial slot at the end ("<", "<|he")
             if i >= 0 and (text[i:] == "<" or text[i:].startswith("<|")):
                 text, keep = text[:i], text[i:]
@@ -178,6 +191,19 @@ class SlotFiller:
         self._pending = keep
         self._shown_tail = (self._shown_tail + shown)[-8:]
         return shown
+
+
+    def _meet_kid(self, before: str, after: str) -> str:
+        """The child's name where the story first names them, said as someone new: readers marked
+        every story whose child speaks up by name, never introduced ("小雨拉拉他的衣角"). Not where
+        the story introduces them itself (一个叫…, called …) or calls to them in speech."""
+        self._kid_met = True
+        kid, b = self.values["kid"], before.rstrip(" ")
+        if b.endswith(("叫", "名叫", "called", "named", "Called", "Named")) or b[-1:] in "“\"‘'":
+            return kid
+        if self._lang == "zh":
+            return f"小朋友{kid}" if after.startswith("的") else f"一个叫{kid}的小朋友"
+        return f"little {kid}" if after.startswith("'") else f"a child called {kid}"
 
 
 _PRONOUN_SLOTS = ("ta", "he", "his", "him")

@@ -43,7 +43,7 @@ def test_header_names_monster_and_place_and_the_filler_keeps_them_the_same_all_s
     text = stream(SlotFiller(ZH, cast), [f"{HERO}的{PROP}亮了，", f"{TA}来到{PLACE}。{MON[:4]}", f"{MON[4:]}来了，",
                                          f"{KID}笑了。{KID}说：“{MONSTER}别怕！”"])
     assert text == (f"李白的{cast['prop']}亮了，他来到{cast['place']}。{cast['monster']}来了，"
-                    f"{cast['kid']}笑了。{cast['kid']}说：“{cast['monster']}别怕！”")
+                    f"一个叫{cast['kid']}的小朋友笑了。{cast['kid']}说：“{cast['monster']}别怕！”")  # met once, then by name
 
 
 MON = MONSTER  # split across chunks above
@@ -52,9 +52,30 @@ MON = MONSTER  # split across chunks above
 def test_english_pronoun_slots_start_sentences_with_a_capital():
     cast = pick_cast(EN, seed=2)
     text = stream(SlotFiller(EN, cast), [f"{HERO} smiled. {HE} held {HIS} {PROP}. ", f'"{HE} is here!" said {KID}.'])
-    assert text == f'Li Bai smiled. He held his {cast["prop"]}. "He is here!" said {cast["kid"]}.'
+    assert text == f'Li Bai smiled. He held his {cast["prop"]}. "He is here!" said a child called {cast["kid"]}.'
     text = stream(SlotFiller(EN, cast), [f'"Keep trying," {HE} said. {KID} said, "{HE} is back!"'])
-    assert text == f'"Keep trying," he said. {cast["kid"]} said, "He is back!"'  # a closing quote starts nothing
+    assert text == f'"Keep trying," he said. A child called {cast["kid"]} said, "He is back!"'  # a closing quote starts nothing
+
+
+@pytest.mark.parametrize("lang, pieces, want", [
+    ("zh", ["忽然，", KID, "拉拉他的衣角。", KID, "笑了。"], "忽然，一个叫小雨的小朋友拉拉他的衣角。小雨笑了。"),
+    ("zh", ["摸摸", "<|ki", "d|>", "的头。"], "摸摸小朋友小雨的头。"),  # the next character decides, even split
+    ("zh", ["一个叫", KID, "的小朋友笑了。"], "一个叫小雨的小朋友笑了。"),  # the story introduces them itself
+    ("zh", ["“", KID, "，别怕！”"], "“小雨，别怕！”"),  # called to in speech
+    ("zh", ["他看着", KID], "他看着一个叫小雨的小朋友"),  # the story's last word
+    ("en", ["It ran. ", KID, " shouted. ", KID, " smiled."], "It ran. A child called Ava shouted. Ava smiled."),
+    ("en", ["He held ", KID, "'s hand."], "He held little Ava's hand."),
+    ("en", ["A child named ", KID, " waved."], "A child named Ava waved."),
+])
+def test_the_child_who_helps_is_met_as_someone_new_the_first_time(lang, pieces, want):
+    """Readers marked every story whose child speaks up by name without ever being introduced."""
+    req = ZH if lang == "zh" else EN
+    assert stream(SlotFiller(req, {"kid": "小雨" if lang == "zh" else "Ava"}), pieces) == want
+
+
+def test_a_continued_story_whose_child_was_met_names_them_plainly():
+    filler = SlotFiller(ZH, {"kid": "小雨"}, told="一个叫小雨的小朋友来了。")
+    assert stream(filler, [KID, "笑了。"]) == "小雨笑了。"
 
 
 def test_a_continued_story_goes_back_into_cast_slots_but_not_its_pronouns():

@@ -174,7 +174,7 @@ class LocalHFEngine(Engine):
         prefix = self.prefix_text(loaded, prompt)
         if loaded.storyteller and prompt.request is not None:
             cast = self.cast(loaded, prompt)
-            return prompt_text(prompt.request, cast) + prefix, SlotFiller(prompt.request, cast)
+            return prompt_text(prompt.request, cast) + prefix, SlotFiller(prompt.request, cast, prompt.prefix)
         if prompt.text is not None:
             return prompt.text + prefix, None
         tok = loaded.tokenizer
