@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("STORYTELLER_LOCAL__WORLD_OPENING", "false")  # both sides: see benchmarks/streaming.py
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 

@@ -84,7 +84,7 @@ def serve(model: Path, data_dir: Path, floor: bool) -> tuple[subprocess.Popen, s
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STORYTELLER_", "OPENAI_"))}
     env |= {"STORYTELLER_LOCAL__MODELS_DIR": str(model.parent), "STORYTELLER_LOCAL__DEFAULT_MODEL": model.name,
             "STORYTELLER_DATA_DIR": str(data_dir), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-            "NO_PROXY": "127.0.0.1,localhost"}
+            "NO_PROXY": "127.0.0.1,localhost", "STORYTELLER_LOCAL__WORLD_OPENING": "false"}  # see streaming.py
     if floor:
         code = (f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(BENCHMARKS)!r}]; import streaming_app; "
                 f"streaming_app.serve_floor({port}, streaming_app.Path({str(model)!r}))")

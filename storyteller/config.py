@@ -61,6 +61,9 @@ class LocalSettings(BaseModel):
     )
     cache_size: int = Field(3, description="How many loaded models to keep in memory.")
     lean: bool = Field(True, description="Decode small GPT-2 models on CPU with the lean loop (off: model.generate).")
+    world_opening: bool = Field(
+        True, description="A model that learnt from the story world starts a new story from the world's first "
+        "paragraph (the hero at home, at that hero's own pastime) and writes the rest.")
 
 
 class TTSSettings(BaseModel):

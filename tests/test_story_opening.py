@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from storyteller.paths import DEFAULT_MODEL_DIR
 from storyteller.prompts import StoryRequest
 from storyteller.story_cast import HE, TA, pick_cast
 from storyteller.story_format import END, DYNASTY, HERO, SlotFiller
@@ -70,3 +71,30 @@ def test_a_heroine_is_she():
     texts = [opening(en, pick_cast(en, s), s) for s in range(30)]
     assert all(" he " not in f" {text} ".lower() for text, _ in texts)
     assert any(HE in slotted for _, slotted in texts) or any("she" in text.lower() for text, _ in texts)
+
+
+@pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "config.json").is_file(), reason="no shipped model")
+def test_the_shipped_model_goes_on_from_the_opening_and_a_setting_turns_it_off(monkeypatch):
+    from storyteller.config import get_settings
+    from storyteller.engines.base import Prompt
+    from storyteller.engines.local_hf import LocalHFEngine
+    from storyteller.model.evaluate import generate, load_model
+
+    req = StoryRequest(dynasty="周", power="飞行", style="轻松")
+    cast = pick_cast(req, 5)
+    text, slotted = opening(req, cast, 5)
+    engine = LocalHFEngine(DEFAULT_MODEL_DIR.name, source=str(DEFAULT_MODEL_DIR))
+    loaded = engine.load()
+    assert engine.build_input(loaded, Prompt.for_story(req, seed=5))[0].endswith("<|story|>" + slotted)
+    model, tok = load_model(DEFAULT_MODEL_DIR)
+    told = generate(model, tok, req, max_new_tokens=24, seed=5)
+    assert told["story"].startswith(text) and told["given_chars"] == len(text)  # speed counts what the model wrote
+    assert len(told["story"]) > len(text)
+    monkeypatch.setenv("STORYTELLER_LOCAL__WORLD_OPENING", "false")
+    get_settings.cache_clear()
+    try:
+        assert engine.build_input(loaded, Prompt.for_story(req, seed=5))[0].endswith("<|story|>")
+        assert generate(model, tok, req, max_new_tokens=24, seed=5)["given_chars"] == 0
+    finally:
+        monkeypatch.delenv("STORYTELLER_LOCAL__WORLD_OPENING")
+        get_settings.cache_clear()

@@ -203,7 +203,7 @@ class LocalHFEngine(Engine):
     def opening(cls, loaded: Loaded, prompt: Prompt) -> tuple[str, str]:
         """(text, slot form) of the new story's first paragraph (story_opening.py), or ("", "")."""
         cast = cls.cast(loaded, prompt)
-        if prompt.prefix or cast is None:
+        if prompt.prefix or cast is None or not get_settings().local.world_opening:
             return "", ""
         return opening(prompt.request, cast, prompt.telling_seed())
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from storyteller import corpus
 from storyteller.catalog import get_catalog
+from storyteller.config import get_settings
 from storyteller.engines.base import TEMPERATURE, TOP_P
 from storyteller.errors import DataError, ModelNotFoundError
 from storyteller.story_cast import has_cast, pick_cast
@@ -102,7 +103,8 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperatu
 
     story_fmt = is_storyteller_model(model.config)
     cast = pick_cast(req, seed) if story_fmt and has_cast(tok) else None
-    shown, slotted = opening(req, cast, seed) if cast is not None else ("", "")  # as the app starts a story
+    use = cast is not None and get_settings().local.world_opening
+    shown, slotted = opening(req, cast, seed) if use else ("", "")  # as the app starts a story
     prompt = prompt_text(req, cast) + slotted if story_fmt else req.legacy_prompt()
     end_id = tok.convert_tokens_to_ids(END) if story_fmt else tok.eos_token_id
     ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
@@ -126,7 +128,7 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperatu
     ended = ended or LEGACY_STOP in text
     story = text.split(LEGACY_STOP)[0].strip()
     return {"story": story, "ended": ended, "tokens": len(new), "ttft_s": (clock.first or done) - clock.t0,
-            "seconds": done - clock.t0}
+            "seconds": done - clock.t0, "given_chars": len(shown)}  # the first paragraph was not written by the model
 
 
 class _Clock:
@@ -239,7 +241,7 @@ def evaluate(model_id: str | Path, data: Path, n: int | None = 20, max_new_token
     texts = [(g["story"], r.lang) for r, g in zip(rows, gens)]
     d2, d2_pooled = distinct(texts, 2)
     d4, d4_pooled = distinct(texts, 4)
-    chars = sum(len(g["story"]) for g in gens)
+    chars = sum(len(g["story"]) - g.get("given_chars", 0) for g in gens)  # what the model wrote in gen_seconds
     gen_seconds = sum(g["seconds"] - g["ttft_s"] for g in gens)
     mean = lambda xs: round(sum(xs) / len(xs), 4) if xs else None  # noqa: E731
     en = [g["story"] for r, g in zip(rows, gens) if r.lang == "en"]
