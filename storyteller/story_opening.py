@@ -13,7 +13,7 @@ import random
 
 from storyteller.catalog import get_catalog
 from storyteller.prompts import StoryRequest
-from storyteller.story_cast import CAST_SLOTS
+from storyteller.story_cast import CAST_SLOTS, pronouns
 from storyteller.story_format import slot_values, story_in_slots
 from storyteller.world.compose import STYLE_WEIGHT, era, fill
 from storyteller.world.schema import GENERIC, cached_world
@@ -32,7 +32,6 @@ def opening(req: StoryRequest, cast: dict[str, str] | None = None, seed: int | N
     fit = [b for b in world.beats["home"] if not b.styles or (style is not None and style.zh in b.styles)]
     template = rng.choices(fit, [STYLE_WEIGHT if b.styles else 1 for b in fit])[0].text
     values = {"era": era(v["dynasty"], req.lang), "hero": v["hero"], "dynasty": v["dynasty"],
-              "activity": rng.choice(hero.activity), "ta": "她" if she else "他", "he": "she" if she else "he",
-              "his": "her" if she else "his", "him": "her" if she else "him"}
-    pronouns = {name: token for token, name in CAST_SLOTS.items() if name in ("ta", "he", "his", "him")}
-    return fill(template, values), story_in_slots(req, fill(template, values | pronouns), cast=cast)
+              "activity": rng.choice(hero.activity)} | pronouns(she)
+    slots = {name: token for token, name in CAST_SLOTS.items() if name in values}  # the pronouns
+    return fill(template, values), story_in_slots(req, fill(template, values | slots), cast=cast)
