@@ -122,9 +122,12 @@ class Catalog(BaseModel):
         return self._term(self.styles, name)
 
     def translate(self, kind: str, value: str, lang: str) -> str:
-        """A preset's name in `lang`; typed values come back unchanged."""
+        """A preset's name in `lang`; typed values come back unchanged, and so does a part of a dynasty
+        with heroes of its own (东汉, 魏), which would lose them under the dynasty's name."""
         item = {"dynasty": self.dynasty, "power": self.power, "style": self.style}[kind](value)
-        return item.name(lang) if item else value.strip()
+        if item is None or (kind == "dynasty" and item.heroes_for(value.strip().lower()) != item.heroes):
+            return value.strip()
+        return item.name(lang)
 
     def choices(self, kind: str, lang: str) -> list[str]:
         items = {"dynasty": self.dynasties, "power": self.powers, "style": self.styles}[kind]

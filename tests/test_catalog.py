@@ -77,3 +77,18 @@ def test_every_other_name_is_unique_and_names_real_heroes():
         for t in terms:
             for name in [t.zh, t.en, *t.aliases]:
                 assert names.setdefault(name.lower(), t.zh) == t.zh, f"{name} names two of them"
+
+
+@pytest.mark.parametrize("typed, lang, kept, hero", [
+    ("东汉", "zh", "东汉", "蔡伦"), ("南宋", "zh", "南宋", "李清照"), ("魏", "zh", "魏", "曹冲"),
+    ("战国", "zh", "战国", "墨子"), ("Eastern Han", "en", "Eastern Han", "蔡伦"),
+    ("北宋", "zh", "宋", "毕昇"), ("大唐", "zh", "唐", "李白"), ("唐朝", "en", "Tang", "李白"),
+])
+def test_the_app_keeps_a_part_of_a_dynasty_so_its_own_heroes_tell_it(typed, lang, kept, hero):
+    """The app names presets in the story's language; a part with heroes of its own stays as typed
+    (under the dynasty's name 东汉 would be told by 张骞, the Han's first hero)."""
+    from storyteller import studio
+
+    req = studio.build_request(typed, "飞行", "轻松", lang)
+    assert req.dynasty == kept
+    assert slot_values(req)["hero"] == next(h for d in get_catalog().dynasties for h in d.heroes if h.zh == hero).name(lang)
