@@ -56,6 +56,7 @@ class Generation:
         self.cancel = threading.Event()
         self.prompt_tokens = self.count(engine.build_input(loaded, prompt)[0])
         self.completion_tokens = 0  # sent to the client
+        self._produced = 0  # tokens in the groups produced so far
         self.finish_reason: str | None = None
         self._guard = OutputGuard(lang)
 
@@ -90,14 +91,18 @@ class Generation:
         for several tokens: done for each 3 ms token, they cost the stream a quarter of its speed on a
         small CPU, mostly in the hand-offs of the interpreter lock between the engine's threads. A held
         piece goes with the next one, so it waits at most one token of the model (the API serves
-        models that run in this process)."""
-        held, sent_at = [], None
+        models that run in this process). Held pieces that reach max_tokens go at once: the group
+        would otherwise wait for the interval while the engine writes tokens that are cut away."""
+        held, sent_at, pending = [], None, 0
         try:
             for piece in self.engine.stream(self.prompt, self.cancel):
                 held.append(piece)
                 now = time.monotonic()
-                if sent_at is None or now - sent_at >= self.interval:
-                    sent_at = now
+                if self.max_tokens is not None and self.interval:
+                    pending += self.count(piece)
+                full = self.max_tokens is not None and self._produced + pending >= self.max_tokens
+                if sent_at is None or now - sent_at >= self.interval or full:
+                    sent_at, pending = now, 0
                     yield "".join(held)
                     held = []
         except Exception:  # what the engine wrote before it failed is the client's (checked, then sent)
@@ -110,21 +115,21 @@ class Generation:
     def produce(self) -> Iterator[tuple[str, int]]:
         """The engine's text in groups with their token counts, capped at max_tokens; not yet checked
         (`allow`)."""
-        produced, reason = 0, None
+        reason = None
         for piece in self._groups():
             n = self.count(piece)
-            if self.max_tokens is not None and produced + n >= self.max_tokens:
-                left = self.max_tokens - produced
+            if self.max_tokens is not None and self._produced + n >= self.max_tokens:
+                left = self.max_tokens - self._produced
                 piece, n = (piece, n) if n <= left else (self._cut(piece, left), left)
                 reason = "length"
-            produced += n
+            self._produced += n
             if piece or n:  # a cut that ends inside a character decodes to "": its tokens still count
                 yield piece, n
             if reason or self.cancel.is_set():
                 break
         else:
             context = self.loaded.max_positions
-            full = context is not None and self.prompt_tokens + produced >= context - 1
+            full = context is not None and self.prompt_tokens + self._produced >= context - 1
             reason = "length" if full else "stop"
         if self.finish_reason is None:  # a content_filter set meanwhile stays
             self.finish_reason = reason

@@ -227,6 +227,33 @@ def test_pieces_within_the_stream_interval_go_out_together_and_a_blocked_group_i
     assert capped.completion_tokens == 10  # the tiny test tokenizer: one token per character
 
 
+class _Counting(_Scripted):
+    """Counts the pieces the generation has read from it."""
+
+    read = 0
+
+    def stream(self, prompt, cancel=None):
+        for piece in super().stream(prompt, cancel):
+            self.read += 1
+            yield piece
+
+
+def test_a_group_that_reaches_max_tokens_goes_at_once_without_waiting_for_the_interval(api_env):
+    """With an interval longer than the story, the pieces that reach max_tokens are sent as soon as
+    they are written: the engine is not read on (its tokens would be cut away) and the client does
+    not wait for the interval or the story's end."""
+    from transformers import AutoTokenizer
+
+    from storyteller.engines.base import GenerationParams, Prompt
+
+    tok = AutoTokenizer.from_pretrained(api_env / "models" / "tiny")
+    engine = _Counting("The hero smiled and they all had tea. Then they went home and slept.", chunk=3)
+    gen = Generation(engine, _Loaded(tok), Prompt(messages=[], text="x", params=GenerationParams()), 10, "en", 3600)
+    assert list(gen.chunks()) == ["The", " hero s"] and gen.finish_reason == "length"
+    assert engine.read == 4  # "The", " he", "ro ", "smi": the fourth piece reaches ten tokens
+    assert gen.completion_tokens == 10
+
+
 class _Failing(_Scripted):
     """Writes its script, then fails as an engine whose upstream broke."""
 
