@@ -93,16 +93,14 @@ class Generation:
         piece goes with the next one, so it waits at most one token of the model (the API serves
         models that run in this process). Held pieces that reach max_tokens go at once: the group
         would otherwise wait for the interval while the engine writes tokens that are cut away."""
-        held, sent_at, pending = [], None, 0
+        held, sent_at, size = [], None, 0
         try:
             for piece in self.engine.stream(self.prompt, self.cancel):
                 held.append(piece)
                 now = time.monotonic()
-                if self.max_tokens is not None and self.interval:
-                    pending += self.count(piece)
-                full = self.max_tokens is not None and self._produced + pending >= self.max_tokens
-                if sent_at is None or now - sent_at >= self.interval or full:
-                    sent_at, pending = now, 0
+                size += len(piece.encode())  # no token is shorter than a byte: counted only near the cap
+                if sent_at is None or now - sent_at >= self.interval or self._reaches_cap(held, size):
+                    sent_at, size = now, 0
                     yield "".join(held)
                     held = []
         except Exception:  # what the engine wrote before it failed is the client's (checked, then sent)
@@ -111,6 +109,12 @@ class Generation:
             raise
         if held:
             yield "".join(held)
+
+    def _reaches_cap(self, held: list[str], size: int) -> bool:
+        """Do the held pieces (`size` bytes) reach max_tokens? Counted only when they could."""
+        if self.max_tokens is None or self._produced + size < self.max_tokens:
+            return False
+        return self._produced + self.count("".join(held)) >= self.max_tokens
 
     def produce(self) -> Iterator[tuple[str, int]]:
         """The engine's text in groups with their token counts, capped at max_tokens; not yet checked
