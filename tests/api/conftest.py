@@ -41,10 +41,22 @@ def nullable_aware(cls):
     return validators.extend(cls, {k: allow_null(cls.VALIDATORS[k]) for k in ("type", "enum")})
 
 
+NUMERIC = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
 def boolean_exclusive_bounds(node):
     """The spec also keeps 3.0's boolean `exclusiveMinimum: true` beside `minimum` (DPO's beta: > 0);
-    a 3.1 validator reads `true` as the number 1. Rewrite them the 3.1 way (the bound itself)."""
+    a 3.1 validator reads `true` as the number 1. Rewrite them the 3.1 way (the bound itself). Bounds
+    written as `-9.223372036854776e18` (chat's seed) are strings to YAML 1.1, whose floats need a sign
+    in the exponent: read them as the numbers they are (schemathesis refuses a string bound)."""
     if isinstance(node, dict):
+        for key in NUMERIC:
+            if isinstance(node.get(key), str):
+                try:
+                    number = float(node[key])
+                except ValueError:
+                    continue
+                node[key] = int(number) if number.is_integer() else number
         for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
             if node.get(bound) is True and limit in node:
                 node[bound] = node.pop(limit)
