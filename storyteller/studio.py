@@ -110,15 +110,24 @@ def model_name(model_id: str, lang: str) -> str:
     return card_names(Path(get_settings().local.models_dir) / model_id).get(lang) or model_id
 
 
+WARM_UP_PIECES = 3  # pieces of the warm-up story read: the world's opening, then the model's first tokens
+
+
 def warm_up(model_id: str | None = None) -> None:
     """Load a local model ahead of the first story (the first child should not wait for imports
     and weights). Remote models are left alone: warming them would cost a request."""
     warm_up_inputs()  # the typed-value vocabulary, so the first typed word does not wait a second
     try:
         engine = _get_engine(model_id or get_settings().local.default_model)
-        if callable(getattr(engine, "load", None)):  # local: load weights, run the first (slow) step
-            for _ in engine.stream(Prompt.for_story(build_request("唐", "隐形", "轻松"), max_new_tokens=2)):
-                pass
+        if callable(getattr(engine, "load", None)):  # local: load weights, run the first (slow) steps
+            # A storyteller tells a whole story whatever max_new_tokens says, which would hold the app's
+            # start for seconds: stop once the model has written (the first piece may be the opening).
+            pieces = engine.stream(Prompt.for_story(build_request("唐", "隐形", "轻松"), max_new_tokens=2))
+            for i, _ in enumerate(pieces):
+                if i >= WARM_UP_PIECES - 1:
+                    break
+            if callable(close := getattr(pieces, "close", None)):
+                close()  # the engine stops its worker
     except StorytellerError as e:
         log.info("no warm-up: %s", e)
 

@@ -270,3 +270,28 @@ def test_a_storyteller_model_always_gets_room_for_its_whole_story(local_env):
     plain = LocalHFEngine("tiny")
     p2 = Prompt.for_story(REQ, max_new_tokens=10)
     assert plain.generate_kwargs(plain.load(), p2, plain.build_input(plain.load(), p2)[0])["max_new_tokens"] == 10
+
+
+def test_the_warm_up_reads_the_first_pieces_of_a_story_and_stops_the_engine(settings_env, monkeypatch):
+    """A storyteller tells a whole story whatever max_new_tokens says: the app's warm-up must not wait
+    for it (it held every start for seconds), only for the model's first steps, then stop the engine."""
+    from storyteller import studio
+
+    class Telling:
+        read, closed = 0, False
+
+        def load(self):
+            return self
+
+        def stream(self, prompt, cancel=None):
+            try:
+                for _ in range(500):
+                    self.read += 1
+                    yield "字"
+            finally:
+                self.closed = True
+
+    engine = Telling()
+    monkeypatch.setattr(studio, "_get_engine", lambda model_id: engine)
+    studio.warm_up("any")
+    assert engine.read == studio.WARM_UP_PIECES and engine.closed
