@@ -66,3 +66,28 @@ def test_cli_pack_then_score_records_the_reading_in_the_model_folder(model_dir, 
     assert "| model zh (1) |" in r.output and "100%" in r.output
     entry = json.loads((model_dir / "readings.jsonl").read_text(encoding="utf-8").splitlines()[-1])
     assert entry["reader"] == "test reader" and entry["scores"]["model zh"]["read_tonight"] == 1.0
+
+
+def test_a_second_model_beside_tells_the_same_requests_in_the_same_pack(model_dir, tmp_path):
+    import shutil
+
+    other = tmp_path / "other-model"
+    shutil.copytree(model_dir, other)
+    out = pack(model_dir, tmp_path / "pack", n_zh=2, n_en=1, seed=5, beside=other)
+    key = json.loads((out / "key" / "key.json").read_text(encoding="utf-8"))
+    assert sorted(it["source"] for it in key["items"]) == ["beside"] * 3 + ["model"] * 3 + ["team"] * 3
+    assert key["beside"] == str(other)
+    asked = {src: sorted(it["request"] for it in key["items"] if it["source"] == src) for src in ("model", "beside")}
+    assert asked["model"] == asked["beside"]
+    text = (out / "pack.md").read_text(encoding="utf-8")
+    assert "beside" not in text and str(other) not in text
+    _fill(out, yes_for="beside")
+    result = score(out)
+    assert result["beside zh"]["read_tonight"] == 1.0 and result["beside zh"]["n"] == 2
+    assert result["model zh"]["read_tonight"] == 0.0 and result["team en"]["n"] == 1
+
+
+def test_cli_a_missing_beside_model_is_a_friendly_error(model_dir, tmp_path):
+    r = CliRunner().invoke(app, ["reading", "pack", "--model", str(model_dir), "--out", str(tmp_path / "p"),
+                                 "--beside", str(tmp_path / "no-such-model"), "--n-zh", "1", "--n-en", "0"])
+    assert r.exit_code == 1 and "Error:" in r.output and "Traceback" not in r.output

@@ -22,12 +22,13 @@ def pack_cmd(
     n_zh: int = typer.Option(30, min=0, help="Chinese stories from the model (and as many from the team)."),
     n_en: int = typer.Option(10, min=0, help="English stories from the model (and as many from the team)."),
     seed: int = typer.Option(0),
+    beside: Path = typer.Option(None, help="A second model folder told the same requests, read in the same pack."),
 ) -> None:
     """Write pack.md, rubric.md and scores.csv for the reader, and key/key.json for you."""
     from storyteller.model.reading import pack
 
     try:
-        folder = pack(model, out, n_zh, n_en, seed)
+        folder = pack(model, out, n_zh, n_en, seed, beside)
     except StorytellerError as e:
         typer.echo(f"Error: {e}", err=True)
         raise typer.Exit(1) from None

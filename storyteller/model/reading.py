@@ -8,6 +8,9 @@
 rubric.md, an empty scores.csv, and the key in key/key.json, which the reader never sees.
 `score` joins the scores with the key, prints model vs team side by side, and records the
 reading in the model folder's readings.jsonl, which the model card quotes.
+
+`--beside` puts a second model's stories (an earlier build, a DPO-trained one) on the same requests with
+the same seeds into the same pack, so one set of readers judges both against the team (group "beside").
 """
 
 from __future__ import annotations
@@ -53,18 +56,20 @@ def team_stories(model_dir: Path, lang: str, n: int, seed: int) -> list[corpus.S
     return random.Random(seed).sample(pool, n)
 
 
-def pack(model_dir: Path, out: Path, n_zh: int = 30, n_en: int = 10, seed: int = 0) -> Path:
-    """Write a reading pack; returns the pack folder."""
+def pack(model_dir: Path, out: Path, n_zh: int = 30, n_en: int = 10, seed: int = 0,
+         beside: Path | None = None) -> Path:
+    """Write a reading pack; returns the pack folder. `beside`: a second model told the same requests."""
     from storyteller.model.evaluate import generate, load_model
     from storyteller.prompts import StoryRequest
 
-    model, tok = load_model(model_dir)
+    models = [("model", *load_model(model_dir))] + ([("beside", *load_model(beside))] if beside else [])
     cat, items = get_catalog(), []
     for lang, n in (("zh", n_zh), ("en", n_en)):
         for i, (d, p, s) in enumerate(requests(lang, n)):
             req = StoryRequest(dynasty=d, power=p, style=s, lang=lang)
-            items.append({"source": "model", "lang": lang, "request": f"{d} · {p} · {s}",
-                          "story": generate(model, tok, req, max_new_tokens=900, seed=seed * 1000 + i)["story"]})
+            for source, model, tok in models:
+                items.append({"source": source, "lang": lang, "request": f"{d} · {p} · {s}",
+                              "story": generate(model, tok, req, max_new_tokens=900, seed=seed * 1000 + i)["story"]})
         for st in team_stories(model_dir, lang, n, seed):
             req = " · ".join(cat.translate(k, v, lang) for k, v in
                              (("dynasty", st.dynasty), ("power", st.power), ("style", st.style)))
@@ -80,7 +85,7 @@ def pack(model_dir: Path, out: Path, n_zh: int = 30, n_en: int = 10, seed: int =
     (out / "rubric.md").write_text(RUBRIC.read_text(encoding="utf-8"), encoding="utf-8")
     with (out / "scores.csv").open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerow(["number", *COLUMNS, "read_tonight", "note"])
-    key = {"model": str(model_dir), "seed": seed, "created": time.strftime("%Y-%m-%d"), "items": items}
+    key = {"model": str(model_dir), "beside": str(beside) if beside else None, "seed": seed, "created": time.strftime("%Y-%m-%d"), "items": items}
     (out / "key" / "key.json").write_text(json.dumps(key, ensure_ascii=False, indent=1), encoding="utf-8")
     return out
 
