@@ -1,4 +1,4 @@
-"""Training on what the family liked: nice -n 19 python benchmarks/preference.py [--n 50 100 200] [--keep DIR]
+"""Training on what the family liked: nice -n 19 python benchmarks/preference.py [--n 50 100 200] [--rounds R] [--keep DIR]
 
 A scripted preference stands in for the child: of two stories, it prefers the one that names
 Ultraman (奥特曼) earlier and is shorter (the lower `pos + len` in characters; equal is a tie).
@@ -12,6 +12,9 @@ For each N:
    judges each pair of stories. Printed: the new model's win rate (ties count half; target >= 70%),
    per-character perplexity on the team's held-out corpus stories before/after (target <= +5%), and
    the wall time of collecting, training and judging.
+With --rounds R the family goes on using the new model: each round collects N new pairs from the model
+the last round made and trains a DPO job continuing from it (its own weights the reference), as a
+family that keeps rating would; the last round's model is judged against the starting one.
 Measured, never asserted: the figures depend on this machine and the sampled stories.
 """
 
@@ -76,14 +79,16 @@ def story(req: StoryRequest, model: str, seed: int) -> tuple[str, int | None]:
     return run.text, run.story_id
 
 
-def collect(n: int, out: Path) -> dict:
-    """N pairs through the two-story path and the library; the trl export; the choices' counts."""
+def collect(n: int, out: Path, model: str = BASE, round_: int = 0) -> dict:
+    """N pairs told by `model` through the two-story path and the library; the trl export; the choices'
+    counts. Each round asks for new requests, as a family does."""
     from storyteller.library.exports import export
     from storyteller.library.store import Library
 
     lib, choices = Library(owner=None), {"left": 0, "right": 0, "tie": 0}
-    for i, req in enumerate(requests(n, seed=1)):
-        (left, lid), (right, rid) = story(req, BASE, 1000 + 2 * i), story(req, BASE, 1001 + 2 * i)
+    for i, req in enumerate(requests(n, seed=1 + round_)):
+        s = 1000 + 2 * i + 10_000 * round_
+        (left, lid), (right, rid) = story(req, model, s), story(req, model, s + 1)
         choice = prefer(left, right, req.lang)
         choices[choice] += 1
         lib.pick(lib.new_pair(lid, rid).id, choice)
@@ -119,6 +124,7 @@ def perplexities(models: list[Path], n: int) -> list[float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, nargs="+", default=[50, 100, 200])
+    ap.add_argument("--rounds", type=int, default=1, help="collect and train again from the last round's model")
     ap.add_argument("--eval", type=int, default=40, help="held-out requests judged")
     ap.add_argument("--ppl", type=int, default=60, help="held-out corpus stories for perplexity")
     ap.add_argument("--threads", type=int, default=2)
@@ -129,6 +135,9 @@ def main() -> None:
     ap.add_argument("--lora-r", type=int, default=8)
     ap.add_argument("--sft-weight", type=float, default=None, help="DPO plus an SFT loss on the chosen stories")
     ap.add_argument("--base", type=Path, default=ROOT / "models" / BASE, help="the starting model's folder")
+    ap.add_argument("--judge-only", type=Path, default=None,
+                    help="judge a kept model's folder against --base on --eval held-out requests (no collecting or training; "
+                         "--n and --rounds say which requests its pairs used)")
     ap.add_argument("--keep", type=Path, default=None,
                     help="copy each new model here (e.g. for a blind reading: storyteller reading pack --model)")
     a = ap.parse_args()
@@ -142,33 +151,55 @@ def main() -> None:
     results = []
     from storyteller.config import get_settings
 
+    if a.judge_only:
+        shutil.copytree(a.judge_only, WORK / "models" / a.judge_only.name)
+        for n in a.n:
+            avoid = {key(q) for r in range(a.rounds) for q in requests(n, seed=1 + r)}
+            t0 = time.time()
+            v = judge(a.judge_only.name, a.eval, avoid)
+            print(f"{a.judge_only.name} against {BASE}, {v['n']} held-out requests: win rate {v['win_rate']:.0%} "
+                  f"({v['wins']} wins, {v['ties']} ties); judge {time.time() - t0:.0f} s", flush=True)
+        shutil.rmtree(WORK, ignore_errors=True)
+        return
+
     for n in a.n:
-        os.environ["STORYTELLER_DATA_DIR"] = str(WORK / f"var-{n}")  # each N's own story book: its N pairs alone
-        get_settings.cache_clear()
-        t0 = time.time()
-        data = WORK / f"pairs-{n}.jsonl"
-        got = collect(n, data)
-        t1 = time.time()
-        p = get_provider("local")
-        job = p.start(JobSpec(base_model=BASE, train_file=str(data), objective="dpo", name=f"tiny-dpo-{n}",
-                              threads=a.threads, learning_rate=a.lr, n_epochs=a.epochs, beta=a.beta, sft_weight=a.sft_weight,
-                              method=a.method, lora_r=a.lora_r, save_steps=1000))
-        done = [x for x in p.follow(job.id, poll_s=1.0)][-1]
-        if done.status != "succeeded":
-            print(f"N={n}: the DPO job {done.status}: {done.error}")
+        model, got, steps, t_collect, t_train, failed = BASE, None, 0, 0.0, 0.0, False
+        for r in range(a.rounds):
+            os.environ["STORYTELLER_DATA_DIR"] = str(WORK / f"var-{n}-{r}")  # each round's own story book: its N pairs
+            get_settings.cache_clear()
+            t0 = time.time()
+            data = WORK / f"pairs-{n}-{r}.jsonl"
+            got = collect(n, data, model, r)
+            t1 = time.time()
+            p = get_provider("local")
+            job = p.start(JobSpec(base_model=model, train_file=str(data), objective="dpo", name=f"tiny-dpo-{n}-r{r + 1}",
+                                  threads=a.threads, learning_rate=a.lr, n_epochs=a.epochs, beta=a.beta,
+                                  sft_weight=a.sft_weight, method=a.method, lora_r=a.lora_r, save_steps=1000))
+            done = [x for x in p.follow(job.id, poll_s=1.0)][-1]
+            if done.status != "succeeded":
+                print(f"N={n} round {r + 1}: the DPO job {done.status}: {done.error}")
+                failed = True
+                break
+            t2 = time.time()
+            model, steps, t_collect, t_train = done.result_model, steps + done.step, t_collect + t1 - t0, t_train + t2 - t1
+            if a.rounds > 1:
+                print(f"N={n} round {r + 1}: pairs {got['written']} (script chose {got['choices']}), {done.step} DPO steps; "
+                      f"wall: collect {t1 - t0:.0f} s, train {t2 - t1:.0f} s", flush=True)
+        if failed:
             continue
         t2 = time.time()
         if a.keep:
-            shutil.copytree(WORK / "models" / done.result_model, a.keep / done.result_model, dirs_exist_ok=True)
-        avoid = {key(r) for r in requests(n, seed=1)}
-        verdict = judge(done.result_model, a.eval, avoid)
+            shutil.copytree(WORK / "models" / model, a.keep / model, dirs_exist_ok=True)
+        avoid = {key(q) for r in range(a.rounds) for q in requests(n, seed=1 + r)}
+        verdict = judge(model, a.eval, avoid)
         t3 = time.time()
-        before, after = perplexities([WORK / "models" / BASE, WORK / "models" / done.result_model], a.ppl)
-        results.append((n, got, verdict, before, after, done.step, t1 - t0, t2 - t1, t3 - t2))
-        print(f"N={n}: pairs {got['written']} (script chose {got['choices']}; left out {got['left_out']}), "
-              f"{done.step} DPO steps; win rate {verdict['win_rate']:.0%} ({verdict['wins']} wins, {verdict['ties']} "
+        before, after = perplexities([WORK / "models" / BASE, WORK / "models" / model], a.ppl)
+        results.append((n, got, verdict, before, after, steps, t_collect, t_train, t3 - t2))
+        print(f"N={n}{f' x {a.rounds} rounds' if a.rounds > 1 else ''}: pairs {got['written']} (last round's script "
+              f"chose {got['choices']}; left out {got['left_out']}), "
+              f"{steps} DPO steps; win rate {verdict['win_rate']:.0%} ({verdict['wins']} wins, {verdict['ties']} "
               f"ties of {verdict['n']}); perplexity {before:.2f} -> {after:.2f} ({after / before - 1:+.1%}); "
-              f"wall: collect {t1 - t0:.0f} s, train {t2 - t1:.0f} s, judge {t3 - t2:.0f} s", flush=True)
+              f"wall: collect {t_collect:.0f} s, train {t_train:.0f} s, judge {t3 - t2:.0f} s", flush=True)
     print("\n| N pairs | DPO steps | win rate (target >= 70%) | perplexity before -> after (target <= +5%) | "
           "collect s | train s | judge s |\n|---|---|---|---|---|---|---|")
     for n, got, v, b, af, steps, tc, tt, tj in results:

@@ -153,6 +153,29 @@ def test_sft_weight_adds_the_chosen_stories_own_loss_to_dpo_s(pref_env):
 
 
 @pytest.mark.slow
+def test_a_second_round_continues_from_the_first_round_s_model_with_it_as_reference(pref_env):
+    """The family loop goes round: stories from the DPO-trained model are rated and train it again. The
+    second job starts from the first one's weights and measures against them (policy == reference at
+    its first step, so DPO's loss alone is ln 2); against the original weights it would not be."""
+    models, tmp = pref_env
+    data = write(tmp / "prefs.jsonl", pair_lines(4))
+    p = get_provider("local")
+    first = finish(p, p.start(spec(data, objective="dpo", name="tiny-liked")).id)
+    assert first.status == "succeeded", first.error
+    assert (models / "tiny-liked" / "model.safetensors").read_bytes() != (models / "tiny" / "model.safetensors").read_bytes()
+    job = p.start(spec(data, objective="dpo", base_model="tiny-liked", sft_weight=0, max_steps=1, name="tiny-liked-2"))
+    second = finish(p, job.id)
+    assert second.status == "succeeded", second.error
+    assert p.metrics(job.id)[0].train_loss == pytest.approx(math.log(2), abs=1e-3)
+    cfg = json.loads((models / "tiny-liked-2" / "training_config.json").read_text(encoding="utf-8"))
+    assert cfg["finetune"]["base_model"] == "tiny-liked"
+    from storyteller.engines.registry import list_models
+
+    listed = {m.id: m for m in list_models(include_remote=False)}
+    assert "DPO-trained from tiny-liked on the family's 4 preference pairs" in listed["tiny-liked-2"].description
+
+
+@pytest.mark.slow
 def test_dpo_lora_cancel_and_resume(pref_env):
     _, tmp = pref_env
     data = write(tmp / "prefs.jsonl", pair_lines(4))
