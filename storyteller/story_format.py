@@ -129,6 +129,7 @@ class SlotFiller:
         kid = self.values.get("kid")
         self._kid_met = not kid or kid in told  # `told`: the story so far, when one is continued
         self._shown_tail = ""  # the last shown characters: does a slot start a sentence?
+        self._in_quote = _quote_open(False, told)  # inside someone's words: “我知道！<|fact|>”
         self._pending = ""  # text not shown yet
         self.ended = False
 
@@ -163,6 +164,8 @@ class SlotFiller:
                 value = self.values[SLOTS[token]] or ""
                 if token == POWER and value[:1] in _POWER_VERBS and (self._shown_tail + "".join(out)).endswith(value[:1]):
                     value = value[1:]  # "你会<|power|>" with a typed power "会变色": 你会变色, not 你会会变色
+                if token == FACT and _quote_open(self._in_quote, "".join(out)):
+                    value = value.translate(_INNER_QUOTES)  # a child says the fact: “…被称为‘诗仙’…”
                 out.append(value)
                 if token == DYNASTY and value.endswith("朝") and text[:1] == "朝":
                     text = text[1:]  # "<|dynasty|>朝" with 南北朝
@@ -189,6 +192,7 @@ class SlotFiller:
                 text, keep = text[:i], text[i:]
         shown = "".join(out) + text
         self._pending = keep
+        self._in_quote = _quote_open(self._in_quote, shown)
         self._shown_tail = (self._shown_tail + shown)[-8:]
         return shown
 
@@ -207,6 +211,19 @@ class SlotFiller:
 
 
 _PRONOUN_SLOTS = ("ta", "he", "his", "him")
+# Readers stumbled on quotes in quotes (甜甜说：“我知道！李白被称为“诗仙”……”): inside speech a fact's
+# own quotation marks become the inner kind, as a Chinese book prints them.
+_INNER_QUOTES = str.maketrans({"“": "‘", "”": "’"})
+
+
+def _quote_open(state: bool, text: str) -> bool:
+    """Whether Chinese speech is still open after `text`, starting from `state`."""
+    for ch in text:
+        if ch == "“":
+            state = True
+        elif ch == "”":
+            state = False
+    return state
 
 
 def _starts_sentence(before: str) -> bool:
@@ -225,6 +242,8 @@ def to_slots(story: str, lang: str, dynasty: str, hero: str, power: str, fact: s
     just lead-in + fact, so a story without a fact reads well; quoted speech stays as written.
     """
     text = story
+    if fact and fact not in text and fact.translate(_INNER_QUOTES) in text:
+        fact = fact.translate(_INNER_QUOTES)  # the fact as said inside speech
     if fact and fact in text:
         i = text.index(fact)
         end = i + len(fact)

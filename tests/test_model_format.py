@@ -47,8 +47,22 @@ def test_slots_filled_even_when_split_across_chunks():
 
 
 def test_fact_slot_uses_catalog_fact():
-    text = fill(req(), [f"{HERO}笑着说：“{FACT}”"])
-    assert text == "李白笑着说：“" + req().hero_fact() + "”"
+    text = fill(req(), [f"大家都知道，{FACT}{HERO}笑了。"])
+    assert text == "大家都知道，" + req().hero_fact() + "李白笑了。" and "“诗仙”" in text
+
+
+def test_a_fact_said_inside_speech_gets_inner_quotation_marks():
+    """Readers stumbled on “我知道！李白被称为“诗仙”……”: inside speech the fact's marks are ‘ ’."""
+    fact = req().hero_fact()
+    assert "“" in fact
+    said = fill(req(), ["甜甜抢着回答：“我知", "道！", FACT, "”", f"{HERO}点点头。"])
+    assert said == "甜甜抢着回答：“我知道！" + fact.replace("“", "‘").replace("”", "’") + "”李白点点头。"
+    assert said.count("“") == 1 and said.count("”") == 1
+    after = fill(req(), ["“你好！”", HERO, "说。大家都知道，", FACT])  # the speech closed before the fact
+    assert after.endswith(fact)
+    continued = SlotFiller(req(), told="甜甜说：“我知道！")  # a story being continued, inside speech
+    assert "‘诗仙’" in continued.feed(FACT + "”") + continued.flush()
+    assert to_slots(said, "zh", "唐", "李白", "隐形", fact) == f"甜甜抢着回答：“我知道！{FACT}”{HERO}点点头。"
 
 
 def test_a_hero_without_a_fact_gets_a_true_line_about_where_they_come_from():
