@@ -24,7 +24,8 @@ from typing import Any
 from storyteller.catalog import STAND_IN_HERO, get_catalog, in_latin, stand_in_fact
 from storyteller.corpus import Story
 from storyteller.prompts import StoryRequest
-from storyteller.story_cast import CAST_SLOTS, IN_HEADER, KID
+from storyteller.story_cast import CAST_SLOTS, IN_HEADER, KID, pronouns
+from storyteller.story_unsaid import Unsaid
 
 FORMAT_KEY = "storyteller_format"
 FORMAT_VERSION = 1
@@ -120,6 +121,8 @@ class SlotFiller:
     `feed` returns what is safe to show now: a chunk ending in a partial slot token ("<|he")
     is held back until the token completes. Every request has a fact (a hero without one gets a
     true line about where they come from), so nothing a fact slot leads into is left dangling.
+    The line that names the power before the story shows it is the model's own (story_unsaid.py):
+    it is left out of what is shown.
     """
 
     def __init__(self, req: StoryRequest, cast: Mapping[str, str] | None = None, told: str = ""):
@@ -131,7 +134,14 @@ class SlotFiller:
         self._shown_tail = ""  # the last shown characters: does a slot start a sentence?
         self._in_quote = _quote_open(False, told)  # inside someone's words: “我知道！<|fact|>”
         self._pending = ""  # text not shown yet
+        self._unsaid = Unsaid(self._announcements(req.lang))
         self.ended = False
+
+    def _announcements(self, lang: str) -> list[str]:
+        from storyteller.world.compose import ANNOUNCE, fill
+
+        values = pronouns(False) | {k: v for k, v in self.values.items() if v}
+        return [fill(t, values) for t in ANNOUNCE.get(lang, [])]
 
     def feed(self, chunk: str) -> str:
         if self.ended or not chunk:
@@ -140,11 +150,11 @@ class SlotFiller:
         if END in self._pending:
             self._pending = self._pending.split(END, 1)[0]
             self.ended = True
-            return self._drain(final=True)
-        return self._drain(final=False)
+            return self._unsaid.feed(self._drain(final=True)) + self._unsaid.flush()
+        return self._unsaid.feed(self._drain(final=False))
 
     def flush(self) -> str:
-        out = "" if self.ended else self._drain(final=True)
+        out = "" if self.ended else self._unsaid.feed(self._drain(final=True)) + self._unsaid.flush()
         self.ended = True
         return out
 

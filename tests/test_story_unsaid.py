@@ -1,0 +1,68 @@
+"""The model's own line that names the power before the story shows it is left out of the story shown,
+however the text is streamed; nothing else is ever held back for good or changed."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from storyteller.prompts import StoryRequest
+from storyteller.story_cast import pick_cast, pronouns
+from storyteller.story_format import HERO, POWER, SlotFiller
+from storyteller.story_unsaid import Unsaid
+
+ZH = "李白还不知道，自己马上就要有隐形的本领了。"
+EN = "Li Bai did not know it yet, but he was about to discover the power of flying."
+
+
+def stream(u: Unsaid, text: str, rng: random.Random) -> str:
+    out, i = [], 0
+    while i < len(text):
+        n = rng.randint(1, 6)
+        out.append(u.feed(text[i:i + n]))
+        i += n
+    return "".join(out) + u.flush()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_announcement_is_left_out_however_the_text_arrives(seed):
+    rng = random.Random(seed)
+    told = f"李白来到了公园。\n{ZH}李白伸出手，手指一点点变淡了。他说：“我会隐形了！”李白笑了。"
+    assert stream(Unsaid([ZH]), told, rng) == "李白来到了公园。\n李白伸出手，手指一点点变淡了。他说：“我会隐形了！”李白笑了。"
+    en = f"He landed in the park. {EN} A breeze tickled his toes.\n{EN}\nLi Bai flew."
+    assert stream(Unsaid([EN]), en, rng) == "He landed in the park. A breeze tickled his toes.\nLi Bai flew."
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_other_text_comes_through_whole_even_where_it_starts_like_one(seed):
+    rng = random.Random(seed)
+    text = "李白还不知道怎么办。李白还不知道，自己马上就要有飞行的本领了。\n李白还"  # other power; cut short
+    assert stream(Unsaid([ZH]), text, rng) == text
+    inside = f"他说{ZH}"  # not where a sentence starts
+    assert stream(Unsaid([ZH]), inside, rng) == inside
+
+
+def test_held_text_waits_only_while_it_could_still_be_the_line():
+    u = Unsaid([ZH])
+    assert u.feed("公园里。李") == "公园里。"
+    assert u.feed("白") == ""
+    assert u.feed("伸") == "李白伸"
+    assert u.flush() == ""
+
+
+def test_the_slot_filler_leaves_out_the_line_the_model_writes():
+    """As a storyteller model writes it: the hero and a typed power as slots, or a catalog power's token."""
+    zh = StoryRequest(dynasty="唐", power="隐形", style="轻松")
+    f = SlotFiller(zh)
+    got = "".join(f.feed(c) for c in [HERO, "还不知道，自己马上就要有", "隐形", "的本领了。", HERO, "伸出手。"]) + f.flush()
+    assert got == "李白伸出手。"
+    typed = StoryRequest(dynasty="唐", power="喷火", style="轻松")
+    f = SlotFiller(typed)
+    got = f.feed(f"一件神奇的事发生了：{HERO}有了{POWER}的本领！{HERO}张开嘴。") + f.flush()
+    assert got == "李白张开嘴。"
+    en = StoryRequest(dynasty="唐", power="飞行", style="轻松", lang="en")
+    f = SlotFiller(en, pick_cast(en, seed=1) | pronouns(False))
+    got = f.feed(f"He landed. {HERO} did not know it yet, but <|he|> was about to discover the power of flying. "
+                 f"{HERO} rose up.") + f.flush()
+    assert got == "He landed. Li Bai rose up."
