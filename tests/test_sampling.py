@@ -124,6 +124,27 @@ def test_only_the_requested_catalog_power_may_be_named(power_tok):
     assert again[0, ice] == 0 and again[0, fly] == INF  # just written: nothing added, so no "冰冻冰冻"
 
 
+def test_a_power_that_is_a_plain_word_here_is_left_to_the_model(power_tok):
+    """Ultraman "came flying" in a story about freezing stays "came flying": readers found the power
+    rule had made it "came invisibility"; elsewhere another power's word is still never written."""
+    from storyteller.engines.sampling import story_processors
+
+    tok = power_tok
+    ice, fly = tok.convert_tokens_to_ids(["freezing", "flying"])
+    others = len(power_tokens(tok))
+
+    def scores(story):
+        ids = torch.tensor([ids_of(tok, "<|en|>Tang|Li Bai|freezing|light-hearted<|story|>" + story)])
+        return story_processors(True, 0.0, 1.0, 0, tokenizer=tok, lang="en", power="freezing")(ids, torch.zeros(1, len(tok)))
+
+    came = scores("The monster laughed. Ultraman came ")
+    assert came[0, fly] == 0 and came[0, ice] == pytest.approx(math.log(others))  # its chance stays its own
+    power = scores("He had the power of ")
+    assert power[0, fly] == INF and power[0, ice] == pytest.approx(math.log(others + 1))
+    zh = torch.tensor([ids_of(tok, "<|zh|>唐|李白|冰冻|轻松<|story|>李白来了")])
+    assert story_processors(True, 0.0, 1.0, 0, tokenizer=tok, lang="zh", power="冰冻")(zh, torch.zeros(1, len(tok)))[0, fly] == INF
+
+
 def test_a_story_may_end_only_once_its_own_power_token_was_written(power_tok):
     from storyteller.engines.sampling import story_processors
 

@@ -250,22 +250,54 @@ class OnlyPower(LogitsProcessor):
     power keeps the slot, which the SlotFiller fills). Where the model would name *a* power, it names
     this one: the banned tokens' probability goes to `to` (the power's token, or the slot), unless
     `to` was written in the last RECENT tokens ("flying!flying!"). Banning alone left "He had the
-    power of  with a grin" where the model wanted another power's word."""
+    power of  with a grin" where the model wanted another power's word.
+
+    `plain`: a power's token that is an everyday word after certain tokens (Ultraman "came flying"),
+    left to the model there; blind readers found "Ultraman … came invisibility"."""
 
     RECENT = 8
 
-    def __init__(self, banned: list[int], to: int | None = None):
+    def __init__(self, banned: list[int], to: int | None = None, plain: dict[int, list[tuple[int, ...]]] | None = None):
         self.banned = torch.tensor(banned, dtype=torch.long)
         self.to = to
+        self.plain = {t: ctx for t, ctx in (plain or {}).items() if t in banned}
+        self._span = max((len(c) for ctx in self.plain.values() for c in ctx), default=0)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        banned = self.banned.to(scores.device)
+        free = self._free(input_ids)  # plain words here: their own chance, none of it moved to the power
+        banned = torch.tensor([i for i in self.banned.tolist() if i not in free], dtype=torch.long) if free else self.banned
+        banned = banned.to(scores.device)
         if self.to is not None:
             merged = torch.logsumexp(torch.cat([scores[..., [self.to]], scores[..., banned]], dim=-1), dim=-1)
             fresh = ~(input_ids[..., -self.RECENT:] == self.to).any(dim=-1)
             scores = scores.clone()
             scores[..., self.to] = torch.where(fresh, merged, scores[..., self.to])
         return scores.index_fill(-1, banned, float("-inf"))
+
+    def _free(self, input_ids: torch.LongTensor) -> list[int]:
+        """Power tokens that would be a plain word here (one story at a time: the app's batch is one)."""
+        if not self.plain or input_ids.shape[0] != 1:
+            return []
+        tail = input_ids[0, -self._span:].tolist()
+        return [t for t, contexts in self.plain.items() if any(tail[-len(c):] == list(c) for c in contexts)]
+
+
+# Power names that are also everyday words after some words: Ultraman "came flying" in the world's
+# beats and the team's stories, which the power rule turned into the requested power.
+PLAIN_AFTER = {"flying": ("came", "come", "comes", "coming", "went")}
+
+
+def plain_contexts(tokenizer: Any) -> dict[int, list[tuple[int, ...]]]:
+    """{power token: the token sequences after which it is a plain word} for `OnlyPower`."""
+    tokens, out = power_tokens(tokenizer), {}
+    start = len(tokenizer("x", add_special_tokens=False)["input_ids"])
+    for word, before in PLAIN_AFTER.items():
+        tid = tokens.get(word)
+        for w in before if tid is not None else ():
+            ids = tokenizer(f"x {w} {word}", add_special_tokens=False)["input_ids"]  # as inside a story
+            if len(ids) > start + 1 and ids[-1] == tid:
+                out.setdefault(tid, []).append(tuple(ids[start:-1]))
+    return out
 
 
 def power_rule(tokenizer: Any, power: str | None) -> tuple[list[int], int | None]:
@@ -319,7 +351,7 @@ def story_processors(storyteller: bool, temperature: float, top_p: float, seed: 
         banned, own = power_rule(tokenizer, power)
         named = own if own is not None else tokenizer.convert_tokens_to_ids(POWER)
         if banned:
-            processors.insert(0, OnlyPower(banned, named))
+            processors.insert(0, OnlyPower(banned, named, plain_contexts(tokenizer) if lang == "en" else None))
         required = [tokenizer.convert_tokens_to_ids(DYNASTY), named]
         processors.append(StoryEnd(required,
                                    tokenizer.convert_tokens_to_ids(END), *token_shapes(tokenizer),
