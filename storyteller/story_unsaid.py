@@ -1,34 +1,46 @@
-"""Sentences a storyteller model writes for itself, not for the child: left out of the story shown.
+"""Sentences a storyteller model writes that the child should not hear: left out of the story shown.
 
-The power-token recipe (model/build.py) composes every training story with a line that names the
-power before the story shows it ("李白还不知道，自己马上就要有隐形的本领了。"), so that what the model
-tells next follows the power named. The model writes that line too, and blind readers marked it in
-story after story: a stock line that foretells the power, which the next sentences then name again.
-The model keeps the line in its own context; the reader never sees it.
+- Its own line that names the power before the story shows it ("李白还不知道，自己马上就要有隐形的本领了。"):
+  every composed story it learnt from has one (the power-token recipe, model/build.py), so that what it
+  tells next follows the power named. Blind readers marked it in story after story, a stock line that
+  foretells the power which the next sentences name again.
+- A sentence it already told, word for word: in a hard-won story it sometimes tells the same failed try
+  twice in a row, and readers refused those stories ("a sentence printed twice").
+
+The model keeps what it wrote in its own context; only the reader never sees it.
 """
 
 from __future__ import annotations
 
 _ENDS = "。！？!?.\n"
 _CLOSERS = "”’\"'」』)）"
+MIN_REPEAT = 12  # shorter sentences may come back ("Whoosh!", “我来帮忙！”)
 
 
 class Unsaid:
-    """Streams text through, leaving out any of `sentences` where it starts a sentence. Text that could
-    still become one of them is held back until it cannot (a few characters at a sentence start)."""
+    """Streams text through, leaving out, where they start a sentence, any of `sentences` and any
+    sentence of at least MIN_REPEAT characters it already let through. Text that could still become
+    one of them is held back until it cannot (a few characters at a sentence start)."""
 
     def __init__(self, sentences: list[str]):
         self._targets = [s for s in sentences if s]
+        self._told: set[str] = set()
+        self._sentence = ""  # the sentence being let through
+        self._prev = ""  # the sentence let through last
         self._held = ""
         self._at_start = True  # the next character starts a sentence
         self._last = ""  # the last character let through
-        self._dropped = False  # a line was just left out: the spaces after it go too
+        self._dropped = False  # a sentence was just left out: the spaces after it go too
 
     def feed(self, text: str) -> str:
         return self._drain(self._held + text, final=False)
 
     def flush(self) -> str:
         return self._drain(self._held, final=True)
+
+    def _remember(self, sentence: str) -> None:
+        if len(sentence) >= MIN_REPEAT:
+            self._told.add(sentence)
 
     def _drain(self, text: str, final: bool) -> str:
         out: list[str] = []
@@ -41,16 +53,34 @@ class Unsaid:
                         self._last = text[0]
                     text = text[1:]
                     continue
-                hit = next((t for t in self._targets if text.startswith(t)), None)
+                hit = next((t for t in (*self._targets, *self._told) if _says(text, t, final)), None)
                 if hit:
                     text, self._dropped = text[len(hit):], True
                     continue
-                if not final and any(t.startswith(text) for t in self._targets):
+                if not final and any(t.startswith(text) for t in (*self._targets, *self._told)):
                     break  # may still become one of them
             ch, text = text[0], text[1:]
             out.append(ch)
             self._dropped = False
-            self._at_start = ch in _ENDS or (ch in _CLOSERS and self._last in _ENDS)  # 。” starts one too
+            if self._at_start and ch in _CLOSERS and self._last in _ENDS:  # 。” : it closes the sentence before
+                self._prev += ch
+                self._remember(self._prev)
+                self._last = ch
+                continue
+            self._sentence += ch
+            self._at_start = ch in _ENDS
+            if self._at_start:
+                self._prev, self._sentence = self._sentence.strip(), ""
+                self._remember(self._prev)
             self._last = ch
         self._held = "" if final else text
         return "".join(out)
+
+
+def _says(text: str, sentence: str, final: bool) -> bool:
+    """`text` starts with the whole `sentence`, not closing a quotation it opened (“我来了！” is not
+    “我来了！ with its mark left behind)."""
+    if not text.startswith(sentence):
+        return False
+    rest = text[len(sentence):]
+    return final and not rest or bool(rest) and rest[0] not in _CLOSERS

@@ -66,3 +66,25 @@ def test_the_slot_filler_leaves_out_the_line_the_model_writes():
     got = f.feed(f"He landed. {HERO} did not know it yet, but <|he|> was about to discover the power of flying. "
                  f"{HERO} rose up.") + f.flush()
     assert got == "He landed. Li Bai rose up."
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_sentence_told_again_word_for_word_is_left_out(seed):
+    """A hard-won story's failed try, told twice in a row (readers: "a sentence printed twice")."""
+    rng = random.Random(seed)
+    again = "钱镠移得太急，“唰”地出现在奥特曼的肩膀上，两个人都愣住了。"
+    told = f"奥特曼的脚也被毛线缠住了。{again}{again}\n钱镠想起了从前。"
+    assert stream(Unsaid([]), told, rng) == f"奥特曼的脚也被毛线缠住了。{again}\n钱镠想起了从前。"
+    en = "Ultraman tried to help, but the wool wrapped round his feet. He sat down with a bump. "
+    assert stream(Unsaid([]), en + en.split(". ", 1)[0] + ". It laughed.", rng) == en + "It laughed."
+    quoted = "小米说：“你的力气好大呀！”原来他力气很大。小米说：“你的力气好大呀！”"
+    assert stream(Unsaid([]), quoted, rng) == "小米说：“你的力气好大呀！”原来他力气很大。"  # with its closing mark
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_short_or_different_sentences_come_back_as_written(seed):
+    rng = random.Random(seed)
+    text = "“我来帮忙！”奥特曼说。“我来帮忙！”李白也说。李白飞上了天空，看见了小猫。李白飞上了天空，看见了小狗。"
+    assert stream(Unsaid([]), text, rng) == text
+    quote = "李白笑着说：“我会隐形了！”他说：“我会隐形了！”"  # 他说 starts it: not the same sentence
+    assert stream(Unsaid([]), quote, rng) == quote
