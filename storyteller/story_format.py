@@ -135,6 +135,9 @@ class SlotFiller:
         self._in_quote = _quote_open(False, told)  # inside someone's words: “我知道！<|fact|>”
         self._pending = ""  # text not shown yet
         self._unsaid = Unsaid(self._announcements(req.lang))
+        if told:  # a story being continued: its sentences are not told again
+            self._unsaid.feed(told)
+            self._unsaid.flush()
         self.ended = False
 
     def _announcements(self, lang: str) -> list[str]:

@@ -88,3 +88,10 @@ def test_short_or_different_sentences_come_back_as_written(seed):
     assert stream(Unsaid([]), text, rng) == text
     quote = "李白笑着说：“我会隐形了！”他说：“我会隐形了！”"  # 他说 starts it: not the same sentence
     assert stream(Unsaid([]), quote, rng) == quote
+
+
+def test_a_continued_story_does_not_tell_its_sentences_again():
+    req = StoryRequest(dynasty="唐", power="隐形", style="轻松")
+    told = "李白来到了公园，看见一只大怪兽。\n"
+    f = SlotFiller(req, told=told)
+    assert f.feed(f"{HERO}来到了公园，看见一只大怪兽。{HERO}笑了。") + f.flush() == "李白笑了。"
