@@ -304,7 +304,9 @@ monster names steadier by a count of names (1.2 per story against 1.75), but the
 find those stories better (`readings-previous-weights.jsonl`), so the reading decided. It shapes each story
 with `storyteller.engines.sampling.story_processors`: it keeps to the story's script, writes only whole
 English words, falls into no short loops, and ends only after a finished sentence once the dynasty and
-the power were named. On CPU it decodes with a lean KV-cache loop (`storyteller/engines/lean_gpt2.py`).
+the power were named. The slot filler leaves out of the story shown the line the model writes to name the power
+before it shows it, and any sentence it tells twice word for word (`storyteller/story_unsaid.py`).
+On CPU it decodes with a lean KV-cache loop (`storyteller/engines/lean_gpt2.py`).
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from storyteller.engines.sampling import story_processors
