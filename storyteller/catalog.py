@@ -1,7 +1,9 @@
 """Dynasties (with real heroes and one true, child-friendly fact each), powers and styles.
 
 Loaded from assets/catalog.json, the same facts the project's corpus is written from, so the
-UI offers exactly what the embedded model learned. Users may also type values not listed here.
+UI offers what the embedded model learned; 夏, 商 and 辽, which the corpus never has, are here so a
+child who types one gets a real person of it (the slots and the story world tell them). Users may
+also type values not listed here.
 """
 
 from __future__ import annotations

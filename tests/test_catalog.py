@@ -33,7 +33,7 @@ def test_english_names_of_parts_are_found_whatever_the_case():
 
 
 def test_a_dynasty_the_catalog_does_not_know_still_gets_the_stand_in():
-    for typed in ("夏", "辽", "西夏", "恐龙时代"):
+    for typed in ("西夏", "金", "金朝", "恐龙时代"):
         assert get_catalog().dynasty(typed) is None
         assert slot_values(StoryRequest(dynasty=typed, power="飞行", style="轻松"))["hero"] == STAND_IN_HERO["zh"]
 
@@ -92,3 +92,17 @@ def test_the_app_keeps_a_part_of_a_dynasty_so_its_own_heroes_tell_it(typed, lang
     req = studio.build_request(typed, "飞行", "轻松", lang)
     assert req.dynasty == kept
     assert slot_values(req)["hero"] == next(h for d in get_catalog().dynasties for h in d.heroes if h.zh == hero).name(lang)
+
+
+@pytest.mark.parametrize("typed, lang, dynasty, hero", [
+    ("夏", "zh", "夏", "大禹"), ("夏朝", "zh", "夏", "大禹"), ("Xia dynasty", "en", "Xia", "Yu the Great"),
+    ("殷商", "zh", "商", "妇好"), ("Shang", "en", "Shang", "Fu Hao"),
+    ("辽", "zh", "辽", "耶律阿保机"), ("契丹", "zh", "辽", "耶律阿保机"), ("Liao", "en", "Liao", "Yelu Abaoji"),
+])
+def test_the_oldest_dynasties_and_the_liao_have_a_real_hero_with_a_true_fact(typed, lang, dynasty, hero):
+    """Readers refused a made-up child (阿福) as the hero of 夏 or 辽: a child who types a real dynasty
+    gets one of its real people, their own pastimes and a fact, like any preset."""
+    v = slot_values(StoryRequest(dynasty=typed, power="飞行", style="轻松", lang=lang))
+    h = get_catalog().hero(typed)
+    assert (v["dynasty"], v["hero"]) == (dynasty, hero) and v["fact"] == h.fact(lang)
+    assert hero in v["fact"] and STAND_IN_HERO[lang] not in v["fact"]

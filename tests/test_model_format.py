@@ -75,7 +75,7 @@ def test_a_hero_without_a_fact_gets_a_true_line_about_where_they_come_from():
     assert fill(r, ["她说：“我读过！", FACT, "”\n好。"]) == f"她说：“我读过！{line}”\n好。"
     en = fill(req(lang="en", hero="Sam"), [f"{HERO} had an idea. ", FACT, " He smiled."])
     assert en == "Sam had an idea. Sam came from the Tang dynasty, long, long ago. He smiled."
-    assert fill(req(dynasty="夏"), ["“我在书上读过！", FACT, "”"]) == "“我在书上读过！阿福来自很久很久以前的夏朝。”"
+    assert fill(req(dynasty="金"), ["“我在书上读过！", FACT, "”"]) == "“我在书上读过！阿福来自很久很久以前的金朝。”"
     assert fill(req(dynasty="三国", hero="小乔"), [FACT]) == "小乔来自很久很久以前的三国时期。"
     assert fill(req(lang="en", dynasty="Three Kingdoms", hero="Xiao Qiao"), [FACT]) == (
         "Xiao Qiao came from the Three Kingdoms, long, long ago.")

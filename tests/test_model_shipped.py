@@ -18,7 +18,7 @@ def shipped():
 
 @pytest.mark.parametrize("row", [
     Row("zh", "唐", "隐形", "轻松", None, ""),  # seen in training
-    Row("zh", "夏", "喷火", "努力", None, ""),  # dynasty and power the catalog does not know
+    Row("zh", "西夏", "喷火", "努力", None, ""),  # dynasty and power the catalog does not know
     Row("en", "宋", "冰冻", "幽默", None, ""),
 ], ids=["zh-seen", "zh-unseen", "en-seen"])
 @pytest.mark.slow

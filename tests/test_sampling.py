@@ -78,7 +78,7 @@ def test_shipped_model_stories_name_their_dynasty_and_power_and_end_cleanly():
     from storyteller.model.evaluate import Row, generate, load_model, story_checks
 
     model, tok = load_model(DEFAULT_MODEL_DIR)
-    rows = [Row("zh", "秦", "时间暂停", "轻松", None, ""), Row("zh", "夏", "读心术", "艰难", None, ""),
+    rows = [Row("zh", "秦", "时间暂停", "轻松", None, ""), Row("zh", "西夏", "读心术", "艰难", None, ""),
             Row("en", "唐", "冰冻", "轻松", None, ""), Row("zh", "南北朝", "喷火", "搞笑", None, "")]
     for i, row in enumerate(rows):
         g = generate(model, tok, row.request(), 700, seed=i)

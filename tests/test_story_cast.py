@@ -142,8 +142,8 @@ def test_every_world_monster_and_place_fits_in_a_header_field(lang):
 
 
 @pytest.mark.parametrize("lang, dynasty, hero, want_dynasty, want_hero", [
-    ("zh", "夏", None, "夏", "阿福"),  # a dynasty the catalog does not know: a child's name, not "这位英雄"
-    ("en", "夏朝", None, "Xia", "A-Fu"),  # an English story writes a typed Chinese name in pinyin
+    ("zh", "金", None, "金", "阿福"),  # a dynasty the catalog does not know: a child's name, not "这位英雄"
+    ("en", "西夏", None, "Xixia", "A-Fu"),  # an English story writes a typed Chinese name in pinyin
     ("en", "北周", "曹冲", "Beizhou", "Cao Chong"),
     ("en", "Zhou dynasty", "Confucius", "Zhou", "Confucius"),
     ("en", "唐", None, "Tang", "Li Bai"),  # the catalog's own names are kept
@@ -164,7 +164,7 @@ def test_the_world_engine_names_the_stand_in_hero_for_an_unknown_dynasty():
     from storyteller.engines.base import GenerationParams
     from storyteller.engines.world import WorldEngine
 
-    req = StoryRequest(dynasty="夏", power="flying", style="轻松", lang="en")
+    req = StoryRequest(dynasty="西夏", power="flying", style="轻松", lang="en")
     story = "".join(WorldEngine().stream(Prompt(messages=[], request=req, params=GenerationParams(seed=3))))
-    assert "A-Fu" in story and "Xia dynasty" in story
+    assert "A-Fu" in story and "Xixia dynasty" in story
     assert "our hero" not in story.lower() and not re.search(r"[\u3400-\u9fff]", story)

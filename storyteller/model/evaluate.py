@@ -51,7 +51,7 @@ class Row:
         return StoryRequest(dynasty=self.dynasty, power=self.power, style=self.style, lang=self.lang, hero=self.hero)
 
     def seen(self) -> bool:
-        """Both dynasty and power are catalog presets (what the team corpus covers)."""
+        """Both dynasty and power are catalog presets (typed ones are told through the slots alone)."""
         cat = get_catalog()
         return cat.dynasty(self.dynasty) is not None and cat.power(self.power) is not None
 
