@@ -1,9 +1,9 @@
 """Dynasties (with real heroes and one true, child-friendly fact each), powers and styles.
 
 Loaded from assets/catalog.json, the same facts the project's corpus is written from, so the
-UI offers what the embedded model learned; 夏, 商 and 辽, which the corpus never has, are here so a
-child who types one gets a real person of it (the slots and the story world tell them). Users may
-also type values not listed here.
+UI offers what the embedded model learned; 夏, 商 and 辽, which the corpus never has, are here (not
+offered in the lists) so a child who types one gets a real person of it (the slots and the story
+world tell them). Users may also type values not listed here.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class Dynasty(BaseModel):
     en: str
     years: str
     heroes: list[Hero]
+    offered: bool = True  # in the lists the UI shows; False: known when typed, but the corpus never has it
     # Other names a child may type (北宋, Eastern Han), each with the heroes of that part (zh names; none: all).
     aliases: dict[str, list[str]] = Field(default_factory=dict)
 
@@ -131,9 +132,14 @@ class Catalog(BaseModel):
             return value.strip()
         return item.name(lang)
 
+    def offered(self, kind: str) -> list:
+        """The presets of `kind` the lists show (a dynasty the corpus never has is known, not offered)."""
+        if kind == "dynasty":
+            return [d for d in self.dynasties if d.offered]
+        return {"power": self.powers, "style": self.styles}[kind]
+
     def choices(self, kind: str, lang: str) -> list[str]:
-        items = {"dynasty": self.dynasties, "power": self.powers, "style": self.styles}[kind]
-        return [i.name(lang) for i in items]
+        return [i.name(lang) for i in self.offered(kind)]
 
 
 # The hero of a story whose dynasty the catalog does not know (and no hero was typed): a child's

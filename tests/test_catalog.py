@@ -106,3 +106,12 @@ def test_the_oldest_dynasties_and_the_liao_have_a_real_hero_with_a_true_fact(typ
     h = get_catalog().hero(typed)
     assert (v["dynasty"], v["hero"]) == (dynasty, hero) and v["fact"] == h.fact(lang)
     assert hero in v["fact"] and STAND_IN_HERO[lang] not in v["fact"]
+
+
+def test_known_but_unlearnt_dynasties_are_not_offered_in_the_lists():
+    """The lists offer what the corpus (and so the shipped model) covers; 夏, 商 and 辽 are only typed."""
+    cat = get_catalog()
+    for lang in ("zh", "en"):
+        shown = cat.choices("dynasty", lang)
+        assert len(shown) == 13 and {"夏", "商", "辽", "Xia", "Shang", "Liao"}.isdisjoint(shown)
+        assert cat.dynasty("夏" if lang == "zh" else "Xia").heroes[0].zh == "大禹"

@@ -34,9 +34,12 @@ def test_corpus_covers_the_catalog(stories):
     by_lang = Counter(s.lang for s in stories)
     assert by_lang["zh"] >= 400, f"only {by_lang['zh']} zh stories"
     assert by_lang["en"] >= 150, f"only {by_lang['en']} en stories"
-    assert {s.dynasty for s in stories} >= {d.zh for d in cat.dynasties}
+    offered = cat.offered("dynasty")
+    assert {s.dynasty for s in stories} >= {d.zh for d in offered}
     assert {s.power for s in stories} >= {p.zh for p in cat.powers}
     assert {s.style for s in stories} >= {t.zh for t in cat.styles}
     pairs = {(s.dynasty, s.power) for s in stories}
-    missing = [(d.zh, p.zh) for d in cat.dynasties for p in cat.powers if (d.zh, p.zh) not in pairs]
-    assert len(cat.dynasties) * len(cat.powers) == 13 * 12 and missing == []
+    missing = [(d.zh, p.zh) for d in offered for p in cat.powers if (d.zh, p.zh) not in pairs]
+    assert len(offered) * len(cat.powers) == 13 * 12 and missing == []
+    # 夏, 商 and 辽 are known when typed (a real person tells them) but never offered: the corpus lacks them
+    assert {d.zh for d in cat.dynasties} - {d.zh for d in offered} == {"夏", "商", "辽"}

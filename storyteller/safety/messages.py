@@ -55,8 +55,7 @@ def _options(kind: str, lang: str) -> list[tuple[list[str], str]]:
     cat = get_catalog()
     if kind == "hero":
         return [([h.zh, h.en], h.name(lang)) for d in cat.dynasties for h in d.heroes]
-    items = {"dynasty": cat.dynasties, "power": cat.powers, "style": cat.styles}[kind]
-    return [([i.zh, i.en], i.name(lang)) for i in items]
+    return [([i.zh, i.en], i.name(lang)) for i in cat.offered(kind)]
 
 
 def suggest(kind: str, value: str, lang: str = "zh") -> str:
