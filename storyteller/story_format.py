@@ -122,7 +122,8 @@ class SlotFiller:
     is held back until the token completes. Every request has a fact (a hero without one gets a
     true line about where they come from), so nothing a fact slot leads into is left dangling.
     The line that names the power before the story shows it is the model's own (story_unsaid.py):
-    it is left out of what is shown.
+    it is left out of what is shown; a typed power's generic climax is shown with the world's line
+    for that power (story_climax.py).
     """
 
     def __init__(self, req: StoryRequest, cast: Mapping[str, str] | None = None, told: str = ""):
@@ -134,7 +135,7 @@ class SlotFiller:
         self._shown_tail = ""  # the last shown characters: does a slot start a sentence?
         self._in_quote = _quote_open(False, told)  # inside someone's words: “我知道！<|fact|>”
         self._pending = ""  # text not shown yet
-        self._unsaid = Unsaid(self._announcements(req.lang))
+        self._unsaid = Unsaid(self._announcements(req.lang), self._climax(req.lang))
         if told:  # a story being continued: its sentences are not told again
             self._unsaid.feed(told)
             self._unsaid.flush()
@@ -145,6 +146,11 @@ class SlotFiller:
 
         values = pronouns(False) | {k: v for k, v in self.values.items() if v}
         return [fill(t, values) for t in ANNOUNCE.get(lang, [])]
+
+    def _climax(self, lang: str) -> dict[str, str]:
+        from storyteller.story_climax import climax_instead
+
+        return climax_instead(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
 
     def feed(self, chunk: str) -> str:
         if self.ended or not chunk:

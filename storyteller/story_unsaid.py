@@ -6,6 +6,8 @@
   foretells the power which the next sentences name again.
 - A sentence it already told, word for word: in a hard-won story it sometimes tells the same failed try
   twice in a row, and readers refused those stories ("a sentence printed twice").
+- A generic climax for a typed power, which never says what the power does: shown as the world's
+  line that does (story_climax.py).
 
 The model keeps what it wrote in its own context; only the reader never sees it.
 """
@@ -19,11 +21,13 @@ MIN_REPEAT = 12  # shorter sentences may come back ("Whoosh!", “我来帮忙�
 
 class Unsaid:
     """Streams text through, leaving out, where they start a sentence, any of `sentences` and any
-    sentence of at least MIN_REPEAT characters it already let through. Text that could still become
-    one of them is held back until it cannot (a few characters at a sentence start)."""
+    sentence of at least MIN_REPEAT characters it already let through, and showing the sentence
+    `instead` maps one to in its place. Text that could still become one of them is held back until
+    it cannot (a few characters at a sentence start)."""
 
-    def __init__(self, sentences: list[str]):
-        self._targets = [s for s in sentences if s]
+    def __init__(self, sentences: list[str], instead: dict[str, str] | None = None):
+        self._instead = {k: v for k, v in (instead or {}).items() if k and v}
+        self._targets = [s for s in sentences if s] + list(self._instead)
         self._told: set[str] = set()
         self._sentence = ""  # the sentence being let through
         self._prev = ""  # the sentence let through last
@@ -54,6 +58,12 @@ class Unsaid:
                     text = text[1:]
                     continue
                 hit = next((t for t in (*self._targets, *self._told) if _says(text, t, final)), None)
+                if hit in self._instead and self._instead[hit] not in self._told:  # (a retold one is left out)
+                    text, said = text[len(hit):], self._instead.pop(hit)
+                    out.append(said)
+                    self._prev, self._last, self._dropped = said, said[-1], False
+                    self._remember(said)
+                    continue
                 if hit:
                     text, self._dropped = text[len(hit):], True
                     continue

@@ -305,7 +305,9 @@ find those stories better (`readings-previous-weights.jsonl`), so the reading de
 with `storyteller.engines.sampling.story_processors`: it keeps to the story's script, writes only whole
 English words, falls into no short loops, and ends only after a finished sentence once the dynasty and
 the power were named. The slot filler leaves out of the story shown the line the model writes to name the power
-before it shows it, and any sentence it tells twice word for word (`storyteller/story_unsaid.py`).
+before it shows it, and any sentence it tells twice word for word (`storyteller/story_unsaid.py`); for a
+power a child types that the world has lines for (读心术, 喷火, reading minds …), the generic climax the model
+writes, which never says what the power does, is shown as one of those lines (`storyteller/story_climax.py`).
 On CPU it decodes with a lean KV-cache loop (`storyteller/engines/lean_gpt2.py`).
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer

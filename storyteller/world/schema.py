@@ -66,6 +66,18 @@ class Power(BaseModel):
     found: list[str] = Field(min_length=1)  # discovering the power
     fail: list[str] = Field(min_length=1)  # a try that does not work yet
     solve: list[str] = Field(min_length=1)  # the power used on {monster}
+    # "*" only: the first sentence of a solve (or a fail), which never says what a typed power does,
+    # -> the sentence with {show} (or {fail}), a typed power's line below, in its place (story_climax.py)
+    instead: dict[str, str] = Field(default_factory=dict)
+
+
+class TypedPower(BaseModel):
+    """A power a child may type that no catalog has: what it looks like when the hero uses it."""
+
+    model_config = ConfigDict(extra="forbid")
+    names: list[str] = Field(min_length=1)  # how a child may type it: "读心术", "reading minds"
+    show: list[str] = Field(min_length=1)  # a verb phrase with no subject: "吐出一个暖暖的小火圈，…。"
+    fail: list[str] = Field(default_factory=list)  # a try that fits the power and does not work yet
 
 
 class Hero(BaseModel):
@@ -82,6 +94,7 @@ class World(BaseModel):
     places: list[Place] = Field(min_length=1)
     monsters: list[Monster] = Field(min_length=1)
     powers: dict[str, Power]  # by zh power name, plus "*" for typed powers
+    typed: dict[str, TypedPower] = Field(default_factory=dict)  # powers a child may type, shown at the climax
     heroes: dict[str, Hero]  # by the hero's name in this language
     beats: dict[str, list[Variant]]
 
@@ -99,6 +112,13 @@ def templates(world: World):
         for part in ("found", "fail", "solve"):
             for t in getattr(p, part):
                 yield f"powers.{name}.{part}", t
+        for say, instead in p.instead.items():
+            yield f"powers.{name}.instead", say
+            yield f"powers.{name}.instead", instead
+    for name, t in world.typed.items():
+        for part in ("show", "fail"):
+            for line in getattr(t, part):
+                yield f"typed.{name}.{part}", line
     for name, h in world.heroes.items():
         for t in h.activity + h.prop:
             yield f"heroes.{name}", t
@@ -112,7 +132,7 @@ def check(world: World) -> list[str]:
     found = []
     for where, text in templates(world):
         for slot in SLOT_RE.findall(text):
-            if slot.lower() not in COMMON:
+            if slot.lower() not in COMMON and not (slot in ("show", "fail") and where.endswith(".instead")):
                 found.append(f"{where}: unknown slot {{{slot}}} in {text!r}")
         if SLOT_RE.sub("", text).count("{") or SLOT_RE.sub("", text).count("}"):
             found.append(f"{where}: stray brace in {text!r}")
@@ -124,10 +144,41 @@ def check(world: World) -> list[str]:
             found.append(f"beats.{beat}: not a beat (beats are {', '.join(BEATS)})")
     if GENERIC not in world.powers:
         found.append('powers: no generic "*" entry for typed powers')
+    found += _check_instead(world)
     for name, h in world.heroes.items():
         if h.pronoun not in ("he", "she"):
             found.append(f"heroes.{name}: pronoun must be he or she")
     return found
+
+
+def _check_instead(world: World) -> list[str]:
+    """Every generic solve's and fail's first sentence has its `instead`, which puts a typed power's
+    line ({show} or {fail}) in once; and a typed power's line starts with no subject and ends a sentence."""
+    found, generic = [], world.powers.get(GENERIC)
+    if generic is None:
+        return found
+    firsts = {part: {first_sentence(t) for t in getattr(generic, part)} for part in ("solve", "fail")}
+    for say, instead in generic.instead.items():
+        part = next((p for p, f in firsts.items() if say in f), None)
+        if part is None:
+            found.append(f"powers.*.instead: {say!r} is no generic solve's or fail's first sentence")
+        else:
+            slot, other = ("{show}", "{fail}") if part == "solve" else ("{fail}", "{show}")
+            if instead.count(slot) != 1 or other in instead:
+                found.append(f"powers.*.instead: {instead!r} must have {slot} once (a {part})")
+    if world.typed and (missing := (firsts["solve"] | firsts["fail"]) - set(generic.instead)):
+        found.append(f"powers.*.instead: no instead for {sorted(missing)}")
+    for name, t in world.typed.items():
+        for line in t.show + t.fail:
+            if line[-1:] not in ".。" or line[:1] in "{他她" or line[:1].isupper():
+                found.append(f"typed.{name}: {line!r} must start with no subject and end a sentence")
+    return found
+
+
+def first_sentence(text: str) -> str:
+    """The template up to its first sentence end (with a closing quotation mark after it)."""
+    m = re.search(r"[。！？!?.][”’\"」』]?", text)
+    return text[: m.end()] if m else text
 
 
 def _read(folder: Path) -> dict:

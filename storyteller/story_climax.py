@@ -1,0 +1,59 @@
+"""A typed power shown at the climax, where the model only names it.
+
+The model learnt typed powers from composed stories told with the world's generic passages, so
+its climax for a power no catalog has says nothing of what the power does ("大禹用读心术的本领给积木怪
+表演了一个小节目", "made a wonderful surprise"), and its failed tries fit no power in particular ("too
+quick" for mind reading). Blind readers refused every such story: the power the child asked for is
+never shown. The world writes, for powers children often type (读心术, 喷火, 会变色 …), lines that
+show them and tries that fit them; the generic sentence the model writes is shown with one of
+those lines in its place (story_unsaid.py). The model keeps its own words in its context,
+and the sentences after it (the monster staring, laughing) read on from either.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from storyteller.catalog import get_catalog
+from storyteller.world.compose import fill
+from storyteller.world.schema import GENERIC, TypedPower, cached_world
+
+_PREFIX = re.compile(r"^(?:the power of |power of |会|能)")
+_SUFFIX = re.compile(r"(?:的本领|的能力|本领|能力| power)$")
+
+
+def _key(name: str) -> str:
+    key = re.sub(r"\s+", " ", name.strip().lower())
+    return _SUFFIX.sub("", _PREFIX.sub("", key)).strip()
+
+
+def typed_power(power: str, lang: str) -> TypedPower | None:
+    """The world's entry for a typed power ("会读心术", "Reading minds"), if it has one; a catalog
+    power has its own passages and gets none."""
+    if not power or get_catalog().power(power) is not None:
+        return None
+    key = _key(power)
+    world = cached_world(lang)
+    return next((t for t in world.typed.values() if key in {_key(n) for n in t.names}), None)
+
+
+def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str]:
+    """{generic sentence as the story shows it: the sentence with the power shown}, for the request's
+    power: its climax, and its failed tries where the world has lines for them; empty when the world
+    has no lines for the power. Picked by the telling's cast, so tellings differ and a retold story
+    keeps its lines; each failed try a story tells gets a line of its own."""
+    typed = typed_power(values.get("power") or "", lang)
+    generic = cached_world(lang).powers[GENERIC]
+    if typed is None or not generic.instead:
+        return {}
+    rng = random.Random("|".join(f"{k}={values.get(k)}" for k in ("power", "monster", "kid", "place", "thing")))
+    show, fails = rng.choice(typed.show), rng.sample(typed.fail, len(typed.fail))
+    out, n = {}, 0
+    for say, instead in generic.instead.items():
+        if "{show}" in instead:
+            out[fill(say, values)] = fill(instead, values | {"show": fill(show, values)})
+        elif fails:
+            out[fill(say, values)] = fill(instead, values | {"fail": fill(fails[n % len(fails)], values)})
+            n += 1
+    return out

@@ -1,0 +1,148 @@
+"""A typed power the world knows (读心术, 喷火 …) is shown at the climax: the model's generic climax
+sentence ("给怪兽表演了一个小节目") is shown as the world's line for that power, however the text
+arrives; catalog powers and powers nobody wrote lines for are told as the model wrote them."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from storyteller.prompts import FIELD_MAX, StoryRequest
+from storyteller.safety import check_text
+from storyteller.story_cast import MONSTER, pick_cast
+from storyteller.story_climax import climax_instead, typed_power
+from storyteller.story_format import HERO, POWER, SlotFiller, slot_values
+from storyteller.story_unsaid import Unsaid
+from storyteller.world.compose import fill
+from storyteller.world.schema import GENERIC, check, first_sentence, load_world
+
+VAGUE = {"zh": ("表演了一个小节目", "大大的惊喜", "恰到好处", "使出了", "本领逗", "用错了方向", "扑了个空", "力气用得太小"),
+         "en": ("dazzling show", "wonderful surprise", "clever, gentle way", "fun game", "too quick", "muddled",
+                "went wobbly and wrong")}
+
+
+def stream(feed, text: str, rng: random.Random) -> str:
+    out, i = [], 0
+    while i < len(text):
+        n = rng.randint(1, 6)
+        out.append(feed(text[i:i + n]))
+        i += n
+    return "".join(out)
+
+
+@pytest.mark.parametrize("typed, lang, entry", [
+    ("读心术", "zh", "mind"), (" 会读心术 ", "zh", "mind"), ("喷火的本领", "zh", "fire"), ("会变色", "zh", "colour"),
+    ("Reading minds", "en", "mind"), ("the power of breathing fire", "en", "fire"), ("changing color", "en", "colour"),
+])
+def test_a_typed_power_finds_its_lines_however_it_is_typed(typed, lang, entry):
+    world = load_world(lang)
+    assert typed_power(typed, lang) == world.typed[entry]
+
+
+@pytest.mark.parametrize("typed, lang", [("隐形", "zh"), ("invisibility", "en"), ("隐身", "zh"), ("打喷嚏变彩虹", "zh"),
+                                         ("sneezing rainbows", "en"), ("", "zh")])
+def test_catalog_powers_and_powers_nobody_wrote_lines_for_get_none(typed, lang):
+    assert typed_power(typed, lang) is None
+    assert climax_instead(lang, slot_values(StoryRequest(dynasty="唐", power=typed or "隐形", style="轻松", lang=lang))) == {}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_generic_climax_of_every_typed_power_is_shown_as_a_whole_sentence(lang):
+    """Each generic climax sentence, filled as a story shows it, becomes a sentence that shows the power:
+    no slot left, none of the vague words, the rest of the template kept."""
+    world = load_world(lang)
+    generic = world.powers[GENERIC]
+    for entry in world.typed.values():
+        for name in entry.names:
+            req = StoryRequest(dynasty="唐", power=name, style="轻松", lang=lang)
+            for seed in range(4):
+                values = slot_values(req) | pick_cast(req, seed)
+                instead = climax_instead(lang, values)
+                assert len(instead) == len(generic.solve) + len(generic.fail), name
+                for say, shown in instead.items():
+                    assert "{" not in shown and shown[-1] in "。！”.!\"" and shown != say
+                    assert not any(v in shown for v in VAGUE[lang]), shown
+                    assert values["hero"] in shown or values["hero"].capitalize() in shown
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_slot_filler_shows_the_power_where_the_model_only_names_it(seed):
+    rng = random.Random(seed)
+    req = StoryRequest(dynasty="辽", power="喷火", style="冒险")
+    cast = pick_cast(req, seed)
+    model = (f"{HERO}笑了。{HERO}用{POWER}的本领给{MONSTER}表演了一个小节目。{MONSTER}看得直拍手，乖乖地坐下来当起了观众。"
+             f"{HERO}回家了。")
+    f = SlotFiller(req, cast)
+    got = stream(f.feed, model, rng) + f.flush()
+    monster, hero = cast["monster"], "耶律阿保机"
+    shows = [fill(s, slot_values(req) | cast) for s in load_world("zh").typed["fire"].show]
+    assert got.startswith(f"{hero}笑了。{hero}") and got.endswith(f"{monster}看得直拍手，乖乖地坐下来当起了观众。{hero}回家了。")
+    assert "表演了一个小节目" not in got and sum(s in got for s in shows) == 1
+
+
+@pytest.mark.parametrize("lang, power", [("zh", "会变色"), ("en", "reading minds")])
+def test_each_failed_try_fits_the_power_and_two_tries_are_told_differently(lang, power):
+    req = StoryRequest(dynasty="唐", power=power, style="艰难", lang=lang)
+    cast = pick_cast(req, 5)
+    values = slot_values(req) | cast
+    generic = load_world(lang).powers[GENERIC]
+    tries = [fill(t, values | {k: v for k, v in [("monster", MONSTER), ("hero", HERO), ("Hero", HERO),
+                                                       ("power", POWER)]}) for t in generic.fail[:2]]
+    f = SlotFiller(req, cast)
+    got = f.feed(("" if lang == "zh" else " ").join(tries)) + f.flush()
+    lines = [fill(t, values) for t in typed_power(power, lang).fail]
+    assert sum(line in got for line in lines) == 2 and not any(v in got for v in VAGUE[lang]), got
+
+
+def test_english_and_a_told_again_climax():
+    req = StoryRequest(dynasty="Xia", power="reading minds", style="funny", lang="en")
+    cast = pick_cast(req, 3)
+    f = SlotFiller(req, cast)
+    climax = f"With the power of {POWER}, {HERO} made a wonderful surprise just for {MONSTER}. "
+    got = f.feed(f"{HERO} smiled. {climax}{MONSTER} was so happy that it calmed right down. {climax}The end.") + f.flush()
+    assert got.startswith("Yu the Great smiled. With the power of reading minds, Yu the Great ")
+    assert "wonderful surprise" not in got and got.count("With the power of") == 1 and got.endswith("The end.")
+
+
+def test_a_catalog_power_s_words_are_left_as_the_model_wrote_them():
+    req = StoryRequest(dynasty="唐", power="隐形", style="轻松")
+    text = f"{HERO}用{POWER}的本领给{MONSTER}表演了一个小节目。"
+    f = SlotFiller(req, cast := pick_cast(req, 2))
+    assert f.feed(text) + f.flush() == f"李白用隐形的本领给{cast['monster']}表演了一个小节目。"
+
+
+def test_a_replaced_climax_is_not_told_again_when_the_story_goes_on():
+    u = Unsaid([], {"A did it vaguely.": "A breathed sparks into the sky."})
+    first = u.feed("A did it vaguely. B laughed.") + u.flush()
+    assert first == "A breathed sparks into the sky. B laughed."
+    again = Unsaid([], {"A did it vaguely.": "A breathed sparks into the sky."})
+    again.feed(first)
+    again.flush()
+    assert again.feed("A did it vaguely. C smiled.") + again.flush() == "C smiled."
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_typed_line_is_safe_and_both_languages_know_the_same_powers(lang):
+    world = load_world(lang)
+    assert set(world.typed) == set(load_world("en" if lang == "zh" else "zh").typed) and len(world.typed) >= 15
+    for entry in world.typed.values():
+        assert len(entry.show) >= 3 and all(len(n) <= FIELD_MAX for n in entry.names)  # longer is cut when typed
+        for line in entry.show:
+            assert check_text(fill(line, {"monster": "泡泡怪", "ta": "他", "he": "he", "his": "his", "him": "him",
+                                          "kid": "Ava"}), lang) is None, line
+
+
+def test_the_world_check_refuses_a_generic_climax_without_its_instead_and_a_line_with_a_subject(tmp_path):
+    world = load_world("zh")
+    generic = world.powers[GENERIC]
+    first = first_sentence(generic.solve[0])
+    broken = world.model_copy(update={"powers": world.powers | {GENERIC: generic.model_copy(
+        update={"instead": {k: v for k, v in generic.instead.items() if k != first}})}})
+    assert any("no instead" in p for p in check(broken))
+    fail = first_sentence(generic.fail[0])
+    broken = world.model_copy(update={"powers": world.powers | {GENERIC: generic.model_copy(
+        update={"instead": generic.instead | {fail: "{hero}{show}"}})}})
+    assert any("{fail} once" in p for p in check(broken))
+    typed = world.typed["fire"].model_copy(update={"show": ["他喷出火来。"]})
+    assert any("no subject" in p for p in check(world.model_copy(update={"typed": world.typed | {"fire": typed}})))
