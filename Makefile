@@ -33,7 +33,7 @@ $(STEADY):
 	else echo "npm not found: the OpenAI contract tests will be skipped"; fi
 
 test: setup $(STEADY)
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs --durations=15
 
 bench: setup
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
