@@ -79,13 +79,34 @@ def test_a_younger_child_never_hears_an_older_bands_fact(band):
 
 
 def test_lin_zexu_story_for_a_six_year_old_has_no_opium(settings_env):
+    """A 6-year-old hears 林则徐's fact for younger children (readers marked the bare 'came from the Qing'
+    line as empty); a 3-year-old hears none; a 9-year-old hears the opium one."""
+    lin = get_catalog().hero("清", "林则徐")
     req = studio.build_request("清", "隐形", "轻松", "en", age_band="6-8")
-    assert req.hero_fact() is None and OPIUM_EN not in user_message(req).lower()
+    assert req.hero_fact() == lin.young_en and OPIUM_EN not in user_message(req).lower()
+    assert lin.young_en in user_message(req)
     filler = SlotFiller(req)
     shown = filler.feed(f"<|hero|> smiled. Long ago, {FACT} Then they played.") + filler.flush()
-    assert OPIUM_EN not in shown.lower() and shown.startswith("Lin Zexu smiled.")
+    assert OPIUM_EN not in shown.lower() and shown.startswith("Lin Zexu smiled.") and lin.young_en in shown
+    assert studio.build_request("清", "隐形", "轻松", "zh", age_band="6-8").hero_fact() == lin.young_zh
+    assert studio.build_request("清", "隐形", "轻松", "en", age_band="3-5").hero_fact() is None
     older = studio.build_request("清", "隐形", "轻松", "en", age_band="9-12")
     assert OPIUM_EN in older.hero_fact().lower()
+
+
+@pytest.mark.parametrize("band, told", [("3-5", None), ("6-8", "young"), ("9-12", "fact")])
+def test_the_world_storyteller_tells_each_band_its_own_fact(band, told):
+    """The offline story world, too, never tells a younger child an older band's fact."""
+    from storyteller.engines.base import Prompt
+    from storyteller.engines.world import WorldEngine
+
+    lin = get_catalog().hero("清", "林则徐")
+    for lang in ("zh", "en"):
+        req = StoryRequest(dynasty="清", power="隐形", style="轻松", lang=lang, hero=lin.name(lang), age_band=band)
+        story = "".join(WorldEngine().stream(Prompt.for_story(req, seed=3)))
+        young, fact = (lin.young_en, lin.fact_en) if lang == "en" else (lin.young_zh, lin.fact_zh)
+        assert (young in story, fact in story) == (told == "young", told == "fact")
+        assert (OPIUM_EN in story.lower() or OPIUM_ZH in story) is (told == "fact")
 
 
 @pytest.mark.parametrize("lang,simple,hard", [

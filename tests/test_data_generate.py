@@ -247,10 +247,15 @@ def test_world_source_makes_a_dataset_offline_the_same_every_time(tmp_path, sett
     assert r.exit_code == 1 and "--source must be model or world" in r.output
 
 
-def test_a_hero_whose_fact_is_for_older_children_gets_no_empty_fact_sentence():
+def test_a_hero_whose_fact_is_for_older_children_gets_no_empty_fact_sentence(monkeypatch):
+    from storyteller.catalog import get_catalog
     from storyteller.data.generate import Item, build_prompt
 
     spec = GenerateSpec(model_id="world", dynasties=["清"], powers=["隐形"], styles=["轻松"], lang="zh")
+    lin = get_catalog().hero("清", "林则徐")
+    user = build_prompt(spec, Item("清", "隐形", "轻松", 0)).messages[-1]["content"]
+    assert f"小知识：{lin.young_zh}" in user and "鸦片" not in user  # the fact for younger children at 6-8
+    monkeypatch.setattr(lin, "young_zh", None)  # a hero with only a 9-12 fact
     user = build_prompt(spec, Item("清", "隐形", "轻松", 0)).messages[-1]["content"]
     assert "小知识" not in user and "{fact}" not in user and "林则徐" in user  # the 9-12 fact is not told at 6-8
     tang = build_prompt(spec.model_copy(update={"dynasties": ["唐"]}), Item("唐", "隐形", "轻松", 0)).messages[-1]["content"]

@@ -165,6 +165,7 @@ def test_every_preset_and_catalog_fact_is_safe():
         for d in cat.dynasties:
             for h in d.heroes:
                 assert check_field("hero", h.name(lang), lang) is None and check_text(h.fact(lang), lang) is None
+                assert check_text(h.fact_for(lang, "6-8") or "", lang) is None
 
 
 def test_lists_are_well_formed():

@@ -43,7 +43,7 @@ class WorldEngine(Engine):
         power = cat.power(req.power)
         style = cat.style(req.style)
         cast = Cast(dynasty=dynasty_name(req.dynasty, lang), hero=name, power=power.zh if power else req.power,
-                    style=style.zh if style else req.style, fact=hero.fact(lang) if hero else None,
+                    style=style.zh if style else req.style, fact=hero.fact_for(lang, req.age_band) if hero else None,
                     hero_key=name if hero else None)
         story = compose(cached_world(lang), cast, seed)
         for piece in _PIECE.findall(story):
