@@ -23,7 +23,8 @@ _PREFIX = re.compile(r"^(?:the power of |power of |会|能)")
 _SUFFIX = re.compile(r"(?:的本领|的能力|本领|能力| power)$")
 
 
-def _key(name: str) -> str:
+def power_key(name: str) -> str:
+    """A typed power as it is looked up: "会读心术" and "读心术的本领" are "读心术"."""
     key = re.sub(r"\s+", " ", name.strip().lower())
     return _SUFFIX.sub("", _PREFIX.sub("", key)).strip()
 
@@ -33,9 +34,9 @@ def typed_power(power: str, lang: str) -> TypedPower | None:
     power has its own passages and gets none."""
     if not power or get_catalog().power(power) is not None:
         return None
-    key = _key(power)
+    key = power_key(power)
     world = cached_world(lang)
-    return next((t for t in world.typed.values() if key in {_key(n) for n in t.names}), None)
+    return next((t for t in world.typed.values() if key in {power_key(n) for n in t.names}), None)
 
 
 def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str]:

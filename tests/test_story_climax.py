@@ -11,7 +11,7 @@ import pytest
 from storyteller.prompts import FIELD_MAX, StoryRequest
 from storyteller.safety import check_text
 from storyteller.story_cast import MONSTER, pick_cast
-from storyteller.story_climax import climax_instead, typed_power
+from storyteller.story_climax import power_key, climax_instead, typed_power
 from storyteller.story_format import HERO, POWER, SlotFiller, slot_values
 from storyteller.story_unsaid import Unsaid
 from storyteller.world.compose import fill
@@ -125,7 +125,12 @@ def test_a_replaced_climax_is_not_told_again_when_the_story_goes_on():
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_typed_line_is_safe_and_both_languages_know_the_same_powers(lang):
     world = load_world(lang)
-    assert set(world.typed) == set(load_world("en" if lang == "zh" else "zh").typed) and len(world.typed) >= 15
+    assert set(world.typed) == set(load_world("en" if lang == "zh" else "zh").typed) and len(world.typed) >= 25
+    owners = {}
+    for key, entry in world.typed.items():
+        for n in entry.names:
+            owners.setdefault(power_key(n), set()).add(key)
+    assert all(len(o) == 1 for o in owners.values())  # one power per name, however it is typed
     for entry in world.typed.values():
         assert len(entry.show) >= 3 and all(len(n) <= FIELD_MAX for n in entry.names)  # longer is cut when typed
         for line in entry.show:
