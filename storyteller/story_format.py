@@ -145,12 +145,13 @@ class SlotFiller:
         from storyteller.world.compose import ANNOUNCE, fill
 
         values = pronouns(False) | {k: v for k, v in self.values.items() if v}
-        return [fill(t, values) for t in ANNOUNCE.get(lang, [])]
+        return [_one_de(fill(t, values), lang) for t in ANNOUNCE.get(lang, [])]
 
     def _climax(self, lang: str) -> dict[str, str]:
         from storyteller.story_climax import climax_instead
 
-        return climax_instead(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
+        instead = climax_instead(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
+        return {_one_de(say, lang): shown for say, shown in instead.items()}
 
     def feed(self, chunk: str) -> str:
         if self.ended or not chunk:
@@ -183,6 +184,11 @@ class SlotFiller:
                 value = self.values[SLOTS[token]] or ""
                 if token == POWER and value[:1] in _POWER_VERBS and (self._shown_tail + "".join(out)).endswith(value[:1]):
                     value = value[1:]  # "你会<|power|>" with a typed power "会变色": 你会变色, not 你会会变色
+                if token == POWER and value.endswith("的") and self._lang == "zh":
+                    if not text and not final:  # whether "的本领" follows comes with the next piece
+                        text = token
+                        break
+                    text = text[1:] if text[:1] == "的" else text  # "变出好吃的" + "的本领": one 的
                 if token == FACT and _quote_open(self._in_quote, "".join(out)):
                     value = value.translate(_INNER_QUOTES)  # a child says the fact: “…被称为‘诗仙’…”
                 out.append(value)
@@ -203,8 +209,8 @@ class SlotFiller:
                 out.append(value)
             # any other <|...|> token is not story text: dropped
         keep = ""
-        if text == KID:  # held until the next character comes
-            text, keep = "", KID
+        if text in (KID, POWER):  # held until the next character comes
+            text, keep = "", text
         elif not final:
             i = text.rfind("<")  # a possible partial slot at the end ("<", "<|he")
             if i >= 0 and (text[i:] == "<" or text[i:].startswith("<|")):
@@ -227,6 +233,11 @@ class SlotFiller:
         if self._lang == "zh":
             return f"小朋友{kid}" if after.startswith("的") else f"一个叫{kid}的小朋友"
         return f"little {kid}" if after.startswith("'") else f"a child called {kid}"
+
+
+def _one_de(text: str, lang: str) -> str:
+    """A sentence as the filler shows it when a typed power ends in 的 ("变出好吃的的本领" -> one 的)."""
+    return text.replace("的的", "的") if lang == "zh" else text
 
 
 _PRONOUN_SLOTS = ("ta", "he", "his", "him")

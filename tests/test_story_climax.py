@@ -151,3 +151,16 @@ def test_the_world_check_refuses_a_generic_climax_without_its_instead_and_a_line
     assert any("{fail} once" in p for p in check(broken))
     typed = world.typed["fire"].model_copy(update={"show": ["他喷出火来。"]})
     assert any("no subject" in p for p in check(world.model_copy(update={"typed": world.typed | {"fire": typed}})))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_typed_power_ending_in_de_is_not_followed_by_a_second_de(seed):
+    """"变出好吃的" + "的本领" reads 变出好吃的本领, however the text arrives; its climax is still shown."""
+    rng = random.Random(seed)
+    req = StoryRequest(dynasty="明", power="变出好吃的", style="温馨")
+    cast = pick_cast(req, seed)
+    f = SlotFiller(req, cast)
+    got = stream(f.feed, f"{HERO}得到了{POWER}的本领！{HERO}用{POWER}的本领给{MONSTER}表演了一个小节目。{HERO}笑了。", rng)
+    got += f.flush()
+    assert "的的" not in got and got.startswith("郑和得到了变出好吃的本领！郑和") and got.endswith("郑和笑了。")
+    assert "表演了一个小节目" not in got
