@@ -1,7 +1,8 @@
-"""Training on what the family liked: nice -n 19 python benchmarks/preference.py [--n 50 100 200] [--rounds R] [--keep DIR]
+"""Training on what the family liked: nice -n 19 python benchmarks/preference.py [--n 50 100 200] [--rounds R] [--taste T] [--keep DIR]
 
 A scripted preference stands in for the child: of two stories, it prefers the one that names
-Ultraman (奥特曼) earlier and is shorter (the lower `pos + len` in characters; equal is a tie).
+Ultraman (奥特曼) earlier and is shorter (the lower `pos + len` in characters; equal is a tie), or with
+`--taste ultraman` the one that names Ultraman earlier (the lower `pos`).
 For each N:
 1. N requests (catalog dynasty/power/style, zh and en), each told twice by models/storyteller-tiny
    through the app's own two-story path: `studio.tell` with seeds s and s+1, both saved in the store,
@@ -45,10 +46,15 @@ BASE = "storyteller-tiny"
 ULTRAMAN = {"zh": "奥特曼", "en": "Ultraman"}
 
 
+TASTES = ("ultraman-short", "ultraman")
+TASTE = TASTES[0]  # --taste: "ultraman" leaves the length out (this small model got shorter by breaking sentences)
+
+
 def score(text: str, lang: str) -> int:
-    """Lower is preferred: where Ultraman is first named (never: the whole length) plus the length."""
+    """Lower is preferred: where Ultraman is first named (never: the whole length), plus the length
+    for the default taste."""
     pos = text.find(ULTRAMAN[lang])
-    return (len(text) if pos < 0 else pos) + len(text)
+    return (len(text) if pos < 0 else pos) + (len(text) if TASTE == "ultraman-short" else 0)
 
 
 def prefer(a: str, b: str, lang: str) -> str:
@@ -134,6 +140,8 @@ def main() -> None:
     ap.add_argument("--method", choices=["auto", "full", "lora"], default="auto", help="full weights or LoRA")
     ap.add_argument("--lora-r", type=int, default=8)
     ap.add_argument("--sft-weight", type=float, default=None, help="DPO plus an SFT loss on the chosen stories")
+    ap.add_argument("--taste", choices=TASTES, default=TASTES[0],
+                    help="the script's taste: Ultraman named earlier and shorter (the default), or Ultraman earlier only")
     ap.add_argument("--base", type=Path, default=ROOT / "models" / BASE, help="the starting model's folder")
     ap.add_argument("--judge-only", type=Path, default=None,
                     help="judge a kept model's folder against --base on --eval held-out requests (no collecting or training; "
@@ -141,6 +149,8 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None,
                     help="copy each new model here (e.g. for a blind reading: storyteller reading pack --model)")
     a = ap.parse_args()
+    global TASTE
+    TASTE = a.taste
     import torch
 
     torch.set_num_threads(a.threads)
