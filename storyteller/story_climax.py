@@ -8,6 +8,9 @@ never shown. The world writes, for powers children often type (读心术, 喷火
 show them and tries that fit them; the generic sentence the model writes is shown with one of
 those lines in its place (story_unsaid.py). The model keeps its own words in its context,
 and the sentences after it (the monster staring, laughing) read on from either.
+
+A catalog power's climax is shown the same way, as the world's line for that power on the telling's
+monster (monster_climax), so the fix follows from the mischief.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import random
 import re
 
 from storyteller.catalog import get_catalog
-from storyteller.world.compose import fill
+from storyteller.world.compose import era, fill
 from storyteller.world.schema import GENERIC, TypedPower, cached_world
 
 _PREFIX = re.compile(r"^(?:the power of |power of |会|能)")
@@ -44,9 +47,13 @@ def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str]:
     power: its climax, and its failed tries where the world has lines for them; empty when the world
     has no lines for the power. Picked by the telling's cast, so tellings differ and a retold story
     keeps its lines; each failed try a story tells gets a line of its own."""
+    if values.get("dynasty") and not values.get("era"):
+        values = values | {"era": era(values["dynasty"], lang)}  # how the world's lines name the time
     typed = typed_power(values.get("power") or "", lang)
     generic = cached_world(lang).powers[GENERIC]
-    if typed is None or not generic.instead:
+    if typed is None:
+        return monster_climax(lang, values)
+    if not generic.instead:
         return {}
     rng = random.Random("|".join(f"{k}={values.get(k)}" for k in ("power", "monster", "kid", "place", "thing")))
     show, fails = rng.choice(typed.show), rng.sample(typed.fail, len(typed.fail))
@@ -58,3 +65,18 @@ def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str]:
             out[fill(say, values)] = fill(instead, values | {"fail": fill(fails[n % len(fails)], values)})
             n += 1
     return out
+
+
+def monster_climax(lang: str, values: dict[str, str]) -> dict[str, str]:
+    """{each of a catalog power's solve lines as the story shows it: the world's climax for that power
+    on the telling's monster}. The model learnt solve lines that only calm or distract the monster,
+    after which the mess is undone with no cause; readers refused those ("the fix does not follow").
+    Empty for a typed power, an unknown monster, or a world without climax lines."""
+    world = cached_world(lang)
+    power = get_catalog().power(values.get("power") or "")
+    monster = next((m for m in world.monsters if m.name == values.get("monster")), None)
+    own = world.climax.get(monster.id, {}).get(power.zh) if power and monster else None
+    if not own:
+        return {}
+    shown = fill(own, values)
+    return {fill(say, values): shown for say in world.powers[power.zh].solve}

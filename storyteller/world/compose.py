@@ -103,6 +103,13 @@ class _Teller:
         lead = [fill(self.rng.choice(ANNOUNCE[self.world.lang]), self.values)] if self.announce else []
         return lead + ([text] if name in text.lower() else [text, self.beat("named")])
 
+    def solve(self) -> str:
+        """The climax: the world's line for this power on this monster's own mischief where it has one
+        (the generic solve is still drawn, so a seed tells the rest of the story as before)."""
+        generic = self.pick(self.power.solve)
+        own = self.world.climax.get(self.monster.id, {}).get(self.cast.power)
+        return fill(own, self.values) if own else generic
+
     def beat(self, name: str) -> str:
         return self.pick(self.world.beats[name])
 
@@ -128,7 +135,7 @@ class _Teller:
             [self.pick(m.looks), self.pick(m.mischief)],
             [self.beat("ultraman"), self.pick(m.ultraman), *(fill(f, self.values) for f in fails)],
             [self.beat("fact") if self.cast.fact else "", self.beat("idea")],
-            [self.pick(p.solve), self.beat("success"), self.pick(m.fixed)],
+            [self.solve(), self.beat("success"), self.pick(m.fixed)],
             [self.pick(m.need), self.pick(m.calm), self.beat("ending")],
         ]
         self.introduce(paragraphs)

@@ -95,6 +95,8 @@ class World(BaseModel):
     monsters: list[Monster] = Field(min_length=1)
     powers: dict[str, Power]  # by zh power name, plus "*" for typed powers
     typed: dict[str, TypedPower] = Field(default_factory=dict)  # powers a child may type, shown at the climax
+    # monster id -> catalog power (zh name) -> the climax: that power used on that monster's own mischief
+    climax: dict[str, dict[str, str]] = Field(default_factory=dict)
     heroes: dict[str, Hero]  # by the hero's name in this language
     beats: dict[str, list[Variant]]
 
@@ -119,6 +121,9 @@ def templates(world: World):
         for part in ("show", "fail"):
             for line in getattr(t, part):
                 yield f"typed.{name}.{part}", line
+    for monster, lines in world.climax.items():
+        for power, t in lines.items():
+            yield f"climax.{monster}.{power}", t
     for name, h in world.heroes.items():
         for t in h.activity + h.prop:
             yield f"heroes.{name}", t
@@ -145,6 +150,7 @@ def check(world: World) -> list[str]:
     if GENERIC not in world.powers:
         found.append('powers: no generic "*" entry for typed powers')
     found += _check_instead(world)
+    found += _check_climax(world)
     for name, h in world.heroes.items():
         if h.pronoun not in ("he", "she"):
             found.append(f"heroes.{name}: pronoun must be he or she")
@@ -172,6 +178,24 @@ def _check_instead(world: World) -> list[str]:
         for line in t.show + t.fail:
             if line[-1:] not in ".。" or line[:1] in "{他她" or line[:1].isupper():
                 found.append(f"typed.{name}: {line!r} must start with no subject and end a sentence")
+    return found
+
+
+def _check_climax(world: World) -> list[str]:
+    """Climax lines name known monsters and catalog powers, and once there are any, every monster has
+    one for every catalog power (a story never falls back to a fix that does not follow)."""
+    if not world.climax:
+        return []
+    found, ids = [], {m.id for m in world.monsters}
+    powers = {p for p in world.powers if p != GENERIC}
+    for monster, lines in world.climax.items():
+        if monster not in ids:
+            found.append(f"climax.{monster}: no such monster")
+        for power in set(lines) - powers:
+            found.append(f"climax.{monster}.{power}: no such catalog power")
+    for monster in sorted(ids):
+        if missing := powers - set(world.climax.get(monster, {})):
+            found.append(f"climax.{monster}: no climax for {sorted(missing)}")
     return found
 
 
