@@ -1,0 +1,119 @@
+"""A catalog power's climax is that power used on the telling's own monster: the model's solve line,
+which only calms or distracts the monster, is shown as the world's line for that monster and power,
+however the text arrives. Readers had refused stories whose mess was undone with no cause."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from storyteller.catalog import get_catalog
+from storyteller.prompts import StoryRequest
+from storyteller.safety import check_text
+from storyteller.story_cast import MONSTER, PLACE, TA, THING, pick_cast, pronouns
+from storyteller.story_climax import climax_instead, monster_climax
+from storyteller.story_format import HERO, SlotFiller, slot_values
+from storyteller.world import compose, load_world
+from storyteller.world.compose import Cast, era, fill
+from storyteller.world.schema import GENERIC, check
+
+POWERS = [p.zh for p in get_catalog().offered("power")]
+
+
+def stream(feed, text: str, rng: random.Random) -> str:
+    out, i = [], 0
+    while i < len(text):
+        n = rng.randint(1, 7)
+        out.append(feed(text[i:i + n]))
+        i += n
+    return "".join(out)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_monster_has_a_safe_climax_for_every_catalog_power(lang):
+    world = load_world(lang)
+    assert set(world.climax) == {m.id for m in world.monsters}
+    assert set(POWERS) <= {p for p in world.powers if p != GENERIC}
+    for monster in world.monsters:
+        lines = world.climax[monster.id]
+        assert set(lines) == set(world.powers) - {GENERIC}
+        for power, line in lines.items():
+            for she in (False, True):
+                values = pronouns(she) | {"hero": "李白" if lang == "zh" else "Li Bai", "monster": monster.name,
+                                          "thing": "滑梯" if lang == "zh" else "the slides", "place": "公园",
+                                          "era": era("唐", lang)}
+                shown = fill(line, values)
+                assert "{" not in shown and values["hero"] in shown, (monster.id, power, shown)
+                assert check_text(shown, lang) is None, (monster.id, power, shown)
+    assert len({line for lines in world.climax.values() for line in lines.values()}) == len(world.monsters) * 12
+
+
+def test_the_world_check_refuses_a_missing_climax_an_unknown_monster_and_an_unknown_power():
+    world = load_world("zh")
+    first = world.monsters[0].id
+    gone = world.model_copy(update={"climax": world.climax | {first: {k: v for k, v in world.climax[first].items()
+                                                                     if k != "隐形"}}})
+    assert any(f"climax.{first}: no climax for ['隐形']" in p for p in check(gone))
+    assert any("no such monster" in p for p in check(world.model_copy(update={"climax": world.climax | {"nobody": {}}})))
+    odd = world.climax | {first: world.climax[first] | {"喷火": "{hero}笑了。"}}
+    assert any("no such catalog power" in p for p in check(world.model_copy(update={"climax": odd})))
+    assert check(world.model_copy(update={"climax": {}})) == []  # a world without climax lines keeps the solve lines
+
+
+def model_form(template: str, lang: str, dynasty: str) -> str:
+    """A solve template as a cast model writes it: the cast as slot tokens, the time in words."""
+    tokens = {"hero": HERO, "monster": MONSTER, "ta": TA, "thing": THING, "place": PLACE, "era": era(dynasty, lang)}
+    return fill(template, tokens)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("lang, dynasty", [("zh", "唐"), ("en", "Tang")])
+def test_the_slot_filler_shows_the_monster_s_own_climax_where_the_model_wrote_a_solve_line(lang, dynasty, seed):
+    rng = random.Random(seed)
+    power = rng.choice(get_catalog().offered("power"))
+    req = StoryRequest(dynasty=dynasty, power=power.name(lang), style="轻松" if lang == "zh" else "funny", lang=lang)
+    cast = pick_cast(req, seed)
+    world = load_world(lang)
+    monster = next(m for m in world.monsters if m.name == cast["monster"])
+    solve = rng.choice(world.powers[power.zh].solve)
+    sep = "" if lang == "zh" else " "
+    before, after = ("好。", "奥特曼笑了。") if lang == "zh" else ("Good.", "Ultraman smiled.")
+    f = SlotFiller(req, cast)
+    got = stream(f.feed, sep.join([before, model_form(solve, lang, dynasty), after]), rng) + f.flush()
+    values = slot_values(req) | cast | {"era": era(dynasty, lang)}
+    own = fill(world.climax[monster.id][power.zh], values)
+    assert got == sep.join([before, own, after])
+
+
+def test_the_climax_depends_on_the_monster_and_the_power_and_a_typed_power_keeps_its_own_lines():
+    world = load_world("zh")
+    req = StoryRequest(dynasty="宋", power="冰冻", style="轻松")
+    values = slot_values(req) | pick_cast(req, 1)
+    shown = set(monster_climax("zh", values).values())
+    assert len(shown) == 1 and len(monster_climax("zh", values)) == len(world.powers["冰冻"].solve)
+    other = next(m.name for m in world.monsters if m.name != values["monster"])
+    assert set(monster_climax("zh", values | {"monster": other}).values()) != shown
+    assert set(monster_climax("zh", values | {"power": "飞行"}).values()) != shown
+    assert monster_climax("zh", values | {"monster": "没有这个怪"}) == {}
+    typed = slot_values(StoryRequest(dynasty="宋", power="喷火", style="轻松")) | pick_cast(req, 1)
+    assert monster_climax("zh", typed) == {} and climax_instead("zh", typed)  # the typed power's own lines
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_composed_story_tells_the_monster_s_own_climax(lang):
+    """The world as a dataset source and a teller: its stories carry the climax that follows."""
+    world = load_world(lang)
+    cat = get_catalog()
+    hero = cat.hero("宋", "毕昇")
+    name = "毕昇" if lang == "zh" else hero.en
+    for seed in range(6):
+        cast = Cast(dynasty="宋" if lang == "zh" else "Song", hero=name, power="冰冻",
+                    style="轻松", fact=None, hero_key=name)
+        story = compose(world, cast, seed)
+        monster = next(m for m in world.monsters if m.name in story)
+        line = world.climax[monster.id]["冰冻"]
+        head = fill(line.split("{thing}")[0].split("{place}")[0], {"hero": name, "monster": monster.name,
+                                                                   "ta": "他", "he": "he", "his": "his", "him": "him",
+                                                                   "era": era(cast.dynasty, lang)})
+        assert head in story or head.capitalize() in story, (seed, head)
