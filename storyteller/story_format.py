@@ -123,7 +123,7 @@ class SlotFiller:
     true line about where they come from), so nothing a fact slot leads into is left dangling.
     The line that names the power before the story shows it is the model's own (story_unsaid.py):
     it is left out of what is shown; a typed power's generic climax is shown with the world's line
-    for that power (story_climax.py), and a general idea line as the hero's own (story_idea.py).
+    for that power (story_climax.py).
     """
 
     def __init__(self, req: StoryRequest, cast: Mapping[str, str] | None = None, told: str = ""):
@@ -135,7 +135,7 @@ class SlotFiller:
         self._shown_tail = ""  # the last shown characters: does a slot start a sentence?
         self._in_quote = _quote_open(False, told)  # inside someone's words: “我知道！<|fact|>”
         self._pending = ""  # text not shown yet
-        self._unsaid = Unsaid(self._announcements(req.lang), self._climax(req.lang) | self._idea(req.lang))
+        self._unsaid = Unsaid(self._announcements(req.lang), self._climax(req.lang))
         if told:  # a story being continued: its sentences are not told again
             self._unsaid.feed(told)
             self._unsaid.flush()
@@ -151,12 +151,6 @@ class SlotFiller:
         from storyteller.story_climax import climax_instead
 
         instead = climax_instead(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
-        return {_one_de(say, lang): shown for say, shown in instead.items()}
-
-    def _idea(self, lang: str) -> dict[str, str]:
-        from storyteller.story_idea import hero_idea
-
-        instead = hero_idea(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
         return {_one_de(say, lang): shown for say, shown in instead.items()}
 
     def feed(self, chunk: str) -> str:

@@ -85,23 +85,15 @@ class _Teller:
         self.picks = dict(self.values)  # what the story is about, before any slot replaces it
         self.values |= tokens or {}
 
-    def choose(self, options: list[str] | list[Variant]) -> str | Variant:
+    def pick(self, options: list[str] | list[Variant]) -> str:
         if options and isinstance(options[0], Variant):
             style = self.cast.style
             fit = [v for v in options if not v.styles or style in v.styles]
             weights = [STYLE_WEIGHT if v.styles else 1 for v in fit]
-            return self.rng.choices(fit, weights)[0] if fit else self.rng.choice(options)
-        return self.rng.choice(options)
-
-    def pick(self, options: list[str] | list[Variant]) -> str:
-        chosen = self.choose(options)
-        return fill(chosen.text if isinstance(chosen, Variant) else chosen, self.values)
-
-    def idea(self) -> str:
-        """The plan: a general idea line becomes the hero's own (what they are known for tells them how
-        to go about it; readers called the fact "tacked on"); a line written for the style stays."""
-        chosen = self.choose(self.world.beats["idea"])
-        return fill(own_idea(self.world, self.cast.hero_key or "", chosen), self.values)
+            text = self.rng.choices(fit, weights)[0].text if fit else self.rng.choice(options).text
+        else:
+            text = self.rng.choice(options)
+        return fill(text, self.values)
 
     def found(self, found: list[str]) -> list[str]:
         """Discovering the power, said by name: a story must name the power it was asked for. With
@@ -142,23 +134,13 @@ class _Teller:
             self.found(p.found),
             [self.pick(m.looks), self.pick(m.mischief)],
             [self.beat("ultraman"), self.pick(m.ultraman), *(fill(f, self.values) for f in fails)],
-            [self.beat("fact") if self.cast.fact else "", self.idea()],
+            [self.beat("fact") if self.cast.fact else "", self.beat("idea")],
             [self.solve(), self.beat("success"), self.pick(m.fixed)],
             [self.pick(m.need), self.pick(m.calm), self.beat("ending")],
         ]
         self.introduce(paragraphs)
         sep = "" if self.world.lang == "zh" else " "
         return "\n".join(sep.join(x.strip() for x in par if x.strip()) for par in paragraphs if any(par))
-
-
-def own_idea(world: World, hero: str, chosen: Variant) -> str:
-    """The idea template told: the hero's own line in place of a general one (one per general line, so
-    a seed tells the same story and tellings still differ); else the line chosen."""
-    own = world.ideas.get(hero)
-    if not own or chosen.styles:
-        return chosen.text
-    general = [v.text for v in world.beats["idea"] if not v.styles]
-    return own[general.index(chosen.text) % len(own)]
 
 
 def compose(world: World, cast: Cast, seed: int, announce: bool = False) -> str:

@@ -97,8 +97,6 @@ class World(BaseModel):
     typed: dict[str, TypedPower] = Field(default_factory=dict)  # powers a child may type, shown at the climax
     # monster id -> catalog power (zh name) -> the climax: that power used on that monster's own mischief
     climax: dict[str, dict[str, str]] = Field(default_factory=dict)
-    # hero (by name in this language) -> idea lines: what the hero is known for tells them how to go about it
-    ideas: dict[str, list[str]] = Field(default_factory=dict)
     heroes: dict[str, Hero]  # by the hero's name in this language
     beats: dict[str, list[Variant]]
 
@@ -129,9 +127,6 @@ def templates(world: World):
     for name, h in world.heroes.items():
         for t in h.activity + h.prop:
             yield f"heroes.{name}", t
-    for name, lines in world.ideas.items():
-        for t in lines:
-            yield f"ideas.{name}", t
     for beat, variants in world.beats.items():
         for v in variants:
             yield f"beats.{beat}", v.text
@@ -156,7 +151,6 @@ def check(world: World) -> list[str]:
         found.append('powers: no generic "*" entry for typed powers')
     found += _check_instead(world)
     found += _check_climax(world)
-    found += [f"ideas.{name}: no such hero" for name in world.ideas if name not in world.heroes or name == GENERIC]
     for name, h in world.heroes.items():
         if h.pronoun not in ("he", "she"):
             found.append(f"heroes.{name}: pronoun must be he or she")
