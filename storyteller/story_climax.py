@@ -19,7 +19,7 @@ import random
 import re
 
 from storyteller.catalog import get_catalog
-from storyteller.world.compose import era, fill
+from storyteller.world.compose import climax_line, era, fill
 from storyteller.world.schema import GENERIC, TypedPower, cached_world
 
 _PREFIX = re.compile(r"^(?:the power of |power of |会|能)")
@@ -75,7 +75,7 @@ def monster_climax(lang: str, values: dict[str, str]) -> dict[str, str]:
     world = cached_world(lang)
     power = get_catalog().power(values.get("power") or "")
     monster = next((m for m in world.monsters if m.name == values.get("monster")), None)
-    own = world.climax.get(monster.id, {}).get(power.zh) if power and monster else None
+    own = climax_line(world, monster.id, power.zh, values.get("place") or "") if power and monster else None
     if not own:
         return {}
     shown = fill(own, values)

@@ -123,7 +123,8 @@ class SlotFiller:
     true line about where they come from), so nothing a fact slot leads into is left dangling.
     The line that names the power before the story shows it is the model's own (story_unsaid.py):
     it is left out of what is shown; a typed power's generic climax is shown with the world's line
-    for that power (story_climax.py).
+    for that power (story_climax.py); an invisible hero becomes visible before a child recognises
+    them (story_seen.py).
     """
 
     def __init__(self, req: StoryRequest, cast: Mapping[str, str] | None = None, told: str = ""):
@@ -135,7 +136,7 @@ class SlotFiller:
         self._shown_tail = ""  # the last shown characters: does a slot start a sentence?
         self._in_quote = _quote_open(False, told)  # inside someone's words: “我知道！<|fact|>”
         self._pending = ""  # text not shown yet
-        self._unsaid = Unsaid(self._announcements(req.lang), self._climax(req.lang))
+        self._unsaid = Unsaid(self._announcements(req.lang), self._climax(req.lang) | self._seen(req.lang))
         if told:  # a story being continued: its sentences are not told again
             self._unsaid.feed(told)
             self._unsaid.flush()
@@ -152,6 +153,11 @@ class SlotFiller:
 
         instead = climax_instead(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
         return {_one_de(say, lang): shown for say, shown in instead.items()}
+
+    def _seen(self, lang: str) -> dict[str, str]:
+        from storyteller.story_seen import seen_again
+
+        return seen_again(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
 
     def feed(self, chunk: str) -> str:
         if self.ended or not chunk:

@@ -15,7 +15,7 @@ from storyteller.story_cast import MONSTER, PLACE, TA, THING, pick_cast, pronoun
 from storyteller.story_climax import climax_instead, monster_climax
 from storyteller.story_format import HERO, SlotFiller, slot_values
 from storyteller.world import compose, load_world
-from storyteller.world.compose import Cast, era, fill
+from storyteller.world.compose import Cast, climax_line, era, fill
 from storyteller.world.schema import GENERIC, check
 
 POWERS = [p.zh for p in get_catalog().offered("power")]
@@ -82,7 +82,7 @@ def test_the_slot_filler_shows_the_monster_s_own_climax_where_the_model_wrote_a_
     f = SlotFiller(req, cast)
     got = stream(f.feed, sep.join([before, model_form(solve, lang, dynasty), after]), rng) + f.flush()
     values = slot_values(req) | cast | {"era": era(dynasty, lang)}
-    own = fill(world.climax[monster.id][power.zh], values)
+    own = fill(climax_line(world, monster.id, power.zh, cast["place"]), values)
     assert got == sep.join([before, own, after])
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from storyteller.catalog import STAND_IN_HERO, get_catalog, in_latin
+from storyteller.story_seen import reveal
 from storyteller.world.schema import BEATS, GENERIC, SLOT_RE, Variant, World, cached_world, templates
 
 FAILS = {"艰难": (2, 2), "努力": (1, 2), "冒险": (0, 1), "轻松": (0, 1), "幽默": (0, 1), "温馨": (0, 1)}
@@ -63,6 +64,22 @@ def fill(template: str, values: dict[str, str]) -> str:
     return SLOT_RE.sub(sub, template)
 
 
+# A hero who grows "as tall as a mountain" in a bakery: readers marked it. Under a roof, they grow to the ceiling.
+_GIANT = {"zh": (re.compile(r"(?:长|变)得(?:像|比)[^，。“”]{1,4}?(?:那么|一样|还)?(?:高|大)(?=，)"), "变得高高大大的，头都快碰到天花板了"),
+          "en": (re.compile(r"grew as (?:tall|big) as an? [a-z]+(?=,| and)"), "grew so tall that {his} head almost touched the ceiling")}
+
+
+def climax_line(world: World, monster_id: str, power: str, place: str) -> str | None:
+    """The world's climax template for `power` (zh name) on that monster's mischief, fitted to the
+    place (a giant indoors reaches the ceiling, not the clouds); None where the world has none."""
+    own = world.climax.get(monster_id, {}).get(power)
+    spot = next((p for p in world.places if p.name == place), None)
+    if own and spot is not None and spot.indoors and world.lang in _GIANT:
+        giant, roof = _GIANT[world.lang]
+        own = giant.sub(roof, own).replace("ceiling and ", "ceiling, and ")
+    return own
+
+
 class _Teller:
     def __init__(self, world: World, cast: Cast, rng: random.Random, announce: bool = False,
                  tokens: dict[str, str] | None = None):
@@ -107,7 +124,7 @@ class _Teller:
         """The climax: the world's line for this power on this monster's own mischief where it has one
         (the generic solve is still drawn, so a seed tells the rest of the story as before)."""
         generic = self.pick(self.power.solve)
-        own = self.world.climax.get(self.monster.id, {}).get(self.cast.power)
+        own = climax_line(self.world, self.monster.id, self.cast.power, self.place.name)
         return fill(own, self.values) if own else generic
 
     def beat(self, name: str) -> str:
@@ -134,7 +151,7 @@ class _Teller:
             self.found(p.found),
             [self.pick(m.looks), self.pick(m.mischief)],
             [self.beat("ultraman"), self.pick(m.ultraman), *(fill(f, self.values) for f in fails)],
-            [self.beat("fact") if self.cast.fact else "", self.beat("idea")],
+            [reveal(self.beat("fact"), self.world.lang, self.values | {"power": self.cast.power}) if self.cast.fact else "", self.beat("idea")],
             [self.solve(), self.beat("success"), self.pick(m.fixed)],
             [self.pick(m.need), self.pick(m.calm), self.beat("ending")],
         ]

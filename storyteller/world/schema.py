@@ -43,6 +43,7 @@ class Place(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
     name: str  # "城市公园" / "the city park"
+    indoors: bool = False  # under a roof: a hero who grows cannot grow mountain-tall here
     things: list[str] = Field(min_length=1)  # what is there to be messed up: "滑梯和秋千"
     arrive: list[str] = Field(min_length=1)  # what the hero sees on arrival
 

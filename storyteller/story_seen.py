@@ -1,0 +1,50 @@
+"""An invisible hero shows themself again before a child recognises them.
+
+Blind readers marked stories in which the hero turns invisible and, a few lines on, a child
+recognises them from a storybook ("一个小朋友认出了李白"): the child cannot see who is there. The
+model learnt the hero's fact told by a child who looks at the hero, so with the invisibility power
+the sentence that starts it is shown after one in which the hero becomes visible again (as the
+slot filler shows a climax, story_climax.py); the model keeps its own words in its context. Stories
+composed from the world tell it the same way (world/compose.py).
+"""
+
+from __future__ import annotations
+
+from storyteller.catalog import get_catalog
+
+# How a fact beat (assets/world/*/story.json) starts when the child looks at the hero.
+_LOOKS = {
+    "zh": ["{kid}认出了{hero}", "一个小朋友认出了{hero}", "{kid}眨眨眼睛", "{kid}在图画书里见过{hero}",
+           "{hero}被{kid}盯着看了半天", "{kid}小声对{hero}说", "{kid}拉拉{hero}的衣角"],
+    "en": ["{Kid} looked up at {hero}", "{Kid} whispered to Ultraman", "{Kid} tugged at {hero}'s sleeve"],
+}
+_SHOWN = {"zh": "{hero}悄悄现出了身子。", "en": "{Hero} let everyone see {him} again. "}
+# The child as the slot filler first names them: a name alone once met, else as someone new.
+_KID_AS = {"zh": ["{kid}", "一个叫{kid}的小朋友"], "en": ["{kid}", "a child called {kid}"]}
+
+
+def invisible(power: str) -> bool:
+    p = get_catalog().power(power or "")
+    return p is not None and p.zh == "隐形"
+
+
+def seen_again(lang: str, values: dict[str, str]) -> dict[str, str]:
+    """{each way a looking child's sentence starts, as the story shows it: that start after the hero
+    becomes visible}; empty unless the power is invisibility."""
+    from storyteller.world.compose import fill
+
+    if lang not in _LOOKS or not invisible(values.get("power") or ""):
+        return {}
+    out = {}
+    for start in _LOOKS[lang]:
+        for kid in _KID_AS[lang] if "{kid}" in start.lower() else [""]:
+            v = values | {"kid": fill(kid, values)}
+            said = fill(start, v)
+            out[said] = fill(_SHOWN[lang], values) + said
+    return out
+
+
+def reveal(sentence: str, lang: str, values: dict[str, str]) -> str:
+    """A composed story's fact beat, after the hero becomes visible when the child looks at them."""
+    return next((shown + sentence[len(said):] for said, shown in seen_again(lang, values).items()
+                 if sentence.startswith(said)), sentence)

@@ -1,0 +1,106 @@
+"""Details readers caught that break a story's own world: a child who recognises a hero who is
+invisible, and a hero who grows mountain-tall in a bakery. Both are mended where the story is shown
+(the slot filler) and where the world composes stories."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from storyteller.prompts import StoryRequest
+from storyteller.story_cast import KID, pick_cast, pronouns
+from storyteller.story_format import HERO, SlotFiller, slot_values
+from storyteller.story_seen import reveal, seen_again
+from storyteller.world import compose, load_world
+from storyteller.world.compose import Cast, climax_line, fill
+
+# How far a giant reaches, compared with something that does not fit under a roof.
+TALL = {"zh": re.compile(r"(?:像|比)(?:大树|树|楼房|大山|小山|山|房子)"), "en": re.compile(r"as (?:tall|big) as an? ")}
+
+
+def stream(f: SlotFiller, text: str, seed: int) -> str:
+    rng, out, i = random.Random(seed), [], 0
+    while i < len(text):
+        n = rng.randint(1, 6)
+        out.append(f.feed(text[i:i + n]))
+        i += n
+    return "".join(out) + f.flush()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_hero_who_grows_indoors_reaches_the_ceiling_and_outdoors_keeps_the_world_s_line(lang):
+    world = load_world(lang)
+    indoors = [p for p in world.places if p.indoors]
+    outdoors = [p for p in world.places if not p.indoors]
+    assert indoors and outdoors
+    grew = 0
+    for m in world.monsters:
+        line = world.climax[m.id]["变大变小"]
+        assert climax_line(world, m.id, "变大变小", outdoors[0].name) == line
+        inside = climax_line(world, m.id, "变大变小", indoors[0].name)
+        assert not TALL[lang].search(inside), inside
+        grew += inside != line
+        assert climax_line(world, m.id, "冰冻", indoors[0].name) == world.climax[m.id]["冰冻"]
+        shown = fill(inside, pronouns(False) | {"hero": "李白", "monster": m.name, "thing": "x", "place": "y"})
+        assert "{" not in shown and "，，" not in shown and ",," not in shown
+    assert grew >= len(world.monsters) // 2  # most lines compared the giant with a tree or a mountain
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_line_for_growing_needs_the_sky_or_a_lawn(lang):
+    """The world's growing climaxes are told in a library as well as a park."""
+    outside = ("云", "草坪", "沙坑", "上空") if lang == "zh" else ("clouds", "the hills", "lawn", "the sky")
+    for m, lines in load_world(lang).climax.items():
+        assert not any(w in lines["变大变小"] for w in outside), (m, lines["变大变小"])
+
+
+REQUESTS = {"zh": dict(dynasty="唐", power="隐形", style="轻松", lang="zh"),
+            "en": dict(dynasty="Tang", power="invisibility", style="funny", lang="en")}
+LOOKS = {"zh": "<|kid|>认出了<|hero|>：“我在书上读过！”", "en": "<|kid|> looked up at <|hero|> with big eyes. \"I know you!\""}
+BEFORE = {"zh": "<|hero|>低头一看，自己竟然不见了！", "en": "<|hero|> looked down. Nobody could see <|hero|> at all!"}
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_invisible_hero_shows_themself_before_a_child_recognises_them(lang, seed):
+    req = StoryRequest(**REQUESTS[lang])
+    cast = pick_cast(req, seed)
+    sep = "" if lang == "zh" else " "
+    got = stream(SlotFiller(req, cast), sep.join([BEFORE[lang], LOOKS[lang]]), seed)
+    hero = slot_values(req)["hero"]
+    shown = f"{hero}悄悄现出了身子。" if lang == "zh" else f"{hero} let everyone see "
+    assert shown in got, got
+    assert got.index(shown) > got.index(hero) and got.index(shown) < got.index(cast["kid"]), got
+    assert got.count(cast["kid"]) == 1  # the child is named once, as before
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_visible_hero_is_recognised_as_before(lang):
+    req = StoryRequest(**(REQUESTS[lang] | {"power": "飞行" if lang == "zh" else "flying"}))
+    cast = pick_cast(req, 1)
+    got = stream(SlotFiller(req, cast), LOOKS[lang], 1)
+    assert "现出" not in got and "let everyone see" not in got
+    assert seen_again(lang, {"power": "飞行", "hero": "李白", "kid": "小雨"}) == {}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_composed_invisible_story_shows_the_hero_before_a_child_looks(lang):
+    world = load_world(lang)
+    name = "李白" if lang == "zh" else "Li Bai"
+    looked = 0
+    for seed in range(40):
+        cast = Cast(dynasty="唐" if lang == "zh" else "Tang", hero=name, power="隐形", style="轻松",
+                    fact="李白是诗人。" if lang == "zh" else "Li Bai was a poet.", hero_key=name)
+        story = compose(world, cast, seed)
+        kid = next((k for k in world.kids if k in story), "")
+        if not kid:
+            continue
+        values = pronouns(False) | {"hero": name, "kid": kid, "power": "隐形"}
+        for said, shown in seen_again(lang, values).items():
+            if said in story:
+                looked += 1
+                assert shown in story, (seed, said)
+    assert looked >= 5
+    assert reveal("好。", "zh", {"power": "隐形", "hero": "李白", "kid": "小雨"}) == "好。"
