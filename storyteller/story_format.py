@@ -124,7 +124,7 @@ class SlotFiller:
     The line that names the power before the story shows it is the model's own (story_unsaid.py):
     it is left out of what is shown; a typed power's generic climax is shown with the world's line
     for that power (story_climax.py); an invisible hero becomes visible before a child recognises
-    them (story_seen.py).
+    them (world/seen.py).
     """
 
     def __init__(self, req: StoryRequest, cast: Mapping[str, str] | None = None, told: str = ""):
@@ -136,7 +136,11 @@ class SlotFiller:
         self._shown_tail = ""  # the last shown characters: does a slot start a sentence?
         self._in_quote = _quote_open(False, told)  # inside someone's words: “我知道！<|fact|>”
         self._pending = ""  # text not shown yet
-        self._unsaid = Unsaid(self._announcements(req.lang), self._climax(req.lang) | self._seen(req.lang))
+        from storyteller.world.seen import hidden
+
+        seen = self._seen(req.lang)
+        self._unsaid = Unsaid(self._announcements(req.lang), self._climax(req.lang) | seen | self._heart(req.lang),
+                              when=lambda said, told: said not in seen or hidden(told, req.lang))
         if told:  # a story being continued: its sentences are not told again
             self._unsaid.feed(told)
             self._unsaid.flush()
@@ -155,9 +159,15 @@ class SlotFiller:
         return {_one_de(say, lang): shown for say, shown in instead.items()}
 
     def _seen(self, lang: str) -> dict[str, str]:
-        from storyteller.story_seen import seen_again
+        from storyteller.world.seen import seen_again
 
         return seen_again(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
+
+    def _heart(self, lang: str) -> dict[str, str]:
+        from storyteller import story_idea
+
+        instead = story_idea.take_heart(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
+        return {_one_de(say, lang): shown for say, shown in instead.items()}
 
     def feed(self, chunk: str) -> str:
         if self.ended or not chunk:

@@ -14,19 +14,26 @@ The model keeps what it wrote in its own context; only the reader never sees it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 _ENDS = "。！？!?.\n"
 _CLOSERS = "”’\"'」』)）"
 MIN_REPEAT = 12  # shorter sentences may come back ("Whoosh!", “我来帮忙！”)
+TAIL = 400  # characters of what was let through that `when` may look at
 
 
 class Unsaid:
     """Streams text through, leaving out, where they start a sentence, any of `sentences` and any
     sentence of at least MIN_REPEAT characters it already let through, and showing the sentence
     `instead` maps one to in its place. Text that could still become one of them is held back until
-    it cannot (a few characters at a sentence start)."""
+    it cannot (a few characters at a sentence start). `when`, if given, decides for each such
+    sentence whether its `instead` is shown now, from the text let through before it."""
 
-    def __init__(self, sentences: list[str], instead: dict[str, str] | None = None):
+    def __init__(self, sentences: list[str], instead: dict[str, str] | None = None,
+                 when: Callable[[str, str], bool] | None = None):
         self._instead = {k: v for k, v in (instead or {}).items() if k and v}
+        self._when = when  # (sentence, what was let through lately): show its `instead` now?
+        self._tail = ""  # the last characters let through
         self._targets = [s for s in sentences if s] + list(self._instead)
         self._told: set[str] = set()
         self._sentence = ""  # the sentence being let through
@@ -58,6 +65,8 @@ class Unsaid:
                     text = text[1:]
                     continue
                 hit = next((t for t in (*self._targets, *self._told) if _says(text, t, final)), None)
+                if hit in self._instead and self._when and not self._when(hit, self._tail + "".join(out)):
+                    hit = None  # told as written
                 if hit in self._instead and self._instead[hit] not in self._told:  # (a retold one is left out)
                     text, said = text[len(hit):], self._instead.pop(hit)
                     out.append(said)
@@ -84,6 +93,7 @@ class Unsaid:
                 self._remember(self._prev)
             self._last = ch
         self._held = "" if final else text
+        self._tail = (self._tail + "".join(out))[-TAIL:]
         return "".join(out)
 
 

@@ -12,7 +12,7 @@ import pytest
 from storyteller.prompts import StoryRequest
 from storyteller.story_cast import KID, pick_cast, pronouns
 from storyteller.story_format import HERO, SlotFiller, slot_values
-from storyteller.story_seen import reveal, seen_again
+from storyteller.world.seen import hidden, reveal, seen_again
 from storyteller.world import compose, load_world
 from storyteller.world.compose import Cast, climax_line, fill
 
@@ -101,6 +101,29 @@ def test_a_composed_invisible_story_shows_the_hero_before_a_child_looks(lang):
         for said, shown in seen_again(lang, values).items():
             if said in story:
                 looked += 1
-                assert shown in story, (seed, said)
+                before = story[:story.index(said)]
+                assert (shown in story) == hidden(before.removesuffix(shown[:-len(said)]), lang), (seed, said)
     assert looked >= 5
     assert reveal("好。", "zh", {"power": "隐形", "hero": "李白", "kid": "小雨"}) == "好。"
+
+
+@pytest.mark.parametrize("lang, told, seen", [
+    ("zh", "李白低头一看，自己竟然不见了！他想绕过去，可是一着急，只隐住了半个身子。", False),
+    ("zh", "李白拍了拍手，整个人都不见了。", False),
+    ("zh", "李白拍了拍手，整个人都不见了。再拍一下，又出现了！", True),
+    ("en", "Nobody could see him at all! He tiptoed closer, but a giggle slipped out, and he popped back into sight.", True),
+    ("en", "He popped back into sight. Then he turned invisible again.", False),
+])
+def test_whether_the_hero_is_seen_is_the_last_thing_the_story_said_about_it(lang, told, seen):
+    assert hidden(told, lang) is not seen
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_hero_already_back_in_sight_is_not_shown_again(lang):
+    req = StoryRequest(**REQUESTS[lang])
+    cast = pick_cast(req, 3)
+    back = {"zh": "<|hero|>拍了拍手，“噗”的一下不见了。再拍一下，又出现了！",
+            "en": "Nobody could see <|hero|>. Then a giggle slipped out, and <|hero|> popped back into sight."}[lang]
+    sep = "" if lang == "zh" else " "
+    got = stream(SlotFiller(req, cast), sep.join([back, LOOKS[lang]]), 3)
+    assert "现出" not in got and "let everyone see" not in got and cast["kid"] in got, got

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from storyteller.catalog import STAND_IN_HERO, get_catalog, in_latin
-from storyteller.story_seen import reveal
-from storyteller.world.schema import BEATS, GENERIC, SLOT_RE, Variant, World, cached_world, templates
+from storyteller.world.seen import reveal
+from storyteller.world.schema import BEATS, GENERIC, Variant, World, cached_world, fill, templates
 
 FAILS = {"艰难": (2, 2), "努力": (1, 2), "冒险": (0, 1), "轻松": (0, 1), "幽默": (0, 1), "温馨": (0, 1)}
 # Sentences that name the power before the story shows it (the power-token recipe, see model/build.py).
@@ -53,15 +53,6 @@ def era(dynasty: str, lang: str) -> str:
     if "Kingdoms" in dynasty or "Dynasties" in dynasty:
         return f"the {dynasty} period"
     return f"the {dynasty} dynasty"
-
-
-def fill(template: str, values: dict[str, str]) -> str:
-    """Plain slot substitution; `{Hero}` capitalises. Unknown slots were refused at load."""
-    def sub(m):
-        name = m.group(1)
-        value = values.get(name.lower(), "")
-        return value[:1].upper() + value[1:] if name[:1].isupper() else value
-    return SLOT_RE.sub(sub, template)
 
 
 # A hero who grows "as tall as a mountain" in a bakery: readers marked it. Under a roof, they grow to the ceiling.
@@ -151,7 +142,11 @@ class _Teller:
             self.found(p.found),
             [self.pick(m.looks), self.pick(m.mischief)],
             [self.beat("ultraman"), self.pick(m.ultraman), *(fill(f, self.values) for f in fails)],
-            [reveal(self.beat("fact"), self.world.lang, self.values | {"power": self.cast.power}) if self.cast.fact else "", self.beat("idea")],
+        ]
+        told = " ".join(" ".join(par) for par in paragraphs)
+        fact = self.beat("fact") if self.cast.fact else ""
+        paragraphs += [
+            [reveal(fact, self.world.lang, self.values | {"power": self.cast.power}, told), self.beat("idea")],
             [self.solve(), self.beat("success"), self.pick(m.fixed)],
             [self.pick(m.need), self.pick(m.calm), self.beat("ending")],
         ]

@@ -102,6 +102,14 @@ class World(BaseModel):
     beats: dict[str, list[Variant]]
 
 
+def fill(template: str, values: dict[str, str]) -> str:
+    """Plain slot substitution; `{Hero}` capitalises. Unknown slots were refused at load."""
+    def sub(m):
+        name = m.group(1)
+        value = values.get(name.lower(), "")
+        return value[:1].upper() + value[1:] if name[:1].isupper() else value
+    return SLOT_RE.sub(sub, template)
+
 def templates(world: World):
     """Every template of the world, with where it is, for the checks."""
     for p in world.places:

@@ -5,12 +5,13 @@ recognises them from a storybook ("一个小朋友认出了李白"): the child c
 model learnt the hero's fact told by a child who looks at the hero, so with the invisibility power
 the sentence that starts it is shown after one in which the hero becomes visible again (as the
 slot filler shows a climax, story_climax.py); the model keeps its own words in its context. Stories
-composed from the world tell it the same way (world/compose.py).
+composed from the world tell it the same way (compose.py).
 """
 
 from __future__ import annotations
 
 from storyteller.catalog import get_catalog
+from storyteller.world.schema import fill
 
 # How a fact beat (assets/world/*/story.json) starts when the child looks at the hero.
 _LOOKS = {
@@ -23,6 +24,22 @@ _SHOWN = {"zh": "{hero}悄悄现出了身子。", "en": "{Hero} let everyone see
 _KID_AS = {"zh": ["{kid}", "一个叫{kid}的小朋友"], "en": ["{kid}", "a child called {kid}"]}
 
 
+# What says the hero cannot be seen, or can be again; the last one told is how things stand.
+_HIDDEN = {"zh": ("隐", "不见了", "看不见", "透明"),
+           "en": ("invisible", "vanish", "disappear", "nobody could see", "could not see him", "could not see her")}
+_VISIBLE = {"zh": ("现出", "又出现了", "现了形", "露出了身子", "显出身"),
+            "en": ("back into sight", " visible again", "reappear", "could see him again", "could see her again",
+                   "popped back", "let everyone see")}
+
+
+def hidden(told: str, lang: str) -> bool:
+    """Whether the story told so far leaves the hero unseen: readers marked "let everyone see him
+    again" right after the hero "popped back into sight"."""
+    low = told.lower()
+    last = lambda words: max((low.rfind(w) for w in words), default=-1)  # noqa: E731
+    return last(_VISIBLE.get(lang, ())) <= last(_HIDDEN.get(lang, ())) or last(_VISIBLE.get(lang, ())) < 0
+
+
 def invisible(power: str) -> bool:
     p = get_catalog().power(power or "")
     return p is not None and p.zh == "隐形"
@@ -31,8 +48,6 @@ def invisible(power: str) -> bool:
 def seen_again(lang: str, values: dict[str, str]) -> dict[str, str]:
     """{each way a looking child's sentence starts, as the story shows it: that start after the hero
     becomes visible}; empty unless the power is invisibility."""
-    from storyteller.world.compose import fill
-
     if lang not in _LOOKS or not invisible(values.get("power") or ""):
         return {}
     out = {}
@@ -44,7 +59,10 @@ def seen_again(lang: str, values: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def reveal(sentence: str, lang: str, values: dict[str, str]) -> str:
-    """A composed story's fact beat, after the hero becomes visible when the child looks at them."""
+def reveal(sentence: str, lang: str, values: dict[str, str], told: str = "") -> str:
+    """A composed story's fact beat, after the hero becomes visible when the child looks at them
+    (unless `told`, the story before it, has them seen already)."""
+    if not hidden(told, lang):
+        return sentence
     return next((shown + sentence[len(said):] for said, shown in seen_again(lang, values).items()
                  if sentence.startswith(said)), sentence)
