@@ -57,7 +57,7 @@ def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str]:
         return {}
     rng = random.Random("|".join(f"{k}={values.get(k)}" for k in ("power", "monster", "kid", "place", "thing")))
     show, fails = rng.choice(typed.show), rng.sample(typed.fail, len(typed.fail))
-    out, n = {}, 0
+    out, n = found_instead(typed, generic.found, values, rng), 0
     for say, instead in generic.instead.items():
         if "{show}" in instead:
             out[fill(say, values)] = fill(instead, values | {"show": fill(show, values)})
@@ -65,6 +65,22 @@ def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str]:
             out[fill(say, values)] = fill(instead, values | {"fail": fill(fails[n % len(fails)], values)})
             n += 1
     return out
+
+
+def found_instead(typed: TypedPower, generic: list[str], values: dict[str, str], rng: random.Random) -> dict[str, str]:
+    """{each generic finding of a power as the story shows it: the typed power's own}. Readers marked
+    "轻轻一试，真的做到了！" (tried what?) and a child asking "你会变色？" before anything changed colour."""
+    if not typed.found:
+        return {}
+    own = fill(rng.choice(typed.found), values)
+    return {_as_shown(fill(line, values)): _as_shown(own) for line in generic}
+
+
+def _as_shown(text: str) -> str:
+    """As the slot filler shows a typed power: "你会<|power|>" with 会变色 is 你会变色, one 的 before 的本领."""
+    for twice, once in (("会会", "会"), ("能会", "会"), ("能能", "能"), ("的的", "的")):
+        text = text.replace(twice, once)
+    return text
 
 
 def monster_climax(lang: str, values: dict[str, str]) -> dict[str, str]:

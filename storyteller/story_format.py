@@ -113,6 +113,7 @@ def story_in_slots(req: StoryRequest, text: str, keep_power: bool = False,
 
 
 _POWER_VERBS = "会能"
+ENDING = 7  # the paragraph, from 0, of a story's warm ending (the model tells eight)
 
 
 class SlotFiller:
@@ -134,6 +135,7 @@ class SlotFiller:
         kid = self.values.get("kid")
         self._kid_met = not kid or kid in told  # `told`: the story so far, when one is continued
         self._shown_tail = ""  # the last shown characters: does a slot start a sentence?
+        self._paragraph = told.count("\n")  # the paragraph being shown, from 0
         self._in_quote = _quote_open(False, told)  # inside someone's words: “我知道！<|fact|>”
         self._pending = ""  # text not shown yet
         from storyteller.world.seen import hidden
@@ -214,7 +216,8 @@ class SlotFiller:
                 if not text and not final:  # how the child is met depends on the next character
                     text = token
                     break
-                value = self._meet_kid(self._shown_tail + "".join(out), text)
+                value = self._meet_kid(self._shown_tail + "".join(out), text,
+                                       self._paragraph + "".join(out).count("\n"))
                 if self._capitalise and _starts_sentence(self._shown_tail + "".join(out)):
                     value = value[:1].upper() + value[1:]
                 out.append(value)
@@ -235,17 +238,23 @@ class SlotFiller:
         self._pending = keep
         self._in_quote = _quote_open(self._in_quote, shown)
         self._shown_tail = (self._shown_tail + shown)[-8:]
+        self._paragraph += shown.count("\n")
         return shown
 
 
-    def _meet_kid(self, before: str, after: str) -> str:
+    def _meet_kid(self, before: str, after: str, paragraph: int = 0) -> str:
         """The child's name where the story first names them, said as someone new: readers marked
         every story whose child speaks up by name, never introduced ("小雨拉拉他的衣角"). Not where
-        the story introduces them itself (一个叫…, called …) or calls to them in speech."""
-        self._kid_met = True
+        the story introduces them itself (一个叫…, called …) or calls to them in speech. A child the
+        story has not met by its last paragraph is not met there: readers asked where they came from
+        ("danced a little dance with a child called Mei"); the children are there instead."""
         kid, b = self.values["kid"], before.rstrip(" ")
         if b.endswith(("叫", "名叫", "called", "named", "Called", "Named")) or b[-1:] in "“\"‘'":
+            self._kid_met = True
             return kid
+        if paragraph >= ENDING:
+            return "小朋友们" if self._lang == "zh" else "the children"
+        self._kid_met = True
         if self._lang == "zh":
             return f"小朋友{kid}" if after.startswith("的") else f"一个叫{kid}的小朋友"
         return f"little {kid}" if after.startswith("'") else f"a child called {kid}"

@@ -59,7 +59,7 @@ def test_every_generic_climax_of_every_typed_power_is_shown_as_a_whole_sentence(
             for seed in range(4):
                 values = slot_values(req) | pick_cast(req, seed)
                 instead = climax_instead(lang, values)
-                assert len(instead) == len(generic.solve) + len(generic.fail), name
+                assert len(instead) == len(generic.solve) + len(generic.fail) + len(generic.found), name
                 for say, shown in instead.items():
                     assert "{" not in shown and shown[-1] in "。！”.!\"" and shown != say
                     assert not any(v in shown for v in VAGUE[lang]), shown
@@ -164,3 +164,32 @@ def test_a_typed_power_ending_in_de_is_not_followed_by_a_second_de(seed):
     got += f.flush()
     assert "的的" not in got and got.startswith("郑和得到了变出好吃的本领！郑和") and got.endswith("郑和笑了。")
     assert "表演了一个小节目" not in got
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_typed_power_is_found_by_a_line_of_its_own_that_names_it(lang):
+    from storyteller.story_cast import pronouns
+
+    world = load_world(lang)
+    for key, t in world.typed.items():
+        assert t.found, key
+        for line in t.found:
+            values = pronouns(False) | {"hero": "大禹" if lang == "zh" else "Yu", "power": t.names[0], "kid": "小雨"}
+            shown = fill(line, values)
+            assert "{" not in shown and t.names[0] in shown and check_text(shown, lang) is None, shown
+
+
+@pytest.mark.parametrize("lang, power", [("zh", "会变色"), ("zh", "喷火"), ("en", "reading minds")])
+def test_the_slot_filler_shows_the_typed_power_found_where_the_model_wrote_a_generic_finding(lang, power):
+    from storyteller.story_cast import KID, TA, pronouns
+
+    req = StoryRequest(dynasty="夏", power=power, style="轻松", lang=lang)
+    cast = pick_cast(req, 2)
+    values = pronouns(False) | slot_values(req) | cast
+    generic = load_world(lang).powers[GENERIC].found
+    own = [fill(t, values) for t in typed_power(power, lang).found]
+    for line in generic:
+        model = fill(line, pronouns(False) | {"hero": HERO, "Hero": HERO, "power": POWER, "kid": KID, "ta": TA, "prop": "x"})
+        f = SlotFiller(req, cast | {"prop": "x"})
+        got = f.feed(model) + f.flush()
+        assert any(o.replace("会会", "会").replace("的的", "的") == got for o in own), (line, got)

@@ -127,3 +127,20 @@ def test_a_hero_already_back_in_sight_is_not_shown_again(lang):
     sep = "" if lang == "zh" else " "
     got = stream(SlotFiller(req, cast), sep.join([back, LOOKS[lang]]), 3)
     assert "现出" not in got and "let everyone see" not in got and cast["kid"] in got, got
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_child_the_story_never_met_is_not_met_in_its_last_paragraph(lang):
+    req = StoryRequest(**REQUESTS[lang])
+    cast = pick_cast(req, 5)
+    kid = cast["kid"]
+    end = {"zh": "<|hero|>和<|kid|>一起跳起了舞。", "en": "<|hero|> danced a little dance with <|kid|>."}[lang]
+    early = "\n".join(["好。" if lang == "zh" else "Good."] * 7)
+    got = stream(SlotFiller(req, cast), early + "\n" + end, 5)
+    assert kid not in got and ("小朋友们" in got if lang == "zh" else "the children" in got), got
+    met = {"zh": "<|kid|>跑了过来。", "en": "<|kid|> ran over."}[lang]
+    got = stream(SlotFiller(req, cast), met + "\n" + early + "\n" + end, 5)
+    assert got.count(kid) == 2 and "小朋友们" not in got and "the children" not in got, got
+    called = {"zh": "一个叫<|kid|>的小朋友笑了。", "en": "A child called <|kid|> laughed."}[lang]
+    got = stream(SlotFiller(req, cast), early + "\n" + called, 5)
+    assert kid in got, got

@@ -77,6 +77,8 @@ class TypedPower(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     names: list[str] = Field(min_length=1)  # how a child may type it: "读心术", "reading minds"
+    # the hero first finds it, shown where the model wrote a generic finding ("轻轻一试，真的做到了！")
+    found: list[str] = Field(default_factory=list)
     show: list[str] = Field(min_length=1)  # a verb phrase with no subject: "吐出一个暖暖的小火圈，…。"
     fail: list[str] = Field(default_factory=list)  # a try that fits the power and does not work yet
 
