@@ -57,7 +57,7 @@ def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str]:
         return {}
     rng = random.Random("|".join(f"{k}={values.get(k)}" for k in ("power", "monster", "kid", "place", "thing")))
     show, fails = rng.choice(typed.show), rng.sample(typed.fail, len(typed.fail))
-    out, n = found_instead(typed, generic.found, values, rng), 0
+    out, n = found_instead(lang, typed, generic.found, values, rng), 0
     for say, instead in generic.instead.items():
         if "{show}" in instead:
             out[fill(say, values)] = fill(instead, values | {"show": fill(show, values)})
@@ -67,13 +67,20 @@ def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def found_instead(typed: TypedPower, generic: list[str], values: dict[str, str], rng: random.Random) -> dict[str, str]:
+def found_instead(lang: str, typed: TypedPower, generic: list[str], values: dict[str, str],
+                  rng: random.Random) -> dict[str, str]:
     """{each generic finding of a power as the story shows it: the typed power's own}. Readers marked
     "轻轻一试，真的做到了！" (tried what?) and a child asking "你会变色？" before anything changed colour."""
     if not typed.found:
         return {}
-    own = fill(rng.choice(typed.found), values)
-    return {_as_shown(fill(line, values)): _as_shown(own) for line in generic}
+    own = _as_shown(fill(rng.choice(typed.found), values))
+    kid = values.get("kid") or ""
+    met = ["一个叫{kid}的小朋友", "小朋友{kid}"] if lang == "zh" else ["a child called {kid}"]
+    out = {}
+    for line in generic:  # the child may be named as someone new there (SlotFiller._meet_kid)
+        for who in [kid] + ([fill(m, {"kid": kid}) for m in met] if kid else []):
+            out[_as_shown(fill(line, values | {"kid": who}))] = own
+    return out
 
 
 def _as_shown(text: str) -> str:

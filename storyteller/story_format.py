@@ -114,6 +114,7 @@ def story_in_slots(req: StoryRequest, text: str, keep_power: bool = False,
 
 _POWER_VERBS = "会能"
 ENDING = 7  # the paragraph, from 0, of a story's warm ending (the model tells eight)
+RECENT = 160  # characters of the story shown so far that the filler looks back on
 
 
 class SlotFiller:
@@ -136,6 +137,7 @@ class SlotFiller:
         self._kid_met = not kid or kid in told  # `told`: the story so far, when one is continued
         self._shown_tail = ""  # the last shown characters: does a slot start a sentence?
         self._paragraph = told.count("\n")  # the paragraph being shown, from 0
+        self._recent = told[-RECENT:]  # the last shown characters: the sentence before a fact
         self._in_quote = _quote_open(False, told)  # inside someone's words: “我知道！<|fact|>”
         self._pending = ""  # text not shown yet
         from storyteller.world.seen import hidden
@@ -209,6 +211,8 @@ class SlotFiller:
                     text = text[1:] if text[:1] == "的" else text  # "变出好吃的" + "的本领": one 的
                 if token == FACT and _quote_open(self._in_quote, "".join(out)):
                     value = value.translate(_INNER_QUOTES)  # a child says the fact: “…被称为‘诗仙’…”
+                elif token == FACT:
+                    value = self._told_of(self._recent + "".join(out), value)
                 out.append(value)
                 if token == DYNASTY and value.endswith("朝") and text[:1] == "朝":
                     text = text[1:]  # "<|dynasty|>朝" with 南北朝
@@ -239,8 +243,23 @@ class SlotFiller:
         self._in_quote = _quote_open(self._in_quote, shown)
         self._shown_tail = (self._shown_tail + shown)[-8:]
         self._paragraph += shown.count("\n")
+        self._recent = (self._recent + shown)[-RECENT:]
         return shown
 
+
+    def _told_of(self, before: str, fact: str) -> str:
+        """The fact as the narrator tells it right after a sentence about the hero: 他 / he, not the
+        name again (readers marked "李白想起了从前。李白被称为…" and "Zheng He thought about home. Zheng He led…")."""
+        hero = self.values.get("hero") or ""
+        b = before.rstrip(" ")
+        if not hero or not fact.startswith(hero) or not b or b[-1] not in "。！？.!?":
+            return fact
+        last = re.split(r"(?<=[。！？.!?])\s*", b[:-1])[-1]
+        rest = fact[len(hero):]
+        if hero not in last or (self._lang == "en" and not re.match(r" [a-z]", rest)):
+            return fact
+        pronoun = self.values.get("ta") if self._lang == "zh" else (self.values.get("he") or "he").capitalize()
+        return f"{pronoun}{rest}" if pronoun else fact
 
     def _meet_kid(self, before: str, after: str, paragraph: int = 0) -> str:
         """The child's name where the story first names them, said as someone new: readers marked

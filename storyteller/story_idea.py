@@ -20,19 +20,19 @@ HEART = {
         "{hero}看了看{monster}，又看了看自己，心里有了一个主意。":
             "{hero}挺起了胸膛。{ta}看了看{monster}，又看了看自己，想好了怎么用{power}的本领。",
         "“我知道该怎么做了！”{hero}对奥特曼眨了眨眼睛。":
-            "“我知道该怎么做了！”{hero}一下子有了勇气，对奥特曼眨了眨眼睛，“这一回，我要用{power}的本领！”",
+            "“我知道该怎么做了！”{hero}一下子有了勇气，对奥特曼眨了眨眼睛，“看我怎么用{power}的本领！”",
         "{hero}眼珠一转，想到了一个好办法。": "{hero}心里有了底气，眼珠一转，想到了怎么用{power}的本领。",
     },
     "en": {
         '{Hero} tapped {his} chin and thought hard. Then {his} eyes lit up. "I know what to do!"':
-            '{Hero} felt brave again. {He} tapped {his} chin and thought hard. Then {his} eyes lit up. '
+            '{Hero} felt brave. {He} tapped {his} chin and thought hard. Then {his} eyes lit up. '
             '"I know just how to use my power!"',
         "{Hero} took a deep breath and looked at {monster} carefully. Slowly, a clever plan began to grow in {his} head.":
             "That gave {hero} courage. {He} took a deep breath and looked at {monster} carefully. Slowly, a "
             "clever plan for {his} power began to grow in {his} head.",
         "A little smile spread across {hero}'s face. {He} had a plan.":
             "{Hero} stood up tall, and a little smile spread across {his} face. Now {he} knew how to use {his} power.",
-        "{Hero} smiled. {He} had an idea.": "{Hero} smiled, feeling brave again. {He} had an idea for {his} power.",
+        "{Hero} smiled. {He} had an idea.": "{Hero} smiled, feeling brave. {He} had an idea for {his} power.",
     },
 }
 

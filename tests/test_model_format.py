@@ -74,7 +74,7 @@ def test_a_hero_without_a_fact_gets_a_true_line_about_where_they_come_from():
     assert fill(r, [f"{HERO}飞起来了。", "大家都知道，", FACT, f"{HERO}笑了。"]) == f"小明飞起来了。大家都知道，{line}小明笑了。"
     assert fill(r, ["她说：“我读过！", FACT, "”\n好。"]) == f"她说：“我读过！{line}”\n好。"
     en = fill(req(lang="en", hero="Sam"), [f"{HERO} had an idea. ", FACT, " He smiled."])
-    assert en == "Sam had an idea. Sam came from the Tang dynasty, long, long ago. He smiled."
+    assert en == "Sam had an idea. He came from the Tang dynasty, long, long ago. He smiled."  # not the name twice
     assert fill(req(dynasty="金"), ["“我在书上读过！", FACT, "”"]) == "“我在书上读过！阿福来自很久很久以前的金朝。”"
     assert fill(req(dynasty="三国", hero="小乔"), [FACT]) == "小乔来自很久很久以前的三国时期。"
     assert fill(req(lang="en", dynasty="Three Kingdoms", hero="Xiao Qiao"), [FACT]) == (

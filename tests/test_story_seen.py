@@ -144,3 +144,23 @@ def test_a_child_the_story_never_met_is_not_met_in_its_last_paragraph(lang):
     called = {"zh": "一个叫<|kid|>的小朋友笑了。", "en": "A child called <|kid|> laughed."}[lang]
     got = stream(SlotFiller(req, cast), early + "\n" + called, 5)
     assert kid in got, got
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_fact_told_right_after_a_sentence_about_the_hero_starts_with_a_pronoun(lang):
+    """Readers marked "李白想起了从前。李白被称为…": the name said twice in a row."""
+    from storyteller.story_format import FACT
+
+    req = StoryRequest(**(REQUESTS[lang] | {"power": "飞行" if lang == "zh" else "flying",
+                                            "dynasty": "汉" if lang == "zh" else "Han"}))
+    cast = pick_cast(req, 2)
+    hero, fact = slot_values(req)["hero"], slot_values(req)["fact"]
+    assert fact.startswith(hero)
+    think = {"zh": f"<|hero|>想起了从前。{FACT}", "en": f"<|hero|> thought about home. {FACT}"}[lang]
+    got = stream(SlotFiller(req, cast), think, 2)
+    rest = fact[len(hero):]
+    assert got.endswith(("他" if lang == "zh" else "He") + rest), got
+    for said in ({"zh": f"小朋友说：“{FACT}”", "en": f"A child said, \"{FACT}\""}[lang],
+                 {"zh": f"奥特曼笑了。{FACT}", "en": f"Ultraman smiled. {FACT}"}[lang]):
+        got = stream(SlotFiller(req, cast), said, 2)
+        assert hero + rest in got, got  # in speech, or after a sentence about someone else
