@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 
 from storyteller.catalog import get_catalog
 from storyteller.world.compose import climax_line, era, fill
@@ -42,7 +43,7 @@ def typed_power(power: str, lang: str) -> TypedPower | None:
     return next((t for t in world.typed.values() if key in {power_key(n) for n in t.names}), None)
 
 
-def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str]:
+def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str | Callable[[str], str]]:
     """{generic sentence as the story shows it: the sentence with the power shown}, for the request's
     power: its climax, and its failed tries where the world has lines for them; empty when the world
     has no lines for the power. Picked by the telling's cast, so tellings differ and a retold story
@@ -90,7 +91,7 @@ def _as_shown(text: str) -> str:
     return text
 
 
-def monster_climax(lang: str, values: dict[str, str]) -> dict[str, str]:
+def monster_climax(lang: str, values: dict[str, str]) -> dict[str, str | Callable[[str], str]]:
     """{each of a catalog power's solve lines as the story shows it: the world's climax for that power
     on the telling's monster}. The model learnt solve lines that only calm or distract the monster,
     after which the mess is undone with no cause; readers refused those ("the fix does not follow").
@@ -102,4 +103,9 @@ def monster_climax(lang: str, values: dict[str, str]) -> dict[str, str]:
     if not own:
         return {}
     shown = fill(own, values)
+    if monster.freed:  # Ultraman let go, if the story left him stuck
+        sep = "" if lang == "zh" else " "
+        freed = [(f.when, fill(f.text, values)) for f in monster.freed]
+        return {fill(say, values): lambda told: sep.join([shown, *(t for w, t in freed if w in told)])
+                for say in world.powers[power.zh].solve}
     return {fill(say, values): shown for say in world.powers[power.zh].solve}

@@ -27,9 +27,10 @@ class Unsaid:
     sentence of at least MIN_REPEAT characters it already let through, and showing the sentence
     `instead` maps one to in its place. Text that could still become one of them is held back until
     it cannot (a few characters at a sentence start). `when`, if given, decides for each such
-    sentence whether its `instead` is shown now, from the text let through before it."""
+    sentence whether its `instead` is shown now, from the text let through before it; an `instead`
+    may itself be a function of that text."""
 
-    def __init__(self, sentences: list[str], instead: dict[str, str] | None = None,
+    def __init__(self, sentences: list[str], instead: dict[str, str | Callable[[str], str]] | None = None,
                  when: Callable[[str, str], bool] | None = None):
         self._instead = {k: v for k, v in (instead or {}).items() if k and v}
         self._when = when  # (sentence, what was let through lately): show its `instead` now?
@@ -69,6 +70,8 @@ class Unsaid:
                     hit = None  # told as written
                 if hit in self._instead and self._instead[hit] not in self._told:  # (a retold one is left out)
                     text, said = text[len(hit):], self._instead.pop(hit)
+                    if callable(said):  # depends on the story so far
+                        said = said(self._tail + "".join(out))
                     out.append(said)
                     self._prev, self._last, self._dropped = said, said[-1], False
                     self._remember(said)

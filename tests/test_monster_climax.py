@@ -131,3 +131,40 @@ def test_a_climax_stops_the_trick_and_leaves_putting_the_mess_right_to_the_lines
     found = [(m, p, line) for m, lines in world.climax.items() for p, line in lines.items()
              if any(w in line.lower() for w in RESTORING[lang])]
     assert found == []
+
+
+@pytest.mark.parametrize("lang, monster_id", [("zh", "gum"), ("en", "goo")])
+def test_ultraman_stuck_in_the_monster_s_trick_is_let_go_after_the_climax_and_only_then(lang, monster_id):
+    """Readers marked Ultraman's fingers stuck in the bubble gum and never freed."""
+    world = load_world(lang)
+    monster = next(m for m in world.monsters if m.id == monster_id)
+    stuck = next(u for u in monster.ultraman if monster.freed[0].when in u)
+    req = StoryRequest(dynasty="唐" if lang == "zh" else "Tang", power="冰冻" if lang == "zh" else "freezing",
+                       style="轻松" if lang == "zh" else "funny", lang=lang)
+    cast = pick_cast(req, 0) | {"monster": monster.name}
+    values = slot_values(req) | cast | {"era": era(req.dynasty, lang)}
+    solve = model_form(world.powers["冰冻"].solve[0], lang, req.dynasty)
+    climax = fill(climax_line(world, monster.id, "冰冻", cast["place"]), values)
+    freed = fill(monster.freed[0].text, values)
+    sep = "" if lang == "zh" else " "
+    for before, let_go in ((fill(stuck, {"monster": MONSTER}), True), ("好。" if lang == "zh" else "Good.", False)):
+        f = SlotFiller(req, cast)
+        got = stream(f.feed, sep.join([before, solve]), random.Random(1)) + f.flush()
+        assert got.endswith(sep.join([climax, freed]) if let_go else climax), got
+    for seed in range(60):  # a composed story lets him go where it left him stuck
+        story = compose(world, Cast(dynasty=req.dynasty, hero="李白" if lang == "zh" else "Li Bai", power="冰冻",
+                                    style="轻松", fact=None, hero_key="李白" if lang == "zh" else "Li Bai"), seed)
+        if monster.name in story:
+            assert (fill(stuck, {"monster": monster.name}) in story) == (freed in story), seed
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_what_tells_that_ultraman_is_stuck_is_said_by_that_ultraman_line_only(lang):
+    world = load_world(lang)
+    freed = [(m, f) for m in world.monsters for f in m.freed]
+    assert freed
+    for m, f in freed:
+        assert any(f.when in u for u in m.ultraman), (m.id, f.when)
+        others = [t for part in ("looks", "mischief", "fixed", "need", "calm") for t in getattr(m, part)]
+        others += [v.text for beat in world.beats.values() for v in beat]
+        assert not any(f.when in t for t in others), (m.id, f.when)

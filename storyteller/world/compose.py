@@ -147,7 +147,8 @@ class _Teller:
         fact = self.beat("fact") if self.cast.fact else ""
         paragraphs += [
             [reveal(fact, self.world.lang, self.values | {"power": self.cast.power}, told), self.beat("idea")],
-            [self.solve(), self.beat("success"), self.pick(m.fixed)],
+            [self.solve(), *(fill(f.text, self.values) for f in m.freed if f.when in told),
+             self.beat("success"), self.pick(m.fixed)],
             [self.pick(m.need), self.pick(m.calm), self.beat("ending")],
         ]
         self.introduce(paragraphs)

@@ -48,6 +48,15 @@ class Place(BaseModel):
     arrive: list[str] = Field(min_length=1)  # what the hero sees on arrival
 
 
+class Freed(BaseModel):
+    """Readers marked Ultraman stuck in the goo and never freed: `text` is told after the climax
+    when the story told `when` (words of the monster's `ultraman` line that leave him stuck)."""
+
+    model_config = ConfigDict(extra="forbid")
+    when: str
+    text: str
+
+
 class Monster(BaseModel):
     """One monster: its mischief and the fix of *that* mischief travel together."""
 
@@ -60,6 +69,8 @@ class Monster(BaseModel):
     fixed: list[str] = Field(min_length=1)  # the mischief undone, after the power was used
     need: list[str] = Field(min_length=1)  # why it did it (it only wanted ...)
     calm: list[str] = Field(min_length=1)  # what it does now, as a friend
+    # Ultraman let go once the power has stopped the trick, where its `ultraman` line left him stuck
+    freed: list[Freed] = Field(default_factory=list)
 
 
 class Power(BaseModel):
@@ -121,6 +132,8 @@ def templates(world: World):
         for part in ("looks", "mischief", "ultraman", "fixed", "need", "calm"):
             for t in getattr(m, part):
                 yield f"monsters.{m.id}.{part}", t
+        for f in m.freed:
+            yield f"monsters.{m.id}.freed", f.text
     for name, p in world.powers.items():
         for part in ("found", "fail", "solve"):
             for t in getattr(p, part):
