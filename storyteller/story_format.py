@@ -25,6 +25,7 @@ from storyteller.catalog import STAND_IN_HERO, get_catalog, in_latin, stand_in_f
 from storyteller.corpus import Story
 from storyteller.prompts import StoryRequest
 from storyteller.story_cast import CAST_SLOTS, IN_HEADER, KID, pronouns
+from storyteller.story_era import Rephrase, era_phrases
 from storyteller.story_unsaid import Unsaid
 
 FORMAT_KEY = "storyteller_format"
@@ -145,6 +146,7 @@ class SlotFiller:
         seen = self._seen(req.lang)
         self._unsaid = Unsaid(self._announcements(req.lang), self._climax(req.lang) | seen | self._heart(req.lang),
                               when=lambda said, told: said not in seen or hidden(told, req.lang))
+        self._era = Rephrase(era_phrases(req.dynasty, req.lang))  # "hundreds of years" only where true
         if told:  # a story being continued: its sentences are not told again
             self._unsaid.feed(told)
             self._unsaid.flush()
@@ -180,13 +182,14 @@ class SlotFiller:
         if END in self._pending:
             self._pending = self._pending.split(END, 1)[0]
             self.ended = True
-            return self._unsaid.feed(self._drain(final=True)) + self._unsaid.flush()
-        return self._unsaid.feed(self._drain(final=False))
+            return self._era.feed(self._unsaid.feed(self._drain(final=True)) + self._unsaid.flush()) + self._era.flush()
+        return self._era.feed(self._unsaid.feed(self._drain(final=False)))
 
     def flush(self) -> str:
-        out = "" if self.ended else self._unsaid.feed(self._drain(final=True)) + self._unsaid.flush()
+        if self.ended:
+            return ""
         self.ended = True
-        return out
+        return self._era.feed(self._unsaid.feed(self._drain(final=True)) + self._unsaid.flush()) + self._era.flush()
 
     def _drain(self, final: bool) -> str:
         text, out = self._pending, []

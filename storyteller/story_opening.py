@@ -14,6 +14,7 @@ import random
 from storyteller.catalog import get_catalog
 from storyteller.prompts import StoryRequest
 from storyteller.story_cast import CAST_SLOTS, pronouns
+from storyteller.story_era import Rephrase, era_phrases
 from storyteller.story_format import slot_values, story_in_slots
 from storyteller.world.compose import STYLE_WEIGHT, era, fill
 from storyteller.world.schema import GENERIC, cached_world
@@ -34,4 +35,5 @@ def opening(req: StoryRequest, cast: dict[str, str] | None = None, seed: int | N
     values = {"era": era(v["dynasty"], req.lang), "hero": v["hero"], "dynasty": v["dynasty"],
               "activity": rng.choice(hero.activity)} | pronouns(she)
     slots = {name: token for token, name in CAST_SLOTS.items() if name in values}  # the pronouns
-    return fill(template, values), story_in_slots(req, fill(template, values | slots), cast=cast)
+    told = Rephrase(era_phrases(req.dynasty, req.lang))  # "many hundreds of years ago" only where true
+    return told.feed(fill(template, values)) + told.flush(), story_in_slots(req, fill(template, values | slots), cast=cast)
