@@ -26,7 +26,7 @@ from storyteller.corpus import Story
 from storyteller.prompts import StoryRequest
 from storyteller.story_cast import CAST_SLOTS, IN_HEADER, KID, pronouns
 from storyteller.story_era import Rephrase, era_phrases
-from storyteller.story_unsaid import Unsaid
+from storyteller.story_unsaid import OPENERS, Unsaid
 
 FORMAT_KEY = "storyteller_format"
 FORMAT_VERSION = 1
@@ -145,7 +145,8 @@ class SlotFiller:
 
         seen = self._seen(req.lang)
         self._unsaid = Unsaid(self._announcements(req.lang), self._climax(req.lang) | seen | self._heart(req.lang),
-                              when=lambda said, told: said not in seen or hidden(told, req.lang))
+                              when=lambda said, told: said not in seen or hidden(told, req.lang),
+                              openers=OPENERS.get(req.lang, ()))
         self._era = Rephrase(era_phrases(req.dynasty, req.lang))  # "hundreds of years" only where true
         if told:  # a story being continued: its sentences are not told again
             self._unsaid.feed(told)

@@ -20,6 +20,10 @@ _ENDS = "。！？!?.\n"
 _CLOSERS = "”’\"'」』)）"
 MIN_REPEAT = 12  # shorter sentences may come back ("Whoosh!", “我来帮忙！”)
 TAIL = 400  # characters of what was let through that `when` may look at
+AGAIN = 3  # an opener said again within this many sentences is left off
+# Openers the model repeats; readers marked "“就在这时”twice in a row" and "“All at once” twice".
+OPENERS = {"zh": ("就在这时，", "这时，", "忽然，", "突然，", "从那以后，", "后来，", "现在，"),
+           "en": ("Just then, ", "All at once, ", "Suddenly, ", "From then on, ", "Then, ", "Now, ")}
 
 
 class Unsaid:
@@ -28,11 +32,15 @@ class Unsaid:
     `instead` maps one to in its place. Text that could still become one of them is held back until
     it cannot (a few characters at a sentence start). `when`, if given, decides for each such
     sentence whether its `instead` is shown now, from the text let through before it; an `instead`
-    may itself be a function of that text."""
+    may itself be a function of that text. Of `openers`, one that started one of the last AGAIN
+    sentences is left off the next ("就在这时……就在这时……", "All at once … All at once")."""
 
     def __init__(self, sentences: list[str], instead: dict[str, str | Callable[[str], str]] | None = None,
-                 when: Callable[[str, str], bool] | None = None):
+                 when: Callable[[str, str], bool] | None = None, openers: tuple[str, ...] = ()):
         self._instead = {k: v for k, v in (instead or {}).items() if k and v}
+        self._openers = openers  # "就在这时，": left off a sentence that starts with one said just before
+        self._opened: dict[str, int] = {}  # opener -> the sentence (by count) that last started with it
+        self._n = 0  # sentences let through
         self._when = when  # (sentence, what was let through lately): show its `instead` now?
         self._tail = ""  # the last characters let through
         self._targets = [s for s in sentences if s] + list(self._instead)
@@ -81,6 +89,15 @@ class Unsaid:
                     continue
                 if not final and any(t.startswith(text) for t in (*self._targets, *self._told)):
                     break  # may still become one of them
+                opener = next((o for o in self._openers if text.startswith(o)), None)
+                if opener and self._n - self._opened.get(opener, -AGAIN - 1) <= AGAIN:
+                    rest = text[len(opener):]
+                    text = rest[:1].upper() + rest[1:] if opener[:1].isupper() else rest
+                    continue
+                if opener:
+                    self._opened[opener] = self._n
+                elif not final and any(o.startswith(text) for o in self._openers):
+                    break
             ch, text = text[0], text[1:]
             out.append(ch)
             self._dropped = False
@@ -94,6 +111,7 @@ class Unsaid:
             if self._at_start:
                 self._prev, self._sentence = self._sentence.strip(), ""
                 self._remember(self._prev)
+                self._n += 1
             self._last = ch
         self._held = "" if final else text
         self._tail = (self._tail + "".join(out))[-TAIL:]

@@ -95,3 +95,20 @@ def test_a_continued_story_does_not_tell_its_sentences_again():
     told = "李白来到了公园，看见一只大怪兽。\n"
     f = SlotFiller(req, told=told)
     assert f.feed(f"{HERO}来到了公园，看见一只大怪兽。{HERO}笑了。") + f.flush() == "李白笑了。"
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 50])
+def test_an_opener_said_just_before_is_left_off_the_next_sentence(chunk):
+    from storyteller.story_unsaid import OPENERS
+
+    def run(text: str, lang: str) -> str:
+        u, out = Unsaid([], openers=OPENERS[lang]), []
+        for i in range(0, len(text), chunk):
+            out.append(u.feed(text[i:i + chunk]))
+        return "".join(out) + u.flush()
+
+    zh = "就在这时，怪兽来了。就在这时，奥特曼也来了。大家笑了。他走了。又一天。再一天。就在这时，下雨了。"
+    assert run(zh, "zh") == "就在这时，怪兽来了。奥特曼也来了。大家笑了。他走了。又一天。再一天。就在这时，下雨了。"
+    en = "All at once, it rained. All at once, the sun came out. He said: Just then, hi."
+    assert run(en, "en") == "All at once, it rained. The sun came out. He said: Just then, hi."
+    assert run("这时候，他笑了。这时候，她笑了。", "zh") == "这时候，他笑了。这时候，她笑了。"
