@@ -33,7 +33,8 @@ $(STEADY):
 	else echo "npm not found: the OpenAI contract tests will be skipped"; fi
 
 test: setup $(STEADY)
-	$(PY) -m pytest -q -rs --durations=15
+	@# Two or more workers (CI has two cores); a module's tests stay on one worker with its fixtures.
+	$(PY) -m pytest -q -rs --durations=15 -n auto --maxprocesses=4 --dist loadscope
 
 bench: setup
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
