@@ -111,6 +111,8 @@ def test_a_composed_invisible_story_shows_the_hero_before_a_child_looks(lang):
     ("zh", "李白低头一看，自己竟然不见了！他想绕过去，可是一着急，只隐住了半个身子。", False),
     ("zh", "李白拍了拍手，整个人都不见了。", False),
     ("zh", "李白拍了拍手，整个人都不见了。再拍一下，又出现了！", True),
+    ("zh", "李白拍了拍手，整个人都不见了。再拍一下，又出现了！原来他学会了隐形。", True),
+    ("zh", "原来他学会了隐形。李白隐了身，悄悄跟在后面。", False),
     ("en", "Nobody could see him at all! He tiptoed closer, but a giggle slipped out, and he popped back into sight.", True),
     ("en", "He popped back into sight. Then he turned invisible again.", False),
 ])

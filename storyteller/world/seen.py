@@ -25,7 +25,8 @@ _KID_AS = {"zh": ["{kid}", "一个叫{kid}的小朋友"], "en": ["{kid}", "a chi
 
 
 # What says the hero cannot be seen, or can be again; the last one told is how things stand.
-_HIDDEN = {"zh": ("隐", "不见了", "看不见", "透明"),
+# (Not the power's name: "原来他学会了隐形。" after "再拍一下，又出现了！" leaves him seen.)
+_HIDDEN = {"zh": ("不见了", "看不见", "透明", "隐身", "隐住", "隐起", "隐了身", "隐形起来", "隐形绕", "变得隐形"),
            "en": ("invisible", "vanish", "disappear", "nobody could see", "could not see him", "could not see her")}
 _VISIBLE = {"zh": ("现出", "又出现了", "现了形", "露出了身子", "显出身"),
             "en": ("back into sight", " visible again", "reappear", "could see him again", "could see her again",
