@@ -19,6 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "ultraman_stories.csv"
 
 
+# Rooms whose modules take a minute or more (a browser, a served app, a fine-tune): they run first, so
+# that with the suite spread over workers (make test) none is left running one of them alone at the end.
+SLOW_FIRST = ("tests/ui/", "tests/api/", "tests/test_finetune_")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not item.nodeid.startswith(SLOW_FIRST))  # stable: a module keeps its order
+
+
 @pytest.fixture
 def reference_csv() -> Path:
     """The reference corpus beside the checkout; tests using it skip cleanly when absent."""
