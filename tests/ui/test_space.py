@@ -5,7 +5,8 @@ queue's own protocol) and in Chromium:
 
 - it listens on 0.0.0.0, and its API offers only the story endpoints;
 - Data and Training are behind the parent password, and the Duplicate hint shows;
-- the 11th story in a minute from one session gets the rate-limit message;
+- the story past the per-minute limit from one session gets the rate-limit message (the limit is set
+  to LIMIT here, so the test holds however slowly a loaded machine tells the stories before it);
 - typed model ids, paths and markup over the API get friendly answers;
 - a paid model's remote images and links show as text; a family sees only its own datasets;
 - and afterwards the key and the password appear in no log, database file, page or event.
@@ -33,6 +34,8 @@ FAKE_KEY = "sk-FAKE-space-simulation-4f9c2e"
 PASSWORD = "grown-ups-only-31"
 HOSTILE = ('从前有一位英雄。![x](http://evil.example/x.png) 他笑了。<img src="http://evil.example/y.png"> '
            '他们一起玩。<a href="http://evil.example/a">点我</a> 好的。[link](http://evil.example/z) 结束了。')
+LIMIT = 3  # stories a minute per session and address (the Space's setting; 10 by default)
+ADDRESSES = (f"198.51.100.{n}" for n in range(1, 255))  # a fresh visitor address for each call that must not be limited
 SEEN: list[str] = []  # every page, config and event the tests received, scanned for secrets at the end
 
 
@@ -52,6 +55,7 @@ def space(story_model, tmp_path_factory):
     port = free_port()
     env = app_env(models_dir, model_id, base / "var") | {
         "SPACE_ID": "families/storyteller", "GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": str(port),
+        "STORYTELLER_PUBLIC__STORIES_PER_MINUTE": str(LIMIT),
         "OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": fake.base_url, "STORYTELLER_PUBLIC__PARENT_PASSWORD": PASSWORD,
         "STORYTELLER_TRAINING__RUNS_DIR": str(base / "runs")}
     log = open(base / "app.log", "wb")
@@ -174,12 +178,12 @@ def test_a_file_path_the_browser_did_not_upload_is_never_read(space, path):
     assert done["success"] is False and "root:x:0:0" not in text and "SQLite format" not in text
 
 
-def test_the_eleventh_story_in_a_minute_gets_the_rate_limit_message(space):
+def test_the_story_past_the_limit_in_a_minute_gets_the_rate_limit_message(space):
     c = client(space, "203.0.113.10")
-    told = [c.predict("唐", "隐形", "轻松", "zh", 50, space.model, 0.8, api_name="/tell") for _ in range(11)]
+    told = [c.predict("唐", "隐形", "轻松", "zh", 50, space.model, 0.8, api_name="/tell") for _ in range(LIMIT + 1)]
     SEEN.extend(json.dumps(t, ensure_ascii=False) for t in told)
-    assert all(story for story, *_ in told[:10]), [t[1] for t in told]
-    story, status, *_ = told[10]
+    assert all(story for story, *_ in told[:LIMIT]), [t[1] for t in told]
+    story, status, *_ = told[LIMIT]
     assert "一分钟" in status and "minute" not in status  # a Chinese story, a Chinese answer
     again = client(space, "203.0.113.10").predict("唐", "隐形", "轻松", "zh", 50, space.model, 0.8, api_name="/tell")
     assert "一分钟里" in again[1]  # a new session from the same address: its minute is spent too
@@ -197,7 +201,7 @@ def test_the_eleventh_story_in_a_minute_gets_the_rate_limit_message(space):
 ])
 def test_typed_model_ids_over_the_api_get_friendly_answers(space, model_id, expect):
     model_id = model_id.format(models_dir=space.models_dir, model=space.model)
-    story, status, *_ = client(space, "203.0.113.20").predict("唐", "隐形", "轻松", "zh", 50, model_id, 0.8,
+    story, status, *_ = client(space, next(ADDRESSES)).predict("唐", "隐形", "轻松", "zh", 50, model_id, 0.8,
                                                                api_name="/tell")
     SEEN.append(status)
     assert expect in status and story in ("", None, {"__type__": "update"}) and "Traceback" not in status
@@ -207,7 +211,7 @@ def test_typed_model_ids_over_the_api_get_friendly_answers(space, model_id, expe
 @pytest.mark.parametrize("field", ["x" * 10_000, "![x](http://evil.example/x.png)", "<script>alert(1)</script>",
                                    "唐\x00\x1b[2J", "{length:>999999999}"])
 def test_hostile_story_fields_over_the_api_are_answered(space, field):
-    story, status, *_ = client(space, "203.0.113.30").predict(field, field, field, "zh", 50, space.model, 0.8,
+    story, status, *_ = client(space, next(ADDRESSES)).predict(field, field, field, "zh", 50, space.model, 0.8,
                                                                api_name="/tell")
     SEEN.append(status)
     assert status and "Traceback" not in status and "<script>" not in status and "![x](" not in status
