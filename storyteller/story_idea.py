@@ -4,44 +4,84 @@ Blind readers marked the fact a child recites ("我在书上读过！李白被�
 做了！": the fact seems to give the plan, and the plan then owes it nothing. Lines that let the craft
 suggest the plan read looser still (the climax uses the power, not the craft). So a general idea line
 the model wrote is shown as its counterpart here: the same gesture, with the fact giving courage and
-the plan being the power the climax then uses. A line written for the style is left as it is, and a
-typed power, which no line here can name well, keeps the model's line.
+the plan being the power the climax then uses. Where the world has the hero's own `heart` lines, the
+courage comes from that very feat ("当年我连洪水都引进了大海…"), so the fact just told leads somewhere.
+A line written for the style, and any line for a typed power (which no line here can name well), keeps
+the model's words, after the hero's own line where there is one.
 """
 
 from __future__ import annotations
 
+import random
+
 from storyteller.catalog import get_catalog
 
-# general idea line of the world (assets/world/*/story.json, beat "idea", no style) -> its counterpart
+# general idea line of the world (assets/world/*/story.json, beat "idea", no style) ->
+# (its counterpart, what follows the hero's own heart line in its place)
 HEART = {
     "zh": {
-        "{hero}托着下巴想了想，忽然眼睛一亮：“有办法了！”":
+        "{hero}托着下巴想了想，忽然眼睛一亮：“有办法了！”": (
             "{hero}心里一下子有了勇气。{ta}托着下巴想了想，忽然眼睛一亮：“有办法了！我知道怎么用{power}的本领了！”",
-        "{hero}看了看{monster}，又看了看自己，心里有了一个主意。":
+            "{ta}托着下巴想了想，忽然眼睛一亮：“有办法了！我知道怎么用{power}的本领了！”"),
+        "{hero}看了看{monster}，又看了看自己，心里有了一个主意。": (
             "{hero}挺起了胸膛。{ta}看了看{monster}，又看了看自己，想好了怎么用{power}的本领。",
-        "“我知道该怎么做了！”{hero}对奥特曼眨了眨眼睛。":
+            "{ta}看了看{monster}，又看了看自己，想好了怎么用{power}的本领。"),
+        "“我知道该怎么做了！”{hero}对奥特曼眨了眨眼睛。": (
             "“我知道该怎么做了！”{hero}一下子有了勇气，对奥特曼眨了眨眼睛，“看我怎么用{power}的本领！”",
-        "{hero}眼珠一转，想到了一个好办法。": "{hero}心里有了底气，眼珠一转，想到了怎么用{power}的本领。",
+            "“我知道该怎么做了！”{ta}对奥特曼眨了眨眼睛，“看我怎么用{power}的本领！”"),
+        "{hero}眼珠一转，想到了一个好办法。": (
+            "{hero}心里有了底气，眼珠一转，想到了怎么用{power}的本领。",
+            "{ta}眼珠一转，想到了怎么用{power}的本领。"),
     },
     "en": {
-        '{Hero} tapped {his} chin and thought hard. Then {his} eyes lit up. "I know what to do!"':
+        '{Hero} tapped {his} chin and thought hard. Then {his} eyes lit up. "I know what to do!"': (
             '{Hero} felt brave. {He} tapped {his} chin and thought hard. Then {his} eyes lit up. '
             '"I know just how to use my power!"',
-        "{Hero} took a deep breath and looked at {monster} carefully. Slowly, a clever plan began to grow in {his} head.":
+            '{He} tapped {his} chin and thought hard. Then {his} eyes lit up. "I know just how to use my power!"'),
+        "{Hero} took a deep breath and looked at {monster} carefully. Slowly, a clever plan began to grow in {his} head.": (
             "That gave {hero} courage. {He} took a deep breath and looked at {monster} carefully. Slowly, a "
             "clever plan for {his} power began to grow in {his} head.",
-        "A little smile spread across {hero}'s face. {He} had a plan.":
+            "{He} took a deep breath and looked at {monster} carefully. Slowly, a clever plan for {his} power "
+            "began to grow in {his} head."),
+        "A little smile spread across {hero}'s face. {He} had a plan.": (
             "{Hero} stood up tall, and a little smile spread across {his} face. Now {he} knew how to use {his} power.",
-        "{Hero} smiled. {He} had an idea.": "{Hero} smiled, feeling brave. {He} had an idea for {his} power.",
+            "A little smile spread across {his} face. Now {he} knew how to use {his} power."),
+        "{Hero} smiled. {He} had an idea.": (
+            "{Hero} smiled, feeling brave. {He} had an idea for {his} power.",
+            "{He} had an idea for {his} power."),
     },
 }
 
 
-def take_heart(lang: str, values: dict[str, str]) -> dict[str, str]:
-    """{each general idea line as the story shows it: its counterpart}; empty for a typed power."""
+def own_heart(lang: str, values: dict[str, str]) -> str | None:
+    """The hero's own line of courage from their feat, picked by the telling's cast (a retold story
+    keeps it); None for a hero the world has no such lines for (a typed hero, the stand-in)."""
     from storyteller.world.compose import fill
+    from storyteller.world.schema import cached_world
 
-    power = get_catalog().power(values.get("power") or "")
-    if power is None or lang not in HEART:
+    hero = cached_world(lang).heroes.get(values.get("hero") or "")
+    if hero is None or not hero.heart:
+        return None
+    rng = random.Random("|".join(f"{k}={values.get(k)}" for k in ("hero", "power", "monster", "kid", "place")))
+    return fill(rng.choice(hero.heart), values)
+
+
+def take_heart(lang: str, values: dict[str, str]) -> dict[str, str]:
+    """{each idea line of the world as the story shows it: as shown here}. A general line becomes its
+    counterpart for a catalog power; with the hero's own heart line, every idea line (one written for
+    a style, or any line for a typed power) follows it. Empty when neither applies."""
+    from storyteller.world.compose import fill
+    from storyteller.world.schema import cached_world
+
+    if lang not in HEART:
         return {}
-    return {fill(said, values): fill(shown, values) for said, shown in HEART[lang].items()}
+    catalog_power = get_catalog().power(values.get("power") or "") is not None
+    own, sep = own_heart(lang, values), "" if lang == "zh" else " "
+    out = {}
+    for said in (v.text for v in cached_world(lang).beats.get("idea", [])):
+        if catalog_power and said in HEART[lang]:
+            shown, rest = HEART[lang][said]
+            out[fill(said, values)] = fill(shown, values) if own is None else own + sep + fill(rest, values)
+        elif own is not None:
+            out[fill(said, values)] = own + sep + fill(said, values)
+    return out

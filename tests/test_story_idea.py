@@ -1,6 +1,7 @@
 """The hero's fact gives the hero heart, and the plan is their power: a general idea line the model
 wrote ("我知道该怎么做了！") is shown as its counterpart, which names the power the climax then uses.
-Readers had found the fact a child recites followed by a plan that owes it nothing."""
+Readers had found the fact a child recites followed by a plan that owes it nothing. Where the world
+has the hero's own heart lines, the courage comes from the feat the fact just told."""
 
 from __future__ import annotations
 
@@ -15,22 +16,64 @@ from storyteller.story_cast import MONSTER, pick_cast, pronouns
 from storyteller.story_format import HERO, SlotFiller, slot_values
 from storyteller.story_idea import HEART, take_heart
 from storyteller.world import load_world
-from storyteller.world.compose import fill
+from storyteller.world.schema import cached_world
+from storyteller.world.compose import Cast, compose, fill
 
 POWERS = get_catalog().offered("power")
+
+
+CATALOG_HEROES = [h for d in get_catalog().dynasties for h in d.heroes]
+NAME = {"zh": "李白", "en": "Li Bai"}
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_general_idea_line_of_the_world_has_a_counterpart_and_it_is_safe(lang):
     general = {v.text for v in load_world(lang).beats["idea"] if not v.styles}
     assert set(HEART[lang]) == general
-    for p in POWERS:
-        values = pronouns(False) | {"hero": "李白" if lang == "zh" else "Li Bai", "monster": "泡泡怪",
-                                    "power": p.name(lang)}
-        for shown in take_heart(lang, values).values():
+    for hero in (NAME[lang], "小明"):  # with the hero's own heart line, and without one
+        for p in POWERS:
+            values = pronouns(False) | {"hero": hero, "monster": "泡泡怪", "power": p.name(lang)}
+            for said, (shown, rest) in HEART[lang].items():
+                got = take_heart(lang, values)[fill(said, values)]
+                assert "{" not in got and check_text(got, lang) is None, got
+                assert got.endswith(fill(rest, values)) if hero == NAME[lang] else got == fill(shown, values)
+                if lang == "zh":
+                    assert f"{p.zh}的本领" in got  # the plan is the power the climax uses
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_catalog_hero_takes_heart_from_their_own_feat_in_lines_that_fit_any_story(lang):
+    world = load_world(lang)
+    for h in CATALOG_HEROES:
+        lines = world.heroes[h.name(lang)].heart
+        assert len(lines) >= 2, h.name(lang)
+        for line in lines:
+            shown = fill(line, pronouns(world.heroes[h.name(lang)].pronoun == "she") | {"hero": h.name(lang)})
             assert "{" not in shown and check_text(shown, lang) is None, shown
-            if lang == "zh":
-                assert f"{p.zh}的本领" in shown  # the plan is the power the climax uses
+            # read before any plan: no monster, power, place or Ultraman of one story in particular
+            assert not any(w in line for w in ("{monster}", "{power}", "{place}", "{kid}", "奥特曼", "Ultraman"))
+
+
+def test_the_hero_s_own_line_comes_right_after_the_fact_and_the_plan_still_names_the_power():
+    req = StoryRequest(dynasty="夏", power="飞行", style="轻松")
+    cast = pick_cast(req, 3)
+    values = pronouns(False) | slot_values(req) | cast
+    own = [fill(t, values) for t in load_world("zh").heroes["大禹"].heart]
+    said = "{hero}眼珠一转，想到了一个好办法。"
+    shown = take_heart("zh", values)[fill(said, values)]
+    assert any(shown == o + "他眼珠一转，想到了怎么用飞行的本领。" for o in own), shown
+    assert "大禹" in shown and ("洪水" in shown or "治水" in shown)  # the feat the fact told
+    # a retold story keeps its line; another telling may take the other
+    assert take_heart("zh", values) == take_heart("zh", dict(values))
+    tellings = {take_heart("zh", values | {"kid": k})[fill(said, values | {"kid": k})] for k in "甲乙丙丁戊己庚辛"}
+    assert len(tellings) == 2
+
+
+def test_a_stand_in_hero_gets_the_general_counterpart():
+    req = StoryRequest(dynasty="魏晋南北朝之外的某朝", power="冰冻", style="轻松")
+    values = pronouns(False) | slot_values(req) | pick_cast(req, 1)
+    assert take_heart("zh", values) == {fill(said, values): fill(shown, values)
+                                        for said, (shown, _) in HEART["zh"].items()}
 
 
 def stream(f: SlotFiller, text: str, seed: int) -> str:
@@ -56,14 +99,41 @@ def test_the_slot_filler_shows_a_general_idea_line_as_its_counterpart(lang, seed
     sep = "" if lang == "zh" else " "
     got = stream(SlotFiller(req, cast), sep.join([before, fill(said, tokens)]), seed)
     values = pronouns(False) | slot_values(req) | cast
-    assert got == sep.join([before, fill(shown, values)])
+    hero = cached_world(lang).heroes[values["hero"]]  # 宋: 毕昇 / Bi Sheng, who has lines of his own
+    assert got in {sep.join([before, fill(own, values), fill(shown[1], values)]) for own in hero.heart}, got
 
 
-def test_a_typed_power_and_a_line_written_for_the_style_keep_the_model_s_words():
-    req = StoryRequest(dynasty="宋", power="喷火", style="艰难")
-    assert take_heart("zh", slot_values(req) | pick_cast(req, 1)) == {}
+def test_a_typed_power_and_a_line_written_for_the_style_keep_the_model_s_words_after_the_hero_s_own_line():
     styled = next(v.text for v in load_world("zh").beats["idea"] if "艰难" in v.styles)
-    text = fill(styled, pronouns(False) | {"hero": HERO, "monster": MONSTER})
-    req = StoryRequest(dynasty="宋", power="冰冻", style="艰难")
+    general = next(iter(HEART["zh"]))
+    tokens = pronouns(False) | {"hero": HERO, "monster": MONSTER}
+    for power, said in (("喷火", general), ("冰冻", styled), ("喷火", styled)):
+        req = StoryRequest(dynasty="宋", power=power, style="艰难")  # 宋: 毕昇, the first hero
+        cast = pick_cast(req, 2)
+        values = pronouns(False) | slot_values(req) | cast
+        got = stream(SlotFiller(req, cast), fill(said, tokens), 2)
+        assert got.endswith(fill(said, values)) and got != fill(said, values)
+        assert got[:-len(fill(said, values))] in {fill(t, values) for t in load_world("zh").heroes["毕昇"].heart}
+    # a typed hero has no lines of their own: the model's words stand
+    req = StoryRequest(dynasty="宋", hero="小明", power="喷火", style="艰难")
     cast = pick_cast(req, 2)
-    assert stream(SlotFiller(req, cast), text, 2) == fill(styled, pronouns(False) | slot_values(req) | cast)
+    assert take_heart("zh", slot_values(req) | cast) == {}
+    assert stream(SlotFiller(req, cast), fill(styled, tokens), 2) == fill(styled, pronouns(False) | slot_values(req) | cast)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_composed_story_follows_the_fact_with_the_hero_s_own_heart_line(lang):
+    world, cat = load_world(lang), get_catalog()
+    h = cat.hero("夏", None)
+    cast = Cast(dynasty=cat.dynasty("夏").name(lang), hero=h.name(lang), power="飞行", style="轻松",
+                fact=h.fact(lang), hero_key=h.name(lang))
+    own = world.heroes[h.name(lang)].heart
+    for seed in range(6):
+        story = compose(world, cast, seed)
+        paragraphs = story.split("\n")
+        idea = next(i for i, p in enumerate(paragraphs) if h.fact(lang) in p)
+        assert any(fill(t, pronouns(False) | {"hero": h.name(lang)}) in paragraphs[idea] for t in own), paragraphs[idea]
+        at = [paragraphs[idea].find(fill(t, pronouns(False) | {"hero": h.name(lang)})) for t in own]
+        assert max(at) > paragraphs[idea].index(h.fact(lang))
+    no_fact = Cast(dynasty=cast.dynasty, hero=cast.hero, power="飞行", style="轻松", fact=None, hero_key=cast.hero_key)
+    assert not any(fill(t, pronouns(False) | {"hero": h.name(lang)}) in compose(world, no_fact, 1) for t in own)

@@ -118,6 +118,14 @@ class _Teller:
         own = climax_line(self.world, self.monster.id, self.cast.power, self.place.name)
         return fill(own, self.values) if own else generic
 
+    def heart(self, fact: str) -> str:
+        """After the fact, the hero takes heart from that very feat (story_idea.py), so the fact leads
+        somewhere. Picked apart from the story's draws, so a seed tells the rest as before."""
+        own = self.world.heroes.get(self.cast.hero_key or "")
+        if not fact or own is None or not own.heart:
+            return ""
+        return fill(random.Random(fact + self.picks["kid"] + self.picks["monster"]).choice(own.heart), self.values)
+
     def beat(self, name: str) -> str:
         return self.pick(self.world.beats[name])
 
@@ -146,7 +154,8 @@ class _Teller:
         told = " ".join(" ".join(par) for par in paragraphs)
         fact = self.beat("fact") if self.cast.fact else ""
         paragraphs += [
-            [reveal(fact, self.world.lang, self.values | {"power": self.cast.power}, told), self.beat("idea")],
+            [reveal(fact, self.world.lang, self.values | {"power": self.cast.power}, told), self.heart(fact),
+             self.beat("idea")],
             [self.solve(), *(fill(f.text, self.values) for f in m.freed if f.when in told),
              self.beat("success"), self.pick(m.fixed)],
             [self.pick(m.need), self.pick(m.calm), self.beat("ending")],

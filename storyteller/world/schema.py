@@ -99,6 +99,8 @@ class Hero(BaseModel):
     activity: list[str] = Field(min_length=1)  # "正在月下写诗" / "was writing a poem under the moon"
     prop: list[str] = Field(min_length=1)  # a thing of theirs that can glow and carry them: "毛笔"
     pronoun: str = "he"  # "he" or "she"
+    # courage from the hero's own feat, said right after their fact: "{hero}想：“当年我连洪水都引进了大海…”"
+    heart: list[str] = Field(default_factory=list)
 
 
 class World(BaseModel):
@@ -149,7 +151,7 @@ def templates(world: World):
         for power, t in lines.items():
             yield f"climax.{monster}.{power}", t
     for name, h in world.heroes.items():
-        for t in h.activity + h.prop:
+        for t in h.activity + h.prop + h.heart:
             yield f"heroes.{name}", t
     for beat, variants in world.beats.items():
         for v in variants:
