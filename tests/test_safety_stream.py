@@ -111,6 +111,36 @@ def test_a_clause_is_checked_with_the_sentence_before_it_and_only_the_safe_claus
     assert [e.category for e in run.guard.events] == ["weapons"]
 
 
+@pytest.mark.parametrize("lang, shown, unsafe", [
+    ("zh", "他走进教室，", "拿着刀对着老师，大家都吓坏了。"),
+    ("en", "He walked into the classroom,", " pointed the knife at the teacher, and everyone froze."),
+])
+def test_clauses_that_come_in_one_chunk_are_each_checked_with_the_sentence_before_them(settings_env, lang, shown,
+                                                                                      unsafe):
+    """A filled slot (the hero's fact) or a fast engine brings several clauses at once; each is still
+    judged with its sentence so far, not alone. Judged alone, a clause of 大禹's fact ("三次经过自己家门口都
+    没有进去") read as self-harm to the learned check, and every story of 大禹 garbled there; judged
+    alone, "pointed the knife at the teacher," could pass without the sentence that says who did it."""
+    seen = []
+    guard = StoryGuard(lang, check=lambda text: seen.append(text))
+    text = shown + unsafe
+    assert "".join(guard.run(lambda prefix, banned: [text])) == text
+    first = Sentences(clauses=True)
+    pieces = [p for p in first.feed(text) + [first.flush()] if p]
+    assert len(pieces) == 3 and first.opens[:2] == [True, True]
+    assert seen == [pieces[0], pieces[0] + pieces[1], pieces[0] + pieces[1] + pieces[2]]
+
+
+def test_the_fact_of_yu_the_great_is_told_whole_as_the_slot_filler_brings_it(settings_env):
+    from storyteller.prompts import StoryRequest
+    from storyteller.safety.guard import Checker
+
+    fact = StoryRequest(dynasty="夏", power="飞行", style="轻松").hero_fact()
+    said = "一个小朋友认出了大禹：“我在书上读过！" + fact + "”大家都笑了。"
+    guard = StoryGuard("zh", check=Checker("zh"))
+    assert "".join(guard.run(lambda prefix, banned: [said[:18], said[18:]])) == said and not guard.events
+
+
 @pytest.mark.parametrize("text", ["He paid 1,000 coins, then left.", "他带了笔、墨、纸，还有一本书。", "He said: \"Hi,\" and waved."])
 def test_clauses_keep_numbers_and_lists_whole(text):
     splitter = Sentences(clauses=True)

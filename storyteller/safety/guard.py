@@ -81,12 +81,14 @@ class Sentences:
         self.buffer = ""
         self.clauses = clauses
         self.cut_open = False  # the last piece was cut before its sentence ended
+        self.opens: list[bool] = []  # for each piece the last feed returned: cut before its sentence ended
 
     def feed(self, chunk: str) -> list[str]:
         self.buffer += chunk
-        out = []
+        out, self.opens = [], []
         while (cut := self._cut()) is not None:
             out.append(self.buffer[:cut])
+            self.opens.append(self.cut_open)
             self.buffer = self.buffer[cut:]
         return out
 
@@ -155,10 +157,11 @@ class StoryGuard:
                 for chunk in stream:
                     if first and chunk:
                         chunk, first = self._space(chunk), False
-                    for piece in splitter.feed(chunk):
+                    pieces = splitter.feed(chunk)  # a chunk may hold several clauses (a filled slot)
+                    for piece, still_open in zip(pieces, splitter.opens):
                         if (blocked := self._check(context + piece)) is not None:
                             break
-                        context = (context + piece)[-HELD_MAX:] if splitter.cut_open else ""
+                        context = (context + piece)[-HELD_MAX:] if still_open else ""
                         spot_tries = 0
                         yield self._show(piece)
                     if blocked is not None:
