@@ -59,9 +59,11 @@ def own_heart(lang: str, values: dict[str, str]) -> str | None:
     from storyteller.world.compose import fill
     from storyteller.world.schema import cached_world
 
-    hero = cached_world(lang).heroes.get(values.get("hero") or "")
-    if hero is None or not hero.heart:
-        return None
+    name = values.get("hero") or ""
+    told = next((h.fact(lang) for d in get_catalog().dynasties for h in d.heroes if h.name(lang) == name), None)
+    hero = cached_world(lang).heroes.get(name)
+    if hero is None or not hero.heart or told is None or values.get("fact") != told:
+        return None  # the lines recall the catalog's main fact: not after a fact for younger children
     rng = random.Random("|".join(f"{k}={values.get(k)}" for k in ("hero", "power", "monster", "kid", "place")))
     return fill(rng.choice(hero.heart), values)
 
@@ -70,7 +72,7 @@ def take_heart(lang: str, values: dict[str, str]) -> dict[str, str]:
     """{each idea line of the world as the story shows it: as shown here}. A general line becomes its
     counterpart for a catalog power; with the hero's own heart line, every idea line (one written for
     a style, or any line for a typed power) follows it. Empty when neither applies."""
-    from storyteller.world.compose import fill
+    from storyteller.world.compose import FRANTIC, fill
     from storyteller.world.schema import cached_world
 
     if lang not in HEART:
@@ -78,7 +80,10 @@ def take_heart(lang: str, values: dict[str, str]) -> dict[str, str]:
     catalog_power = get_catalog().power(values.get("power") or "") is not None
     own, sep = own_heart(lang, values), "" if lang == "zh" else " "
     out = {}
-    for said in (v.text for v in cached_world(lang).beats.get("idea", [])):
+    for v in cached_world(lang).beats.get("idea", []):
+        said = v.text
+        if v.styles and set(v.styles) <= FRANTIC:
+            continue  # a calm memory before "挠挠头，把头发都挠成了鸟窝" reads as two heroes
         if catalog_power and said in HEART[lang]:
             shown, rest = HEART[lang][said]
             out[fill(said, values)] = fill(shown, values) if own is None else own + sep + fill(rest, values)

@@ -30,9 +30,10 @@ NAME = {"zh": "李白", "en": "Li Bai"}
 def test_every_general_idea_line_of_the_world_has_a_counterpart_and_it_is_safe(lang):
     general = {v.text for v in load_world(lang).beats["idea"] if not v.styles}
     assert set(HEART[lang]) == general
+    fact = get_catalog().hero("唐", "李白").fact(lang)
     for hero in (NAME[lang], "小明"):  # with the hero's own heart line, and without one
         for p in POWERS:
-            values = pronouns(False) | {"hero": hero, "monster": "泡泡怪", "power": p.name(lang)}
+            values = pronouns(False) | {"hero": hero, "monster": "泡泡怪", "power": p.name(lang), "fact": fact}
             for said, (shown, rest) in HEART[lang].items():
                 got = take_heart(lang, values)[fill(said, values)]
                 assert "{" not in got and check_text(got, lang) is None, got
@@ -137,3 +138,26 @@ def test_a_composed_story_follows_the_fact_with_the_hero_s_own_heart_line(lang):
         assert max(at) > paragraphs[idea].index(h.fact(lang))
     no_fact = Cast(dynasty=cast.dynasty, hero=cast.hero, power="飞行", style="轻松", fact=None, hero_key=cast.hero_key)
     assert not any(fill(t, pronouns(False) | {"hero": h.name(lang)}) in compose(world, no_fact, 1) for t in own)
+
+
+def test_the_hero_s_own_line_follows_only_the_fact_it_recalls():
+    """Readers of r33 marked 林则徐 recalling "保护了百姓的健康" after the fact for younger children (the
+    books he had translated): the lines recall the catalog's main fact, so they follow that one only."""
+    for band, own in (("9-12", True), ("6-8", False)):
+        req = StoryRequest(dynasty="清", hero="林则徐", power="冰冻", style="轻松", age_band=band)
+        values = pronouns(False) | slot_values(req) | pick_cast(req, 4)
+        said = next(iter(HEART["zh"]))
+        lines = {fill(t, values) for t in load_world("zh").heroes["林则徐"].heart}
+        assert any(take_heart("zh", values)[fill(said, values)].startswith(x) for x in lines) is own
+
+
+def test_a_funny_idea_line_is_not_led_by_a_calm_memory():
+    """r33: "王羲之想起…心里平平静静…" then "王羲之挠挠头，把头发都挠成了鸟窝" read as two heroes."""
+    req = StoryRequest(dynasty="晋", hero="王羲之", power="冰冻", style="幽默")
+    values = pronouns(False) | slot_values(req) | pick_cast(req, 4)
+    shown = take_heart("zh", values)
+    for v in load_world("zh").beats["idea"]:
+        if v.styles == ["幽默"]:
+            assert fill(v.text, values) not in shown
+        elif not v.styles:
+            assert fill(v.text, values) in shown
