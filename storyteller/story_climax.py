@@ -22,6 +22,7 @@ from collections.abc import Callable
 from storyteller.catalog import get_catalog
 from storyteller.world.compose import climax_line, era, fill
 from storyteller.world.schema import GENERIC, TypedPower, cached_world
+from storyteller.world.seen import hide_again, invisible
 
 _PREFIX = re.compile(r"^(?:the power of |power of |会|能)")
 _SUFFIX = re.compile(r"(?:的本领|的能力|本领|能力| power)$")
@@ -102,10 +103,12 @@ def monster_climax(lang: str, values: dict[str, str]) -> dict[str, str | Callabl
     own = climax_line(world, monster.id, power.zh, values.get("place") or "") if power and monster else None
     if not own:
         return {}
-    shown = fill(own, values)
-    if monster.freed:  # Ultraman let go, if the story left him stuck
-        sep = "" if lang == "zh" else " "
-        freed = [(f.when, fill(f.text, values)) for f in monster.freed]
-        return {fill(say, values): lambda told: sep.join([shown, *(t for w, t in freed if w in told)])
-                for say in world.powers[power.zh].solve}
+    sep = "" if lang == "zh" else " "
+    freed = [(f.when, fill(f.text, values)) for f in monster.freed]
+    if not freed and not invisible(power.zh):
+        return {fill(say, values): fill(own, values) for say in world.powers[power.zh].solve}
+
+    def shown(told: str) -> str:  # an invisible hero seen again hides first; Ultraman let go, if left stuck
+        line = hide_again(own, lang, values, told) if invisible(power.zh) else fill(own, values)
+        return sep.join([line, *(t for w, t in freed if w in told)])
     return {fill(say, values): shown for say in world.powers[power.zh].solve}

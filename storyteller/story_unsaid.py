@@ -19,7 +19,7 @@ from collections.abc import Callable
 _ENDS = "。！？!?.\n"
 _CLOSERS = "”’\"'」』)）"
 MIN_REPEAT = 12  # shorter sentences may come back ("Whoosh!", “我来帮忙！”)
-TAIL = 400  # characters of what was let through that `when` may look at
+TAIL = 800  # characters of what was let through that `when` may look at
 AGAIN = 3  # an opener said again within this many sentences is left off
 # Openers the model repeats; readers marked "“就在这时”twice in a row" and "“All at once” twice".
 OPENERS = {"zh": ("就在这时，", "这时，", "忽然，", "突然，", "从那以后，", "后来，", "现在，"),

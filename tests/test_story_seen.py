@@ -166,3 +166,55 @@ def test_a_fact_told_right_after_a_sentence_about_the_hero_starts_with_a_pronoun
                  {"zh": f"奥特曼笑了。{FACT}", "en": f"Ultraman smiled. {FACT}"}[lang]):
         got = stream(SlotFiller(req, cast), said, 2)
         assert hero + rest in got, got  # in speech, or after a sentence about someone else
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_invisible_hero_seen_again_hides_before_a_climax_that_takes_them_unseen(lang):
+    """r33: "Li Bai let everyone see him again" and then "Gloopsy could not see Li Bai, so he crept up"."""
+    from storyteller.story_cast import MONSTER, PLACE, THING
+    from storyteller.world.seen import _HIDE_AGAIN, _HIDES
+
+    world, req = load_world(lang), StoryRequest(**REQUESTS[lang])
+    tokens = pronouns(False) | {"hero": HERO, "monster": MONSTER, "place": PLACE, "thing": THING}
+    say = fill(world.powers["隐形"].solve[1], tokens)
+    sep = "" if lang == "zh" else " "
+    first = kept = 0
+    for seed in range(40):
+        cast = pick_cast(req, seed)
+        values = pronouns(False) | slot_values(req) | cast
+        monster = next(m for m in world.monsters if m.name == cast["monster"])
+        line = climax_line(world, monster.id, "隐形", cast["place"])
+        again = fill(_HIDE_AGAIN[lang], values)
+        got = stream(SlotFiller(req, cast), sep.join([BEFORE[lang], LOOKS[lang]]) + "\n" + say, seed)
+        if any(h in line for h in _HIDES[lang]):  # the line hides the hero itself
+            assert again not in got and fill(line, values) in got, got
+            kept += 1
+        else:
+            assert again + fill(line, values) in got, got
+            assert got.index(again) > got.index("现出" if lang == "zh" else "let everyone see")
+            first += 1
+        # a hero nobody has seen since they vanished: the line as it is
+        unseen = stream(SlotFiller(req, cast), BEFORE[lang] + "\n" + say, seed)
+        assert again not in unseen and fill(line, values) in unseen, unseen
+    assert first and kept
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_composed_invisible_story_hides_the_hero_again_for_the_climax(lang):
+    from storyteller.world.seen import _HIDE_AGAIN
+
+    world = load_world(lang)
+    name = "李白" if lang == "zh" else "Li Bai"
+    again = fill(_HIDE_AGAIN[lang], pronouns(False) | {"hero": name})
+    hid = 0
+    for seed in range(40):
+        cast = Cast(dynasty="唐" if lang == "zh" else "Tang", hero=name, power="隐形", style="轻松",
+                    fact="李白是诗人。" if lang == "zh" else "Li Bai was a poet.", hero_key=name)
+        paragraphs = compose(world, cast, seed).split("\n")
+        if again in paragraphs[6]:
+            hid += 1
+            assert not hidden("\n".join(paragraphs[:6]), lang), seed  # the story so far left the hero seen
+            assert paragraphs[6].startswith(again.strip()), seed
+        else:
+            assert again not in "\n".join(paragraphs), seed
+    assert hid >= 3

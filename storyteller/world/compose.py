@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from storyteller.catalog import STAND_IN_HERO, get_catalog, in_latin
-from storyteller.world.seen import reveal
+from storyteller.world.seen import hide_again, reveal
 from storyteller.world.schema import BEATS, GENERIC, Variant, World, cached_world, fill, templates
 
 FAILS = {"艰难": (2, 2), "努力": (1, 2), "冒险": (0, 1), "轻松": (0, 1), "幽默": (0, 1), "温馨": (0, 1)}
@@ -114,11 +114,14 @@ class _Teller:
         lead = [fill(self.rng.choice(ANNOUNCE[self.world.lang]), self.values)] if self.announce else []
         return lead + ([text] if name in text.lower() else [text, self.beat("named")])
 
-    def solve(self) -> str:
+    def solve(self, told: str) -> str:
         """The climax: the world's line for this power on this monster's own mischief where it has one
-        (the generic solve is still drawn, so a seed tells the rest of the story as before)."""
+        (the generic solve is still drawn, so a seed tells the rest of the story as before); an
+        invisible hero who was seen again hides first."""
         generic = self.pick(self.power.solve)
         own = climax_line(self.world, self.monster.id, self.cast.power, self.place.name)
+        if own and self.cast.power == "隐形":
+            return hide_again(own, self.world.lang, self.values, told)
         return fill(own, self.values) if own else generic
 
     def heart(self, fact: str) -> str:
@@ -156,10 +159,11 @@ class _Teller:
         ]
         told = " ".join(" ".join(par) for par in paragraphs)
         fact = self.beat("fact") if self.cast.fact else ""
+        idea = [reveal(fact, self.world.lang, self.values | {"power": self.cast.power}, told), self.heart(fact),
+                self.beat("idea")]
         paragraphs += [
-            [reveal(fact, self.world.lang, self.values | {"power": self.cast.power}, told), self.heart(fact),
-             self.beat("idea")],
-            [self.solve(), *(fill(f.text, self.values) for f in m.freed if f.when in told),
+            idea,
+            [self.solve(told + " ".join(idea)), *(fill(f.text, self.values) for f in m.freed if f.when in told),
              self.beat("success"), self.pick(m.fixed)],
             [self.pick(m.need), self.pick(m.calm), self.beat("ending")],
         ]

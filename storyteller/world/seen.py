@@ -1,11 +1,13 @@
-"""An invisible hero shows themself again before a child recognises them.
+"""An invisible hero shows themself again before a child recognises them, and hides again for the climax.
 
 Blind readers marked stories in which the hero turns invisible and, a few lines on, a child
 recognises them from a storybook ("一个小朋友认出了李白"): the child cannot see who is there. The
 model learnt the hero's fact told by a child who looks at the hero, so with the invisibility power
 the sentence that starts it is shown after one in which the hero becomes visible again (as the
 slot filler shows a climax, story_climax.py); the model keeps its own words in its context. Stories
-composed from the world tell it the same way (compose.py).
+composed from the world tell it the same way (compose.py). A climax line that takes the hero as
+unseen ("Invisible, Li Bai tiptoed up…") then follows one in which they hide again: r33's readers
+marked "Li Bai let everyone see him again" followed by "Gloopsy could not see Li Bai".
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ _HIDDEN = {"zh": ("不见了", "看不见", "透明", "隐身", "隐住", "隐�
 _VISIBLE = {"zh": ("现出", "又出现了", "现了形", "露出了身子", "显出身"),
             "en": ("back into sight", " visible again", "reappear", "could see him again", "could see her again",
                    "popped back", "let everyone see")}
+
+
+# A climax line that hides the hero itself; else, where the story has them seen, they hide first.
+_HIDES = {"zh": ("{hero}隐了身", "{hero}隐起身子"), "en": ("turned invisible",)}
+_HIDE_AGAIN = {"zh": "{hero}又悄悄隐了身。", "en": "{Hero} turned invisible again. "}
 
 
 def hidden(told: str, lang: str) -> bool:
@@ -67,3 +74,12 @@ def reveal(sentence: str, lang: str, values: dict[str, str], told: str = "") -> 
         return sentence
     return next((shown + sentence[len(said):] for said, shown in seen_again(lang, values).items()
                  if sentence.startswith(said)), sentence)
+
+
+def hide_again(line: str, lang: str, values: dict[str, str], told: str) -> str:
+    """An invisibility climax `line` (a template) as shown after `told`: if the story has the hero
+    seen and the line does not hide them itself, they hide again first."""
+    shown = fill(line, values)
+    if lang not in _HIDE_AGAIN or hidden(told, lang) or any(h in line for h in _HIDES[lang]):
+        return shown
+    return fill(_HIDE_AGAIN[lang], values) + shown
