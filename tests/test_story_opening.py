@@ -99,3 +99,23 @@ def test_the_shipped_model_goes_on_from_the_opening_and_a_setting_turns_it_off(m
     finally:
         monkeypatch.delenv("STORYTELLER_LOCAL__WORLD_OPENING")
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_opening_and_the_trip_never_play_the_same_gag(lang):
+    """r33: "鼻子一痒，打了个大大的喷嚏" at home, then "他的字盘突然打了个喷嚏" on the trip: the sneeze twice."""
+    beats = load_world(lang).beats
+    for style in ("轻松", "努力", "艰难", "幽默", "温馨", "冒险"):
+        fits = lambda name: " ".join(v.text for v in beats[name] if not v.styles or style in v.styles)  # noqa: E731
+        for gag in ("喷嚏", "sneez", "阿嚏", "achoo"):
+            assert not (gag in fits("home").lower() and gag in fits("trip").lower()), (style, gag)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_reading_a_monster_s_mind_finds_no_reason_of_its_own(lang):
+    """r33: the mind reader heard "我其实只是想有人陪我玩", and the monster's own reason, told after, was
+    another ("它以为唱的人多了，就听不出来了"). The reason is the monster's (`need`); the mind reader hears
+    that it has one."""
+    mind = next(t for t in load_world(lang).typed.values() if ("读心术" if lang == "zh" else "reading minds") in t.names)
+    for line in mind.show:
+        assert not any(w in line for w in ("只是想", "只想", "just want", "only want")), line
