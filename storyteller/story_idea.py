@@ -13,6 +13,7 @@ the model's words, after the hero's own line where there is one.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from storyteller.catalog import get_catalog
 
@@ -68,25 +69,35 @@ def own_heart(lang: str, values: dict[str, str]) -> str | None:
     return fill(rng.choice(hero.heart), values)
 
 
-def take_heart(lang: str, values: dict[str, str]) -> dict[str, str]:
+def take_heart(lang: str, values: dict[str, str]) -> dict[str, str | Callable[[str], str]]:
     """{each idea line of the world as the story shows it: as shown here}. A general line becomes its
     counterpart for a catalog power; with the hero's own heart line, every idea line (one written for
-    a style, or any line for a typed power) follows it. Empty when neither applies."""
-    from storyteller.world.compose import FRANTIC, fill
+    a style, or any line for a typed power) follows it, unless the hero has just recalled the fact
+    themself (then the line is shown without it). Empty when neither applies."""
+    from storyteller.world.compose import FRANTIC, era, fill, recollections
     from storyteller.world.schema import cached_world
 
     if lang not in HEART:
         return {}
+    if values.get("dynasty") and not values.get("era"):
+        values = values | {"era": era(values["dynasty"], lang)}  # as the world's lines name the time
+    world = cached_world(lang)
     catalog_power = get_catalog().power(values.get("power") or "") is not None
     own, sep = own_heart(lang, values), "" if lang == "zh" else " "
-    out = {}
-    for v in cached_world(lang).beats.get("idea", []):
+    memories = recollections(world, values)
+
+    def unless_recalled(with_own: str, without: str) -> Callable[[str], str]:
+        return lambda told: without if any(m in told.rsplit("\n", 1)[-1] for m in memories) else with_own
+
+    out: dict[str, str | Callable[[str], str]] = {}
+    for v in world.beats.get("idea", []):
         said = v.text
         if v.styles and set(v.styles) <= FRANTIC:
             continue  # a calm memory before "挠挠头，把头发都挠成了鸟窝" reads as two heroes
         if catalog_power and said in HEART[lang]:
             shown, rest = HEART[lang][said]
-            out[fill(said, values)] = fill(shown, values) if own is None else own + sep + fill(rest, values)
+            generic = fill(shown, values)
+            out[fill(said, values)] = generic if own is None else unless_recalled(own + sep + fill(rest, values), generic)
         elif own is not None:
-            out[fill(said, values)] = own + sep + fill(said, values)
+            out[fill(said, values)] = unless_recalled(own + sep + fill(said, values), fill(said, values))
     return out

@@ -74,6 +74,17 @@ def climax_line(world: World, monster_id: str, power: str, place: str) -> str | 
 FRANTIC = {"幽默"}  # styles whose idea lines are frantic: a calm memory before them reads as two heroes
 
 
+def recollections(world: World, values: dict[str, str]) -> list[str]:
+    """How a fact beat starts when the hero recalls the fact themself ("李白想起了从前。"), as told: the
+    hero's own heart line after one of these said the memory twice (readers of r34 refused those)."""
+    out = []
+    for v in world.beats.get("fact", []):
+        before = v.text.split("{fact}")[0]
+        if "{hero}" in before.lower() and not any(q in before for q in "“\"「"):
+            out.append(fill(before, values).strip())
+    return [r for r in out if r]
+
+
 class _Teller:
     def __init__(self, world: World, cast: Cast, rng: random.Random, announce: bool = False,
                  tokens: dict[str, str] | None = None):
@@ -128,7 +139,8 @@ class _Teller:
         """After the fact, the hero takes heart from that very feat (story_idea.py), so the fact leads
         somewhere. Picked apart from the story's draws, so a seed tells the rest as before."""
         own = self.world.heroes.get(self.cast.hero_key or "")
-        if not fact or own is None or not own.heart or self.cast.style in FRANTIC:
+        if not fact or own is None or not own.heart or self.cast.style in FRANTIC or any(
+                r in fact for r in recollections(self.world, self.values)):
             return ""
         return fill(random.Random(fact + self.picks["kid"] + self.picks["monster"]).choice(own.heart), self.values)
 
