@@ -144,7 +144,8 @@ class SlotFiller:
         from storyteller.world.seen import hidden
 
         seen = self._seen(req.lang)
-        self._unsaid = Unsaid(self._announcements(req.lang), self._climax(req.lang) | seen | self._heart(req.lang),
+        self._unsaid = Unsaid(self._announcements(req.lang),
+                              self._rewritten(req.lang) | self._climax(req.lang) | seen | self._heart(req.lang),
                               when=lambda said, told: said not in seen or hidden(told, req.lang),
                               openers=OPENERS.get(req.lang, ()))
         self._era = Rephrase(era_phrases(req.dynasty, req.lang))  # "hundreds of years" only where true
@@ -169,6 +170,15 @@ class SlotFiller:
         from storyteller.world.seen import seen_again
 
         return seen_again(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
+
+    def _rewritten(self, lang: str) -> dict[str, str]:
+        """A world line the model learnt that the world now says otherwise ("一阵小雨轻轻落下来，泥点全被冲
+        走了" was a fix by chance): shown as it is said now."""
+        from storyteller.world.schema import cached_world, fill
+
+        values = pronouns(False) | {k: v for k, v in self.values.items() if v}
+        rewritten = cached_world(lang).rewritten
+        return {_one_de(fill(said, values), lang): fill(now, values) for said, now in rewritten.items()}
 
     def _heart(self, lang: str) -> dict[str, str]:
         from storyteller import story_idea

@@ -11,7 +11,7 @@ from storyteller.catalog import get_catalog
 from storyteller.world import compose, compose_many, load_world
 from storyteller.world.compose import compose_many_with
 from storyteller.world.compose import Cast
-from storyteller.world.schema import WorldError, check
+from storyteller.world.schema import WorldError, check, fill
 
 
 @pytest.fixture(scope="module", params=["zh", "en"])
@@ -151,3 +151,40 @@ def test_a_share_of_composed_stories_are_told_as_the_app_tells_a_dynasty_it_does
         slotted = to_slots(story, world.lang, cast.dynasty, cast.hero, "", "")
         assert DYNASTY in slotted and slotted.replace(DYNASTY, cast.dynasty).replace(HERO, cast.hero) == story
     assert all(c.dynasty in known for c, _ in compose_many(world, 50, seed=6))  # off by default
+
+
+# How a mess is undone by chance, not by anyone in the story (r34: "cleared by a convenient breeze").
+CHANCE = {"zh": ("一阵风", "风吹", "小雨", "阳光", "太阳", "自己拼好", "自己飞"), "en": ("breeze", "wind", "the sun", "by itself")}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_mess_is_undone_by_someone_in_the_story_not_by_chance(lang):
+    for m in load_world(lang).monsters:
+        for line in m.fixed:
+            assert not any(w in line.lower() for w in CHANCE[lang]), (m.id, line)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_line_the_model_learnt_is_shown_as_the_world_says_it_now(lang):
+    """The shipped model learnt the old fixes ("一阵小雨轻轻落下来，泥点全被冲走了"); it still writes them,
+    and the slot filler shows the line the world says now."""
+    from storyteller.prompts import StoryRequest
+    from storyteller.story_cast import KID, MONSTER, PLACE, THING, pick_cast, pronouns
+    from storyteller.story_format import HERO, SlotFiller, slot_values
+
+    world = load_world(lang)
+    fixed = {line for m in world.monsters for line in m.fixed}
+    assert len(world.rewritten) >= 20
+    for said, now in world.rewritten.items():
+        assert now in fixed and said not in fixed, said
+    req = StoryRequest(dynasty="唐" if lang == "zh" else "Tang", power="飞行" if lang == "zh" else "flying",
+                       style="轻松" if lang == "zh" else "light-hearted", lang=lang)
+    cast = pick_cast(req, 1)
+    values = pronouns(False) | slot_values(req) | cast
+    tokens = pronouns(False) | {"hero": HERO, "monster": MONSTER, "place": PLACE, "thing": THING, "kid": KID}
+    before = "好。" if lang == "zh" else "Good."
+    sep = "" if lang == "zh" else " "
+    for said, now in list(world.rewritten.items())[:12]:
+        f = SlotFiller(req, cast, told=before + "\n")
+        got = f.feed(fill(said, tokens) + sep + before) + f.flush()
+        assert got == fill(now, values) + sep + before, got

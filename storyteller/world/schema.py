@@ -115,6 +115,8 @@ class World(BaseModel):
     climax: dict[str, dict[str, str]] = Field(default_factory=dict)
     heroes: dict[str, Hero]  # by the hero's name in this language
     beats: dict[str, list[Variant]]
+    # a line the shipped model learnt -> how it is said now (the slot filler shows the new one)
+    rewritten: dict[str, str] = Field(default_factory=dict)
 
 
 def fill(template: str, values: dict[str, str]) -> str:
@@ -156,6 +158,9 @@ def templates(world: World):
     for beat, variants in world.beats.items():
         for v in variants:
             yield f"beats.{beat}", v.text
+    for said, now in world.rewritten.items():
+        yield "rewritten", said
+        yield "rewritten", now
 
 
 def check(world: World) -> list[str]:
