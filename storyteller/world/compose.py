@@ -137,12 +137,13 @@ class _Teller:
 
     def heart(self, fact: str) -> str:
         """After the fact, the hero takes heart from that very feat (story_idea.py), so the fact leads
-        somewhere. Picked apart from the story's draws, so a seed tells the rest as before."""
+        somewhere. Picked apart from the story's draws, so a seed tells the rest as before, and from
+        what the story is about rather than how it is written, so the slot form picks the same line."""
         own = self.world.heroes.get(self.cast.hero_key or "")
         if not fact or own is None or not own.heart or self.cast.style in FRANTIC or any(
                 r in fact for r in recollections(self.world, self.values)):
             return ""
-        return fill(random.Random(fact + self.picks["kid"] + self.picks["monster"]).choice(own.heart), self.values)
+        return fill(random.Random((self.cast.fact or "") + self.picks["kid"] + self.picks["monster"]).choice(own.heart), self.values)
 
     def beat(self, name: str) -> str:
         return self.pick(self.world.beats[name])
