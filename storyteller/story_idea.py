@@ -101,3 +101,48 @@ def take_heart(lang: str, values: dict[str, str]) -> dict[str, str | Callable[[s
         elif own is not None:
             out[fill(said, values)] = unless_recalled(own + sep + fill(said, values), fill(said, values))
     return out
+
+
+def own_craft(lang: str, values: dict[str, str]) -> str | None:
+    """The hero's own way of putting things right, the way of their feat, picked by the telling's cast;
+    None where the world has no such lines for the hero or the story told another fact (as own_heart)."""
+    from storyteller.world.compose import fill
+    from storyteller.world.schema import cached_world
+
+    name = values.get("hero") or ""
+    told = next((h.fact(lang) for d in get_catalog().dynasties for h in d.heroes if h.name(lang) == name), None)
+    hero = cached_world(lang).heroes.get(name)
+    if hero is None or not hero.craft or told is None or values.get("fact") != told:
+        return None
+    rng = random.Random("|".join(f"{k}={values.get(k)}" for k in ("hero", "monster", "kid", "place", "power")))
+    return fill(rng.choice(hero.craft), values)
+
+
+def put_right(lang: str, values: dict[str, str]) -> dict[str, str]:
+    """{each success line of the world, and each fix of the telling's monster that Ultraman's light
+    makes, as the story shows it: as shown here}. Blind readers marked the hero's fact that led
+    nowhere and Ultraman's light doing the real fixing (r37): after the climax the hero now leads
+    the putting-right the way of their own feat, Ultraman helping by hand, and the mess is undone by
+    everyone, or by the monster where no fix says everyone, never by the light. Empty for a hero
+    without such lines."""
+    from storyteller.world.compose import era, fill, fixes_led
+    from storyteller.world.schema import cached_world
+
+    if values.get("dynasty") and not values.get("era"):
+        values = values | {"era": era(values["dynasty"], lang)}
+    own = own_craft(lang, values)
+    if own is None:
+        return {}
+    world = cached_world(lang)
+    out = {fill(v.text, values): own for v in world.beats.get("success", [])}
+    monster = next((m for m in world.monsters if m.name == values.get("monster")), None)
+    if monster is None:
+        return out
+    keep = fixes_led(monster)
+    other = [f for f in monster.fixed if f not in keep]
+    if keep and other:
+        rng = random.Random("|".join(f"{k}={values.get(k)}" for k in ("monster", "thing", "kid", "hero")))
+        instead = fill(rng.choice(keep), values)
+        out |= {fill(f, values): instead for f in other}
+        out |= {fill(said, values): instead for said, now in world.rewritten.items() if now in other}
+    return out
