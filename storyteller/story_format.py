@@ -145,8 +145,7 @@ class SlotFiller:
 
         seen = self._seen(req.lang)
         self._unsaid = Unsaid(self._announcements(req.lang),
-                              self._rewritten(req.lang) | self._climax(req.lang) | seen | self._heart(req.lang)
-                              | self._put_right(req.lang),
+                              self._rewritten(req.lang) | self._climax(req.lang) | seen | self._heart(req.lang),
                               when=lambda said, told: said not in seen or hidden(told, req.lang),
                               openers=OPENERS.get(req.lang, ()))
         self._era = Rephrase(era_phrases(req.dynasty, req.lang))  # "hundreds of years" only where true
@@ -185,12 +184,6 @@ class SlotFiller:
         from storyteller import story_idea
 
         instead = story_idea.take_heart(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
-        return {_one_de(say, lang): shown for say, shown in instead.items()}
-
-    def _put_right(self, lang: str) -> dict[str, str]:
-        from storyteller import story_idea
-
-        instead = story_idea.put_right(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
         return {_one_de(say, lang): shown for say, shown in instead.items()}
 
     def feed(self, chunk: str) -> str:

@@ -71,16 +71,6 @@ def climax_line(world: World, monster_id: str, power: str, place: str) -> str | 
     return own
 
 
-_TOGETHER = re.compile(r"大家|[Ee]veryone|children|together")
-
-
-def fixes_led(monster) -> list[str]:
-    """The monster's fixes that may follow the hero's craft line (the hero leads the putting-right):
-    those everyone makes, or else any Ultraman's light does not make."""
-    own = [f for f in monster.fixed if "奥特曼" not in f and "Ultraman" not in f]
-    return [f for f in own if _TOGETHER.search(f)] or own
-
-
 FRANTIC = {"幽默"}  # styles whose idea lines are frantic: a calm memory before them reads as two heroes
 
 
@@ -155,18 +145,6 @@ class _Teller:
             return ""
         return fill(random.Random((self.cast.fact or "") + self.picks["kid"] + self.picks["monster"]).choice(own.heart), self.values)
 
-    def put_right(self, fact: str, success: str, fixed: str) -> tuple[str, str]:
-        """After the climax, the hero leads the putting-right the way of their feat (story_idea.put_right),
-        and the fix is one the hero's lead fits; drawn apart from the story's draws, as `heart`."""
-        own = self.world.heroes.get(self.cast.hero_key or "")
-        if not fact or own is None or not own.craft:
-            return success, fixed
-        rng = random.Random("craft" + (self.cast.fact or "") + self.picks["kid"] + self.picks["monster"])
-        led = fixes_led(self.monster)
-        if led and not any(fill(f, self.values) == fixed for f in led):
-            fixed = fill(rng.choice(led), self.values)
-        return fill(rng.choice(own.craft), self.values), fixed
-
     def beat(self, name: str) -> str:
         return self.pick(self.world.beats[name])
 
@@ -199,7 +177,7 @@ class _Teller:
         paragraphs += [
             idea,
             [self.solve(told + " ".join(idea)), *(fill(f.text, self.values) for f in m.freed if f.when in told),
-             *self.put_right(fact, self.beat("success"), self.pick(m.fixed))],
+             self.beat("success"), self.pick(m.fixed)],
             [self.pick(m.need), self.pick(m.calm), self.beat("ending")],
         ]
         self.introduce(paragraphs)

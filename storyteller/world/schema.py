@@ -101,9 +101,6 @@ class Hero(BaseModel):
     pronoun: str = "he"  # "he" or "she"
     # courage from the hero's own feat, said right after their fact: "{hero}想：“当年我连洪水都引进了大海…”"
     heart: list[str] = Field(default_factory=list)
-    # after the climax, the hero leads the putting-right the way of that feat, Ultraman helping by hand:
-    # "{hero}笑着说：“收拾东西就像排字，一块一块来！”" (shown in place of the success beat)
-    craft: list[str] = Field(default_factory=list)
 
 
 class World(BaseModel):
@@ -156,7 +153,7 @@ def templates(world: World):
         for power, t in lines.items():
             yield f"climax.{monster}.{power}", t
     for name, h in world.heroes.items():
-        for t in h.activity + h.prop + h.heart + h.craft:
+        for t in h.activity + h.prop + h.heart:
             yield f"heroes.{name}", t
     for beat, variants in world.beats.items():
         for v in variants:
