@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from storyteller.catalog import get_catalog
 from storyteller.world.compose import climax_line, era, fill
-from storyteller.world.schema import GENERIC, TypedPower, cached_world
+from storyteller.world.schema import GENERIC, TypedPower, cached_world, first_sentence
 from storyteller.world.seen import hide_again, invisible
 
 _PREFIX = re.compile(r"^(?:the power of |power of |会|能)")
@@ -66,6 +66,22 @@ def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str | Callabl
         elif fails:
             out[fill(say, values)] = fill(instead, values | {"fail": fill(fails[n % len(fails)], values)})
             n += 1
+    return out
+
+
+def climax_after(lang: str, values: dict[str, str]) -> list[str]:
+    """For a typed power: the generic climax's sentences after its first, left out of the story shown.
+    The typed power's own line now stops the mischief itself, for a reason a child can see (the
+    monster gets the company it was after); readers of r37 and r38 had refused climaxes that only
+    showed the power off ("mind reading only used for a number game"), and the model's follow-on
+    ("泡泡怪看呆了，一下子忘了捣乱") after such a line says it twice. Empty for a catalog power."""
+    if typed_power(values.get("power") or "", lang) is None:
+        return []
+    out = []
+    for solve in cached_world(lang).powers[GENERIC].solve:
+        rest = solve[len(first_sentence(solve)):].strip()
+        if rest:
+            out.append(fill(rest, values))
     return out
 
 

@@ -144,7 +144,7 @@ class SlotFiller:
         from storyteller.world.seen import hidden
 
         seen = self._seen(req.lang)
-        self._unsaid = Unsaid(self._announcements(req.lang),
+        self._unsaid = Unsaid(self._announcements(req.lang) + self._climax_after(req.lang),
                               self._rewritten(req.lang) | self._climax(req.lang) | seen | self._heart(req.lang),
                               when=lambda said, told: said not in seen or hidden(told, req.lang),
                               openers=OPENERS.get(req.lang, ()))
@@ -159,6 +159,11 @@ class SlotFiller:
 
         values = pronouns(False) | {k: v for k, v in self.values.items() if v}
         return [_one_de(fill(t, values), lang) for t in ANNOUNCE.get(lang, [])]
+
+    def _climax_after(self, lang: str) -> list[str]:
+        from storyteller.story_climax import climax_after
+
+        return [_one_de(t, lang) for t in climax_after(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})]
 
     def _climax(self, lang: str) -> dict[str, str]:
         from storyteller.story_climax import climax_instead

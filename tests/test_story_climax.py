@@ -11,7 +11,7 @@ import pytest
 from storyteller.prompts import FIELD_MAX, StoryRequest
 from storyteller.safety import check_text
 from storyteller.story_cast import MONSTER, pick_cast
-from storyteller.story_climax import power_key, climax_instead, typed_power
+from storyteller.story_climax import climax_after, climax_instead, power_key, typed_power
 from storyteller.story_format import HERO, POWER, SlotFiller, slot_values
 from storyteller.story_unsaid import Unsaid
 from storyteller.world.compose import fill
@@ -77,8 +77,31 @@ def test_the_slot_filler_shows_the_power_where_the_model_only_names_it(seed):
     got = stream(f.feed, model, rng) + f.flush()
     monster, hero = cast["monster"], "耶律阿保机"
     shows = [fill(s, slot_values(req) | cast) for s in load_world("zh").typed["fire"].show]
-    assert got.startswith(f"{hero}笑了。{hero}") and got.endswith(f"{monster}看得直拍手，乖乖地坐下来当起了观众。{hero}回家了。")
+    assert got.startswith(f"{hero}笑了。{hero}") and got.endswith(f"{hero}回家了。")
     assert "表演了一个小节目" not in got and sum(s in got for s in shows) == 1
+    # the power's own line stops the mischief; the model's follow-on would say it twice
+    assert "看得直拍手" not in got and any(got == f"{hero}笑了。{hero}{s}{hero}回家了。" for s in shows), got
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_typed_power_s_climax_stops_the_mischief_itself_and_the_generic_follow_on_is_left_out(lang):
+    """Readers refused climaxes that only showed a typed power off (a number game, a fire butterfly):
+    each line now says the monster stops, and what the model wrote after a generic climax is not shown."""
+    stops = {"zh": ("停", "不闹", "捣乱", "静静", "安静", "坐"), "en": ("stopped", "put down", "stop")}[lang]
+    world = load_world(lang)
+    for key, entry in world.typed.items():
+        assert len(entry.show) >= 3, key
+        for line in entry.show:
+            assert "{monster}" in line and any(w in line for w in stops), line
+            assert line not in entry.fail
+    req = StoryRequest(dynasty="唐", power="喷火" if lang == "zh" else "breathing fire", style="轻松", lang=lang)
+    values = slot_values(req) | pick_cast(req, 1)
+    after = climax_after(lang, values)
+    generic = world.powers[GENERIC].solve
+    assert len(after) == sum(len(s) > len(first_sentence(s)) for s in generic) > 0
+    assert all("{" not in a and values["monster"] in a for a in after)
+    catalog = StoryRequest(dynasty="唐", power="飞行", style="轻松", lang=lang)
+    assert climax_after(lang, slot_values(catalog) | pick_cast(catalog, 1)) == []
 
 
 @pytest.mark.parametrize("lang, power", [("zh", "会变色"), ("en", "reading minds")])
