@@ -112,6 +112,7 @@ def monster_climax(lang: str, values: dict[str, str]) -> dict[str, str | Callabl
     """{each of a catalog power's solve lines as the story shows it: the world's climax for that power
     on the telling's monster}. The model learnt solve lines that only calm or distract the monster,
     after which the mess is undone with no cause; readers refused those ("the fix does not follow").
+    Another monster's climax for the same power, which the model learnt too, is shown so as well.
     Empty for a typed power, an unknown monster, or a world without climax lines."""
     world = cached_world(lang)
     power = get_catalog().power(values.get("power") or "")
@@ -121,10 +122,14 @@ def monster_climax(lang: str, values: dict[str, str]) -> dict[str, str | Callabl
         return {}
     sep = "" if lang == "zh" else " "
     freed = [(f.when, fill(f.text, values)) for f in monster.freed]
+    # the model may also write another monster's climax for this power (story_monster.py)
+    says = [fill(say, values) for say in world.powers[power.zh].solve] + [
+        fill(line, values) for m in world.monsters if m.id != monster.id
+        if (line := climax_line(world, m.id, power.zh, values.get("place") or "")) and line != own]
     if not freed and not invisible(power.zh):
-        return {fill(say, values): fill(own, values) for say in world.powers[power.zh].solve}
+        return {say: fill(own, values) for say in says}
 
     def shown(told: str) -> str:  # an invisible hero seen again hides first; Ultraman let go, if left stuck
         line = hide_again(own, lang, values, told) if invisible(power.zh) else fill(own, values)
         return sep.join([line, *(t for w, t in freed if w in told)])
-    return {fill(say, values): shown for say in world.powers[power.zh].solve}
+    return {say: shown for say in says}

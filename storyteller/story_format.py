@@ -144,8 +144,9 @@ class SlotFiller:
         from storyteller.world.seen import hidden
 
         seen = self._seen(req.lang)
-        self._unsaid = Unsaid(self._announcements(req.lang) + self._climax_after(req.lang),
-                              self._rewritten(req.lang) | self._climax(req.lang) | seen | self._heart(req.lang),
+        self._unsaid = Unsaid(self._announcements(req.lang) + self._climax_after(req.lang) + self._foreign(req.lang),
+                              self._own_monster(req.lang) | self._rewritten(req.lang) | self._climax(req.lang) | seen
+                              | self._heart(req.lang),
                               when=lambda said, told: said not in seen or hidden(told, req.lang),
                               openers=OPENERS.get(req.lang, ()))
         self._era = Rephrase(era_phrases(req.dynasty, req.lang))  # "hundreds of years" only where true
@@ -154,41 +155,59 @@ class SlotFiller:
             self._unsaid.flush()
         self.ended = False
 
+    def _world_values(self) -> dict[str, str]:
+        """The telling's values as the world's templates are filled with them."""
+        return pronouns(False) | {k: v for k, v in self.values.items() if v}
+
     def _announcements(self, lang: str) -> list[str]:
         from storyteller.world.compose import ANNOUNCE, fill
 
-        values = pronouns(False) | {k: v for k, v in self.values.items() if v}
+        values = self._world_values()
         return [_one_de(fill(t, values), lang) for t in ANNOUNCE.get(lang, [])]
 
     def _climax_after(self, lang: str) -> list[str]:
         from storyteller.story_climax import climax_after
 
-        return [_one_de(t, lang) for t in climax_after(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})]
+        return [_one_de(t, lang) for t in climax_after(lang, self._world_values())]
 
     def _climax(self, lang: str) -> dict[str, str]:
         from storyteller.story_climax import climax_instead
 
-        instead = climax_instead(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
+        instead = climax_instead(lang, self._world_values())
         return {_one_de(say, lang): shown for say, shown in instead.items()}
 
     def _seen(self, lang: str) -> dict[str, str]:
         from storyteller.world.seen import seen_again
 
-        return seen_again(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
+        return seen_again(lang, self._world_values())
 
     def _rewritten(self, lang: str) -> dict[str, str]:
         """A world line the model learnt that the world now says otherwise ("一阵小雨轻轻落下来，泥点全被冲
-        走了" was a fix by chance): shown as it is said now."""
+        走了" was a fix by chance): shown as it is said now, by this telling's monster (story_monster.py)."""
+        from storyteller.story_monster import as_own, owners, telling_monster
         from storyteller.world.schema import cached_world, fill
 
-        values = pronouns(False) | {k: v for k, v in self.values.items() if v}
-        rewritten = cached_world(lang).rewritten
-        return {_one_de(fill(said, values), lang): fill(now, values) for said, now in rewritten.items()}
+        values = self._world_values()
+        world = cached_world(lang)
+        me, index = telling_monster(world, values), owners(world)
+        return {_one_de(fill(said, values), lang): fill(as_own(world, me, now, index) if me else now, values)
+                for said, now in world.rewritten.items()}
+
+    def _own_monster(self, lang: str) -> dict[str, str]:
+        from storyteller.story_monster import own_lines
+
+        return {_one_de(said, lang): shown for said, shown in
+                own_lines(lang, self._world_values()).items()}
+
+    def _foreign(self, lang: str) -> list[str]:
+        from storyteller.story_monster import foreign_freed
+
+        return [_one_de(s, lang) for s in foreign_freed(lang, self._world_values())]
 
     def _heart(self, lang: str) -> dict[str, str]:
         from storyteller import story_idea
 
-        instead = story_idea.take_heart(lang, pronouns(False) | {k: v for k, v in self.values.items() if v})
+        instead = story_idea.take_heart(lang, self._world_values())
         return {_one_de(say, lang): shown for say, shown in instead.items()}
 
     def feed(self, chunk: str) -> str:

@@ -43,8 +43,11 @@ class Unsaid:
         self._n = 0  # sentences let through
         self._when = when  # (sentence, what was let through lately): show its `instead` now?
         self._tail = ""  # the last characters let through
-        self._targets = [s for s in sentences if s] + list(self._instead)
+        self._targets: dict[str, list[str]] = {}  # by first character: hundreds of lines, one looked at
+        for t in [s for s in sentences if s] + list(self._instead):
+            self._targets.setdefault(t[0], []).append(t)
         self._told: set[str] = set()
+        self._told_by_first: dict[str, list[str]] = {}
         self._sentence = ""  # the sentence being let through
         self._prev = ""  # the sentence let through last
         self._held = ""
@@ -59,8 +62,13 @@ class Unsaid:
         return self._drain(self._held, final=True)
 
     def _remember(self, sentence: str) -> None:
-        if len(sentence) >= MIN_REPEAT:
+        if len(sentence) >= MIN_REPEAT and sentence not in self._told:
             self._told.add(sentence)
+            self._told_by_first.setdefault(sentence[0], []).append(sentence)
+
+    def _candidates(self, text: str) -> tuple[str, ...]:
+        """The lines `text` may start with: those with its first character."""
+        return (*self._targets.get(text[:1], ()), *self._told_by_first.get(text[:1], ()))
 
     def _drain(self, text: str, final: bool) -> str:
         out: list[str] = []
@@ -73,7 +81,7 @@ class Unsaid:
                         self._last = text[0]
                     text = text[1:]
                     continue
-                hit = next((t for t in (*self._targets, *self._told) if _says(text, t, final)), None)
+                hit = next((t for t in self._candidates(text) if _says(text, t, final)), None)
                 if hit in self._instead and self._when and not self._when(hit, self._tail + "".join(out)):
                     hit = None  # told as written
                 if hit in self._instead and self._instead[hit] not in self._told:  # (a retold one is left out)
@@ -87,7 +95,7 @@ class Unsaid:
                 if hit:
                     text, self._dropped = text[len(hit):], True
                     continue
-                if not final and any(t.startswith(text) for t in (*self._targets, *self._told)):
+                if not final and any(t.startswith(text) for t in self._candidates(text)):
                     break  # may still become one of them
                 opener = next((o for o in self._openers if text.startswith(o)), None)
                 if opener and self._n - self._opened.get(opener, -AGAIN - 1) <= AGAIN:

@@ -91,7 +91,8 @@ def test_the_climax_depends_on_the_monster_and_the_power_and_a_typed_power_keeps
     req = StoryRequest(dynasty="宋", power="冰冻", style="轻松")
     values = slot_values(req) | pick_cast(req, 1)
     shown = set(monster_climax("zh", values).values())
-    assert len(shown) == 1 and len(monster_climax("zh", values)) == len(world.powers["冰冻"].solve)
+    assert len(shown) == 1
+    assert {fill(t, values) for t in world.powers["冰冻"].solve} <= set(monster_climax("zh", values))
     other = next(m.name for m in world.monsters if m.name != values["monster"])
     assert set(monster_climax("zh", values | {"monster": other}).values()) != shown
     assert set(monster_climax("zh", values | {"power": "飞行"}).values()) != shown

@@ -171,6 +171,7 @@ def test_a_line_the_model_learnt_is_shown_as_the_world_says_it_now(lang):
     from storyteller.prompts import StoryRequest
     from storyteller.story_cast import KID, MONSTER, PLACE, THING, pick_cast, pronouns
     from storyteller.story_format import HERO, SlotFiller, slot_values
+    from storyteller.story_monster import as_own, owners
 
     world = load_world(lang)
     from storyteller.world.schema import templates
@@ -187,10 +188,11 @@ def test_a_line_the_model_learnt_is_shown_as_the_world_says_it_now(lang):
     tokens = pronouns(False) | {"hero": HERO, "monster": MONSTER, "place": PLACE, "thing": THING, "kid": KID}
     before = "好。" if lang == "zh" else "Good."
     sep = "" if lang == "zh" else " "
+    me = next(m for m in world.monsters if m.name == cast["monster"])  # another monster's line: this one's
     for said, now in list(world.rewritten.items())[:12]:
         f = SlotFiller(req, cast, told=before + "\n")
         got = f.feed(fill(said, tokens) + sep + before) + f.flush()
-        assert got == fill(now, values) + sep + before, got
+        assert got == fill(as_own(world, me, now, owners(world)), values) + sep + before, got
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -201,6 +203,7 @@ def test_after_the_climax_ultraman_helps_by_hand_and_no_mess_is_undone_by_his_li
     from storyteller.prompts import StoryRequest
     from storyteller.story_cast import KID, MONSTER, PLACE, THING, pick_cast, pronouns
     from storyteller.story_format import HERO, SlotFiller, slot_values
+    from storyteller.story_monster import as_own, owners
 
     world = load_world(lang)
     light = ("光", "亮") if lang == "zh" else ("light", "sparkle", "shone", "glow")
@@ -215,10 +218,12 @@ def test_after_the_climax_ultraman_helps_by_hand_and_no_mess_is_undone_by_his_li
     cast = pick_cast(req, 2)
     values = pronouns(False) | slot_values(req) | cast
     tokens = pronouns(False) | {"hero": HERO, "monster": MONSTER, "place": PLACE, "thing": THING, "kid": KID}
+    me = next(m for m in world.monsters if m.name == cast["monster"])
     for said in learnt[:6]:
         f = SlotFiller(req, cast)
         got = f.feed(fill(said, tokens)) + f.flush()
-        assert got == fill(world.rewritten[said], values) and "奥特曼的光" not in got and "Ultraman's" not in got, got
+        now = as_own(world, me, world.rewritten[said], owners(world))  # said by this telling's monster
+        assert got == fill(now, values) and "奥特曼的光" not in got and "Ultraman's" not in got, got
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
