@@ -5,7 +5,8 @@ Ultraman (奥特曼) earlier and is shorter (the lower `pos + len` in characters
 `--taste ultraman` the one that names Ultraman earlier (the lower `pos`).
 For each N:
 1. N requests (catalog dynasty/power/style, zh and en), each told twice by models/storyteller-tiny
-   through the app's own two-story path: `studio.tell` with seeds s and s+1, both saved in the store,
+   through the app's own two-story path: `studio.tell` with seeds s and s+1 and one cast (the same
+   monster, place and child, as the tab tells them), both saved in the store,
    `Library.new_pair` and `Library.pick` with the script's choice, then `exports.export(..., "trl")`.
 2. A DPO job from the local provider (the real worker process, the product's defaults: full fine-tune,
    3 epochs, beta 0.1, the starting weights as reference).
@@ -78,8 +79,8 @@ def key(r: StoryRequest) -> tuple:
     return (r.dynasty, r.power, r.style, r.lang)
 
 
-def story(req: StoryRequest, model: str, seed: int) -> tuple[str, int | None]:
-    run = studio.tell(req, model, seed=seed)
+def story(req: StoryRequest, model: str, seed: int, cast_seed: int | None = None) -> tuple[str, int | None]:
+    run = studio.tell(req, model, seed=seed, cast_seed=cast_seed)
     for _ in run:
         pass
     return run.text, run.story_id
@@ -94,7 +95,7 @@ def collect(n: int, out: Path, model: str = BASE, round_: int = 0) -> dict:
     lib, choices = Library(owner=None), {"left": 0, "right": 0, "tie": 0}
     for i, req in enumerate(requests(n, seed=1 + round_)):
         s = 1000 + 2 * i + 10_000 * round_
-        (left, lid), (right, rid) = story(req, model, s), story(req, model, s + 1)
+        (left, lid), (right, rid) = story(req, model, s, cast_seed=s), story(req, model, s + 1, cast_seed=s)
         choice = prefer(left, right, req.lang)
         choices[choice] += 1
         lib.pick(lib.new_pair(lid, rid).id, choice)

@@ -268,13 +268,14 @@ class StoryRun:
 
 def tell(request: StoryRequest, model_id: str | None = None, *, temperature: float = TEMPERATURE, seed: int | None = None,
          max_new_tokens: int | None = None, cancel: threading.Event | None = None, store: Store | None = None,
-         save: bool = True, engine: Engine | None = None) -> StoryRun:
+         save: bool = True, engine: Engine | None = None, cast_seed: int | None = None) -> StoryRun:
     """Prepare a story run (nothing is generated until it is iterated). `engine` overrides the
-    registry's engine for `model_id` (benchmarks, tests)."""
+    registry's engine for `model_id` (benchmarks, tests); `cast_seed`: see GenerationParams."""
     try:
         temperature = max(0.0, min(2.0, float(temperature)))
     except (TypeError, ValueError):
         raise InputError("Temperature must be a number between 0 and 2. 温度请填0到2之间的数字。") from None
-    params = {"temperature": temperature, "max_new_tokens": max_new_tokens or max_tokens_for(request), "seed": seed}
+    params = {"temperature": temperature, "max_new_tokens": max_new_tokens or max_tokens_for(request), "seed": seed,
+              "cast_seed": cast_seed}
     model = (model_id or "").strip()[:MODEL_ID_MAX] or get_settings().local.default_model
     return StoryRun(request, model, params, cancel=cancel, store=store, save=save, engine=engine)

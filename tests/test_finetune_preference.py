@@ -19,6 +19,7 @@ from storyteller.errors import DataError, InputError
 from storyteller.finetune import JobSpec, JobStore, get_provider
 from storyteller.finetune.preference import Example, read_preferences, render, request_of, unpair
 from storyteller.prompts import StoryRequest, build_messages
+from storyteller.paths import DEFAULT_MODEL_DIR
 from tests.fakes.tiny_model import build_tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -297,3 +298,50 @@ def test_openai_provider_sends_method_dpo_with_the_cut_off_note(openai_env, tmp_
     assert job.remote_id in fake.jobs
     with pytest.raises(InputError, match="not on single"):
         p.plan(s.model_copy(update={"objective": "kto"}))
+
+
+@pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "config.json").exists(), reason="models/storyteller-tiny not built")
+def test_two_tellings_of_one_cast_share_the_setup_and_train_on_one_prompt(settings_env):
+    """The two-story path tells one setup two ways. Told with two casts (as it first was), the pair's
+    rejected story named another monster and place than the header the trainer gave both stories."""
+    from transformers import AutoTokenizer
+
+    from storyteller import studio
+    from storyteller.story_cast import pick_cast
+
+    req = StoryRequest(dynasty="唐", power="隐形", style="轻松")
+    runs = [studio.tell(req, str(DEFAULT_MODEL_DIR), seed=70 + i, cast_seed=70, save=False, max_new_tokens=120)
+            for i in (0, 1)]
+    for r in runs:
+        for _ in r:
+            pass
+    a, b = (r.text for r in runs)
+    cast = pick_cast(req, 70)
+    assert a != b and all(cast["monster"] in t or cast["place"] in t for t in (a, b))
+    first = a.split("\n")[0] + "\n"
+    assert b.startswith(first)  # the world's first paragraph, the same for both
+    tok = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
+    row = render([Example(line=1, prompt=build_messages(req), chosen=a, rejected=b)], storyteller=True, tok=tok)[0]
+    told = row["prompt"].split("<|story|>", 1)[1]
+    assert told.endswith("\n") and told.count("\n") >= 1  # the shared first paragraph: prompt, as when told
+    assert not row["chosen"].startswith(told) and row["chosen"] != row["rejected"]
+    assert cast["monster"] not in row["chosen"] + row["rejected"]  # both stories' monster became its slot
+
+
+def test_an_older_pair_with_two_casts_gets_each_story_s_own_cast_as_slots(tmp_path):
+    from transformers import AutoTokenizer
+
+    from storyteller.story_cast import pick_cast
+    from storyteller.world.schema import cached_world
+
+    tok = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
+    req = StoryRequest(dynasty="唐", power="隐形", style="轻松")
+    monsters = [m.name for m in cached_world("zh").monsters]
+    a = f"李白来到了今天。\n{monsters[0]}出现了，它在捣乱。\n大家都笑了。"
+    b = f"李白来到了今天。\n{monsters[1]}出现了，它在闹。\n大家都笑了。"
+    row = render([Example(line=1, prompt=build_messages(req), chosen=a, rejected=b)], storyteller=True, tok=tok)[0]
+    assert monsters[0] in row["prompt"] and monsters[1] not in row["prompt"]  # the header: the chosen's cast
+    assert row["prompt"].endswith("<|story|><|hero|>来到了今天。\n")  # the paragraph both share
+    for story in (row["chosen"], row["rejected"]):
+        assert story.startswith("<|monster|>出现了，它在") and not any(m in story for m in monsters[:2])
+    assert pick_cast(req, 0, a)["monster"] == monsters[0]

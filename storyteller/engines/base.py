@@ -36,6 +36,9 @@ class GenerationParams(BaseModel):
     temperature: float = Field(TEMPERATURE, ge=0.0, le=2.0)
     top_p: float = Field(TOP_P, gt=0.0, le=1.0)
     seed: int | None = None
+    cast_seed: int | None = Field(None, description="Picks the telling's cast (monster, place, child) and first "
+                                  "paragraph, else `seed` does: two tellings with one cast_seed and two seeds tell "
+                                  "one setup two ways, a fair pair to pick from (and one prompt to train on).")
     stop: list[str] = Field(default_factory=list)
     banned: list[str] = Field(default_factory=list, description="Words the model must not write (a blocked "
                               "sentence's terms, when its continuation is sampled again).")
@@ -56,9 +59,12 @@ class Prompt(BaseModel):
     _drawn_seed: int = PrivateAttr(default_factory=lambda: random.randrange(2**31))
 
     def telling_seed(self) -> int:
-        """The seed of this telling: the params' seed, else one drawn when the prompt was made, so
-        every part of one telling (the header, the slot filler) picks the same cast."""
-        return self.params.seed if self.params.seed is not None else self._drawn_seed
+        """The seed of this telling's cast: the params' cast_seed or seed, else one drawn when the prompt
+        was made, so every part of one telling (the header, the slot filler) picks the same cast."""
+        for seed in (self.params.cast_seed, self.params.seed):
+            if seed is not None:
+                return seed
+        return self._drawn_seed
 
     @classmethod
     def for_story(cls, req: StoryRequest, **params) -> "Prompt":

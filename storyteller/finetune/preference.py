@@ -246,8 +246,9 @@ def render(examples: list[Example], storyteller: bool, tok, name: str = "the fil
             cast = pick_cast(req, 0, ex.chosen or ex.completion or "") if has_cast(tok) else None
             head = prompt_text(req, cast)
 
-            def body(text: str) -> str:
-                return story_in_slots(req, text, keep, cast) + END
+            def body(text: str) -> str:  # each story's own cast back to slots (an older pair may have two)
+                own = pick_cast(req, 0, text) if cast is not None else None
+                return story_in_slots(req, text, keep, own) + END
         else:
             if getattr(tok, "chat_template", None):
                 head = tok.apply_chat_template(ex.prompt, add_generation_prompt=True, tokenize=False)
@@ -257,10 +258,21 @@ def render(examples: list[Example], storyteller: bool, tok, name: str = "the fil
             def body(text: str) -> str:
                 return text + (tok.eos_token or "")
         if ex.chosen is not None:
-            rows.append({"prompt": head, "chosen": body(ex.chosen), "rejected": body(ex.rejected)})
+            chosen, rejected = body(ex.chosen), body(ex.rejected)
+            told = shared_paragraphs(chosen, rejected) if storyteller else ""
+            rows.append({"prompt": head + told, "chosen": chosen[len(told):], "rejected": rejected[len(told):]})
         else:
             rows.append({"prompt": head, "completion": body(ex.completion), "label": ex.label})
     return rows
+
+
+def shared_paragraphs(a: str, b: str) -> str:
+    """The whole paragraphs two tellings of one setup begin with (the world's first paragraph, which
+    the model was given, not written): part of the prompt, as when the stories were told."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[: a.rfind("\n", 0, n) + 1]
 
 
 def unpair(rows: list[dict]) -> list[dict]:

@@ -1,5 +1,5 @@
 """The "讲两个，选一个 / Tell two, pick one" tab: two stories for the same request stream side by side
-at once (one model, two seeds), both are saved, and the child's pick (left, right, both good,
+at once (one model, two seeds, one cast: the same monster, place and child), both are saved, and the child's pick (left, right, both good,
 both bad) is recorded as a pair in the story book (`storyteller.library`), which the Data tab
 exports as preference data.
 
@@ -80,7 +80,8 @@ def tell_two(dynasty, power, style, band, model, session: PairSession, visitor: 
             refused = visitor.story_allowed() or visitor.story_allowed()  # two stories
         if refused is None:
             seed = secrets.randbelow(2**31 - 2)
-            runs = [studio.tell(req, model, seed=seed + i, cancel=cancel, store=visitor.stories()) for i in (0, 1)]
+            runs = [studio.tell(req, model, seed=seed + i, cast_seed=seed, cancel=cancel, store=visitor.stories())
+                    for i in (0, 1)]  # one setup (monster, place, child) told two ways
     except StorytellerError as e:
         refused = i18n.error_text(e, lang)
     if refused is not None:
