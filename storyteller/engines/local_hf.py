@@ -174,7 +174,8 @@ class LocalHFEngine(Engine):
         prefix = self.prefix_text(loaded, prompt)
         if loaded.storyteller and prompt.request is not None:
             cast = self.cast(loaded, prompt)
-            return prompt_text(prompt.request, cast) + prefix, SlotFiller(prompt.request, cast, prompt.prefix)
+            told = prompt.prefix or self.opening(loaded, prompt)[0]  # what the reader has before the model's text
+            return prompt_text(prompt.request, cast) + prefix, SlotFiller(prompt.request, cast, told)
         if prompt.text is not None:
             return prompt.text + prefix, None
         tok = loaded.tokenizer

@@ -123,7 +123,7 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperatu
     ended = bool(new) and new[-1] == end_id
     text = tok.decode(new, skip_special_tokens=True)
     if story_fmt:
-        filler = SlotFiller(req, cast)
+        filler = SlotFiller(req, cast, told=shown)
         text = shown + filler.feed(text) + filler.flush()
     ended = ended or LEGACY_STOP in text
     story = text.split(LEGACY_STOP)[0].strip()
