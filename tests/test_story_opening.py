@@ -152,3 +152,20 @@ def test_the_app_s_story_reads_on_from_the_trip_and_never_tells_it_twice():
     text, _ = opening(req, pick_cast(req, 11), 11)
     assert story.startswith(text + "\n") and len(story) > len(text) + 40
     assert not any(s in story[len(text):] for s in text.split(". ") if len(s) > 30)  # not retold
+
+
+@pytest.mark.parametrize("lang, dynasty, power", [("zh", "唐", "隐形"), ("en", "Tang", "invisibility")])
+def test_nobody_sees_a_hero_arrive_who_is_about_to_turn_invisible(lang, dynasty, power):
+    from storyteller.story_opening import SEES_HERO
+
+    world = load_world(lang)
+    every = [v.text for v in world.beats["today"]] + [a for p in world.places for a in p.arrive]
+    marks = SEES_HERO[lang]
+    assert all(any(m in t for t in every) for m in marks)  # each mark still finds its line
+    unseen = StoryRequest(dynasty=dynasty, power=power, style="轻松", lang=lang)
+    seen = StoryRequest(dynasty=dynasty, power="飞行", style="轻松", lang=lang)
+    hero = "李白" if lang == "zh" else "Li Bai"
+    shown = {r.power: " ".join(opening(r, pick_cast(r, s), s)[0] for s in range(300)) for r in (unseen, seen)}
+    sees = [m.replace("{hero}", hero).replace("{him}", "him") for m in marks]
+    assert not any(m in shown[power] for m in sees)
+    assert any(m in shown["飞行"] for m in sees)  # other powers still get them
