@@ -5,8 +5,9 @@ its climax for a power no catalog has says nothing of what the power does ("大�
 表演了一个小节目", "made a wonderful surprise"), and its failed tries fit no power in particular ("too
 quick" for mind reading). Blind readers refused every such story: the power the child asked for is
 never shown. The world writes, for powers children often type (读心术, 喷火, 会变色 …), lines that
-show them and tries that fit them; the generic sentence the model writes is shown with one of
-those lines in its place (story_unsaid.py). The model keeps its own words in its context,
+show them (for the most typed, one for each monster's own mischief) and tries that fit them; the
+generic sentence the model writes is shown with one of those lines in its place (story_unsaid.py).
+The model keeps its own words in its context,
 and the sentences after it (the monster staring, laughing) read on from either.
 
 A catalog power's climax is shown the same way, as the world's line for that power on the telling's
@@ -58,7 +59,8 @@ def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str | Callabl
     if not generic.instead:
         return {}
     rng = random.Random("|".join(f"{k}={values.get(k)}" for k in ("power", "monster", "kid", "place", "thing")))
-    show, fails = rng.choice(typed.show), rng.sample(typed.fail, len(typed.fail))
+    monster = next((m.id for m in cached_world(lang).monsters if m.name == values.get("monster")), "")
+    show, fails = rng.choice(typed.monsters.get(monster) or typed.show), rng.sample(typed.fail, len(typed.fail))
     out, n = found_instead(lang, typed, generic.found, values, rng), 0
     for say, instead in generic.instead.items():
         if "{show}" in instead:

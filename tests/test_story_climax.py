@@ -76,7 +76,9 @@ def test_the_slot_filler_shows_the_power_where_the_model_only_names_it(seed):
     f = SlotFiller(req, cast)
     got = stream(f.feed, model, rng) + f.flush()
     monster, hero = cast["monster"], "耶律阿保机"
-    shows = [fill(s, slot_values(req) | cast) for s in load_world("zh").typed["fire"].show]
+    world = load_world("zh")
+    own = next(m.id for m in world.monsters if m.name == monster)  # the line for this monster's own mischief
+    shows = [fill(s, slot_values(req) | cast) for s in world.typed["fire"].monsters[own]]
     assert got.startswith(f"{hero}笑了。{hero}") and got.endswith(f"{hero}回家了。")
     assert "表演了一个小节目" not in got and sum(s in got for s in shows) == 1
     # the power's own line stops the mischief; the model's follow-on would say it twice
@@ -217,3 +219,25 @@ def test_the_slot_filler_shows_the_typed_power_found_where_the_model_wrote_a_gen
             f = SlotFiller(req, cast | {"prop": "x"}, told=cast["kid"] + met if met else "")
             got = f.feed(model) + f.flush()
             assert any(o.replace("会会", "会").replace("的的", "的") == got for o in own), (line, got)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_most_typed_powers_have_a_climax_for_each_monster_s_own_mischief(lang):
+    """r42 readers: "the glowing moon does not explain why the sneezing stops". Mind reading, fire and
+    changing colour have lines for every monster; the line shown is the telling monster's."""
+    world = load_world(lang)
+    ids = {m.id for m in world.monsters}
+    for key in ("mind", "fire", "colour"):
+        lines = world.typed[key].monsters
+        assert set(lines) == ids, key
+        assert all(len(v) >= 2 and all("{monster}" in x for x in v) for v in lines.values()), key
+    power = {"zh": "读心术", "en": "reading minds"}[lang]
+    req = StoryRequest(dynasty="唐", power=power, style="轻松", lang=lang)
+    for m in world.monsters[:8]:
+        values = slot_values(req) | pick_cast(req, 3) | {"monster": m.name}
+        shown = set(climax_instead(lang, values).values())
+        own = {fill(x, values) for x in world.typed["mind"].monsters[m.id]}
+        assert any(o in s for s in shown for o in own) and not any(
+            fill(x, values) in s for s in shown for x in world.typed["mind"].show), m.id
+    assert check(world.model_copy(update={"typed": world.typed | {"mind": world.typed["mind"].model_copy(
+        update={"monsters": {"nobody": ["笑了。"]}})}})) != []

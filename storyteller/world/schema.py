@@ -92,6 +92,9 @@ class TypedPower(BaseModel):
     found: list[str] = Field(default_factory=list)
     show: list[str] = Field(min_length=1)  # a verb phrase with no subject: "吐出一个暖暖的小火圈，…。"
     fail: list[str] = Field(default_factory=list)  # a try that fits the power and does not work yet
+    # monster id -> `show` lines for that monster's own mischief (readers: "the glowing moon does not
+    # explain why the sneezing stops"); a monster without any gets the lines above
+    monsters: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class Hero(BaseModel):
@@ -149,6 +152,9 @@ def templates(world: World):
         for part in ("show", "fail"):
             for line in getattr(t, part):
                 yield f"typed.{name}.{part}", line
+        for monster, lines in t.monsters.items():
+            for line in lines:
+                yield f"typed.{name}.monsters.{monster}", line
     for monster, lines in world.climax.items():
         for power, t in lines.items():
             yield f"climax.{monster}.{power}", t
@@ -205,10 +211,13 @@ def _check_instead(world: World) -> list[str]:
                 found.append(f"powers.*.instead: {instead!r} must have {slot} once (a {part})")
     if world.typed and (missing := (firsts["solve"] | firsts["fail"]) - set(generic.instead)):
         found.append(f"powers.*.instead: no instead for {sorted(missing)}")
+    ids = {m.id for m in world.monsters}
     for name, t in world.typed.items():
-        for line in t.show + t.fail:
+        for line in t.show + t.fail + [x for lines in t.monsters.values() for x in lines]:
             if line[-1:] not in ".。" or line[:1] in "{他她" or line[:1].isupper():
                 found.append(f"typed.{name}: {line!r} must start with no subject and end a sentence")
+        for monster in set(t.monsters) - ids:
+            found.append(f"typed.{name}.monsters.{monster}: no such monster")
     return found
 
 
