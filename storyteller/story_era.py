@@ -39,6 +39,8 @@ class Rephrase:
 
     def __init__(self, phrases: dict[str, str]):
         self._phrases = {k: v for k, v in phrases.items() if k != v}
+        self._starts = {said[:n] for said in self._phrases for n in range(1, len(said))}  # what may still become one
+        self._longest = max(map(len, self._phrases), default=0)
         self._held = ""
 
     def feed(self, text: str) -> str:
@@ -52,8 +54,7 @@ class Rephrase:
             text = text.replace(said, shown)
         keep = 0
         if not final:  # the end could still become a phrase
-            keep = max((n for said in self._phrases for n in range(1, len(said)) if text.endswith(said[:n])),
-                       default=0)
+            keep = max((n for n in range(1, min(self._longest, len(text) + 1)) if text[-n:] in self._starts), default=0)
         self._held = text[len(text) - keep:] if keep else ""
         return text[:len(text) - keep] if keep else text
 

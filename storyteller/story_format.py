@@ -149,7 +149,10 @@ class SlotFiller:
                               | self._heart(req.lang),
                               when=lambda said, told: said not in seen or hidden(told, req.lang),
                               openers=OPENERS.get(req.lang, ()))
-        self._era = Rephrase(era_phrases(req.dynasty, req.lang))  # "hundreds of years" only where true
+        from storyteller.story_hero import own_pastimes
+
+        # "hundreds of years" only where true; another hero's pastime as this one's (story_hero.py)
+        self._era = Rephrase(era_phrases(req.dynasty, req.lang) | own_pastimes(req.lang, self.values["hero"]))
         if told:  # a story being continued: its sentences are not told again
             self._unsaid.feed(told)
             self._unsaid.flush()
