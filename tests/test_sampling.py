@@ -38,6 +38,18 @@ def test_no_loops_bans_a_third_repeat_of_short_patterns_only(tok):
     assert banned("帮助帮") == set()  # two in a row is fine
 
 
+def test_an_ellipsis_keeps_its_third_dot_and_no_fourth(tok):
+    dot = frozenset(ids_of(tok, "."))
+
+    def banned(text, thrice=dot):
+        out = NoLoops(thrice=thrice)(torch.tensor([ids_of(tok, text)]), torch.zeros(1, len(tok)))
+        return {tok.convert_ids_to_tokens(i) for i in torch.nonzero(out[0] == INF).flatten().tolist()}
+
+    assert banned("tick..") == set() and banned("tick...") == {"."}
+    assert banned("tick..", frozenset()) == {"."}  # without it the third dot was banned: "Tick.. tock.."
+    assert banned("有有") == {"有"}
+
+
 def test_keep_script_bans_the_other_language(tok):
     zh, en = other_script(tok, "zh"), other_script(tok, "en")
     names = tok.convert_ids_to_tokens(list(range(len(tok))))
