@@ -54,6 +54,22 @@ HEART = {
 }
 
 
+# A style's idea line that is itself a pep talk, as it follows the hero's own heart line: r43 readers
+# marked "two back-to-back self-pep lines" ("A little trouble like this won't scare me!" then "Every
+# adventure needs a bold plan … And I have one!").
+QUIET_AFTER_HEART = {
+    "en": {
+        '"Every adventure needs a bold plan," said {hero}, and {his} eyes sparkled. "And I have one!"':
+            "{His} eyes sparkled. {He} had a bold plan.",
+        '{Hero} was tired, but {he} stood up tall. "Trying is how we learn," {he} said. "Now I know what to do."':
+            "{Hero} was tired, but {he} stood up tall. Now {he} knew what to do.",
+        "{Hero}'s legs were wobbly, and {his} clothes were crumpled. But {he} did not give up. \"One more try,\" "
+        "{he} whispered, \"and this time I will be clever.\"":
+            "{Hero}'s legs were wobbly, and {his} clothes were crumpled. But now {he} had a clever idea.",
+    },
+}
+
+
 def own_heart(lang: str, values: dict[str, str]) -> str | None:
     """The hero's own line of courage from their feat, picked by the telling's cast (a retold story
     keeps it); None for a hero the world has no such lines for (a typed hero, the stand-in)."""
@@ -99,5 +115,6 @@ def take_heart(lang: str, values: dict[str, str]) -> dict[str, str | Callable[[s
             generic = fill(shown, values)
             out[fill(said, values)] = generic if own is None else unless_recalled(own + sep + fill(rest, values), generic)
         elif own is not None:
-            out[fill(said, values)] = unless_recalled(own + sep + fill(said, values), fill(said, values))
+            after = QUIET_AFTER_HEART.get(lang, {}).get(said, said)
+            out[fill(said, values)] = unless_recalled(own + sep + fill(after, values), fill(said, values))
     return out

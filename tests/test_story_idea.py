@@ -127,6 +127,22 @@ def test_a_typed_power_and_a_line_written_for_the_style_keep_the_model_s_words_a
     assert stream(SlotFiller(req, cast), fill(styled, tokens), 2) == fill(styled, pronouns(False) | slot_values(req) | cast)
 
 
+def test_after_the_hero_s_own_heart_line_an_english_style_line_is_no_second_pep_talk():
+    """r43: "the fact and two back-to-back self-pep lines are clunky"."""
+    from storyteller.story_idea import QUIET_AFTER_HEART
+
+    world = load_world("en")
+    bold = next(v.text for v in world.beats["idea"] if "冒险" in v.styles)
+    tokens = pronouns(False) | {"hero": HERO, "monster": MONSTER}
+    req = StoryRequest(dynasty="Ming", power="freezing", style="adventurous", lang="en")
+    cast = pick_cast(req, 4)
+    values = pronouns(False) | slot_values(req) | cast
+    got = stream(SlotFiller(req, cast), fill(bold, tokens), 3)
+    quiet = fill(QUIET_AFTER_HEART["en"][bold], values)
+    assert got.endswith(quiet) and "And I have one" not in got
+    assert got[:-len(quiet)].strip() in {fill(t, values) for t in world.heroes["Zheng He"].heart}
+
+
 def test_the_hero_s_own_line_follows_only_the_fact_it_recalls():
     """Readers of r33 marked 林则徐 recalling "保护了百姓的健康" after the fact for younger children (the
     books he had translated): the lines recall the catalog's main fact, so they follow that one only."""
