@@ -38,16 +38,15 @@ def test_no_loops_bans_a_third_repeat_of_short_patterns_only(tok):
     assert banned("帮助帮") == set()  # two in a row is fine
 
 
-def test_an_ellipsis_keeps_its_third_dot_and_no_fourth(tok):
-    dot = frozenset(ids_of(tok, "."))
-
-    def banned(text, thrice=dot):
-        out = NoLoops(thrice=thrice)(torch.tensor([ids_of(tok, text)]), torch.zeros(1, len(tok)))
+def test_english_keeps_three_in_a_row_and_no_fourth(tok):
+    """"Tick... tock..." and "boing, boing, boing!" (banning the third garbled both), never a fourth."""
+    def banned(text, times):
+        out = NoLoops(times=times)(torch.tensor([ids_of(tok, text)]), torch.zeros(1, len(tok)))
         return {tok.convert_ids_to_tokens(i) for i in torch.nonzero(out[0] == INF).flatten().tolist()}
 
-    assert banned("tick..") == set() and banned("tick...") == {"."}
-    assert banned("tick..", frozenset()) == {"."}  # without it the third dot was banned: "Tick.. tock.."
-    assert banned("有有") == {"有"}
+    assert banned("tick..", 4) == set() and banned("tick...", 4) == {"."}
+    assert banned("tick..", 3) == {"."}  # as Chinese keeps it
+    assert banned("ab,ab,ab,a", 4) == set() and banned("ab,ab,ab,ab", 4) == {","}  # a fourth "ab," never ends
 
 
 def test_keep_script_bans_the_other_language(tok):

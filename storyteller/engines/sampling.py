@@ -52,23 +52,20 @@ class SeededSampler(LogitsProcessor):
 class NoLoops(LogitsProcessor):
     """Ban the token that would repeat a short pattern a third time in a row ("奶奶奶", "喷喷嚏喷喷嚏
     喷喷嚏"): tiny character-level models fall into such loops and a repetition penalty alone does
-    not pull them out. Two in a row ("咕嘟咕嘟") stay allowed, and a `thrice` token three ("...": readers
-    marked the "Tick.. tock.." and "Boing.. boing.." the third dot's ban made)."""
+    not pull them out. Two in a row ("咕嘟咕嘟") stay allowed. English, written in whole words, keeps
+    three ("boing, boing, boing!", "pop, pop, pop", "..."; `times=4`): readers marked the garbled
+    sentences the model wrote when the third was banned ("Suddenly, boing, boing, twirled into view",
+    "Tick.. tock..")."""
 
-    def __init__(self, max_period: int = 4, thrice: frozenset[int] = frozenset()):
-        self.max_period = max_period
-        self.thrice = thrice
+    def __init__(self, max_period: int = 4, times: int = 3):
+        self.max_period, self.times = max_period, times
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        banned = []
-        for row, ids in enumerate(input_ids[:, -(3 * self.max_period - 1):].tolist()):
-            if ids and ids[-1] in self.thrice and ids[-3:] == [ids[-1]] * 3:
-                banned.append((row, ids[-1]))  # a fourth dot
+        banned, k = [], self.times
+        for row, ids in enumerate(input_ids[:, -(k * self.max_period - 1):].tolist()):
             for p in range(1, self.max_period + 1):
-                tail = ids[-(3 * p - 1):]
-                if p == 1 and tail[-1:] and tail[-1] in self.thrice:
-                    continue
-                if len(tail) == 3 * p - 1 and all(tail[i] == tail[i + p] for i in range(len(tail) - p)):
+                tail = ids[-(k * p - 1):]
+                if len(tail) == k * p - 1 and all(tail[i] == tail[i + p] for i in range(len(tail) - p)):
                     banned.append((row, tail[-p]))
         if not banned:
             return scores
@@ -348,9 +345,7 @@ def story_processors(storyteller: bool, temperature: float, top_p: float, seed: 
     """Our own char-level models keep to the story's script, fall into no loops, name only the
     requested `power` (see `OnlyPower`) and end well (see `StoryEnd`; `story_start`: where a
     continued story's text starts in the input); then seeded sampling (temperature 0: greedy)."""
-    dots = frozenset(i for i in [tokenizer.convert_tokens_to_ids(".")] if i != tokenizer.unk_token_id) \
-        if tokenizer is not None else frozenset()
-    processors = LogitsProcessorList([NoLoops(thrice=dots)] if storyteller else [])
+    processors = LogitsProcessorList([NoLoops(times=4 if lang == "en" else 3)] if storyteller else [])
     if storyteller and tokenizer is not None:
         if lang in ("zh", "en"):
             processors.insert(0, KeepScript(other_script(tokenizer, lang)))
