@@ -87,6 +87,25 @@ def climax_after(lang: str, values: dict[str, str]) -> list[str]:
     return out
 
 
+def catalog_found(lang: str, values: dict[str, str]) -> dict[str, str]:
+    """{each way a catalog power is found, as the story shows it: the way this telling finds it}. The
+    model learnt to write the one finding that names the power, so ten tellings of one request shared
+    it word for word (variety 0.21 with the trip told by the world); a finding picked by the telling's
+    cast is shown instead, followed by a line naming the power where it does not. A finding that names
+    the child is never picked: it would name them before they are met."""
+    power = get_catalog().power(values.get("power") or "")
+    world = cached_world(lang)
+    entry = world.powers.get(power.zh) if power else None
+    picks = [f for f in entry.found if "{kid}" not in f] if entry else []
+    if not picks:
+        return {}
+    rng = random.Random("found|" + "|".join(values.get(k) or "" for k in ("power", "monster", "kid", "place", "prop")))
+    shown = fill(rng.choice(picks), values)
+    if (values.get("power") or "").lower() not in shown.lower():
+        shown += ("" if lang == "zh" else " ") + fill(rng.choice(world.beats["named"]).text, values)
+    return {fill(f, values): shown for f in entry.found if "{kid}" not in f}
+
+
 def found_instead(lang: str, typed: TypedPower, generic: list[str], values: dict[str, str],
                   rng: random.Random) -> dict[str, str]:
     """{each generic finding of a power as the story shows it: the typed power's own}. Readers marked

@@ -145,7 +145,8 @@ class SlotFiller:
 
         seen = self._seen(req.lang)
         self._unsaid = Unsaid(self._announcements(req.lang) + self._climax_after(req.lang) + self._foreign(req.lang),
-                              self._own_monster(req.lang) | self._rewritten(req.lang) | self._climax(req.lang) | seen
+                              self._own_monster(req.lang) | self._found(req.lang) | self._rewritten(req.lang)
+                              | self._climax(req.lang) | seen
                               | self._heart(req.lang),
                               when=lambda said, told: said not in seen or hidden(told, req.lang),
                               openers=OPENERS.get(req.lang, ()))
@@ -195,6 +196,11 @@ class SlotFiller:
         me, index = telling_monster(world, values), owners(world)
         return {_one_de(fill(said, values), lang): fill(as_own(world, me, now, index) if me else now, values)
                 for said, now in world.rewritten.items()}
+
+    def _found(self, lang: str) -> dict[str, str]:
+        from storyteller.story_climax import catalog_found
+
+        return {_one_de(said, lang): shown for said, shown in catalog_found(lang, self._world_values()).items()}
 
     def _own_monster(self, lang: str) -> dict[str, str]:
         from storyteller.story_monster import own_lines

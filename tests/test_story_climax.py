@@ -241,3 +241,29 @@ def test_the_most_typed_powers_have_a_climax_for_each_monster_s_own_mischief(lan
             fill(x, values) in s for s in shown for x in world.typed["mind"].show), m.id
     assert check(world.model_copy(update={"typed": world.typed | {"mind": world.typed["mind"].model_copy(
         update={"monsters": {"nobody": ["笑了。"]}})}})) != []
+
+
+@pytest.mark.parametrize("lang, power", [("zh", "冰冻"), ("en", "flying"), ("zh", "飞行")])
+def test_a_catalog_power_is_found_the_way_the_telling_finds_it_and_is_named(lang, power):
+    """Ten tellings of one request shared the one finding the model learnt (variety over 0.20)."""
+    from storyteller.story_climax import catalog_found
+
+    req = StoryRequest(dynasty="宋" if lang == "zh" else "Song", power=power, style="轻松", lang=lang)
+    world = load_world(lang)
+    key = get_catalog_power(power)
+    shown = set()
+    for seed in range(30):
+        values = slot_values(req) | pick_cast(req, seed)
+        found = catalog_found(lang, values)
+        assert set(found) == {fill(f, values) for f in world.powers[key].found if "{kid}" not in f}
+        (line,) = set(found.values())
+        name = values["power"].lower()
+        assert name in line.lower() and values["kid"] not in line
+        shown.add(line.split(values["hero"])[1][:12])
+    assert len(shown) >= 3  # tellings find it in different ways
+
+
+def get_catalog_power(name: str) -> str:
+    from storyteller.catalog import get_catalog
+
+    return get_catalog().power(name).zh
