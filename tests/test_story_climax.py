@@ -267,3 +267,15 @@ def get_catalog_power(name: str) -> str:
     from storyteller.catalog import get_catalog
 
     return get_catalog().power(name).zh
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_hero_s_magic_fire_stays_up_in_the_sky(lang):
+    """A parent refused a story whose harmless flame combed a monster's fur (r47): children copy what
+    heroes do. Every fire line for a monster sends it up into the sky or high in the air, and says it
+    is not hot."""
+    up = {"zh": ("天上", "天空", "空中", "半空", "高高"), "en": ("high up", "high above", "high in the", "into the sky")}[lang]
+    cool = {"zh": "一点儿也不热", "en": "not hot at all"}[lang]
+    for monster, lines in load_world(lang).typed["fire"].monsters.items():
+        for line in lines:
+            assert any(u in line for u in up) and cool in line, (monster, line)
