@@ -61,6 +61,8 @@ def climax_instead(lang: str, values: dict[str, str]) -> dict[str, str | Callabl
     rng = random.Random("|".join(f"{k}={values.get(k)}" for k in ("power", "monster", "kid", "place", "thing")))
     monster = next((m.id for m in cached_world(lang).monsters if m.name == values.get("monster")), "")
     show, fails = rng.choice(typed.monsters.get(monster) or typed.show), rng.sample(typed.fail, len(typed.fail))
+    if lang == "en":  # two sentences, read aloud: r48 readers marked "one huge run-on sentence"
+        show = re.sub(r";\s+(\S)", lambda m: ". " + m.group(1).upper(), show)
     out, n = found_instead(lang, typed, generic.found, values, rng), 0
     for say, instead in generic.instead.items():
         if "{show}" in instead:
