@@ -39,7 +39,7 @@ def _index(world: World) -> dict[str, tuple[str, str, int]]:
         for part in PARTS:
             for i, t in enumerate(getattr(m, part)):
                 seen.setdefault(t, set()).add((m.id, part, i))
-    return {t: next(iter(who)) for t, who in seen.items() if len({w[0] for w in who}) == 1}
+    return {t: min(who) for t, who in seen.items() if len({w[0] for w in who}) == 1}  # min: the same on every run
 
 
 def as_own(world: World, me: Monster, template: str, index: dict[str, tuple[str, str, int]]) -> str:
