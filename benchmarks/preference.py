@@ -7,7 +7,8 @@ For each N:
 1. N requests (catalog dynasty/power/style, zh and en), each told twice by models/storyteller-tiny
    through the app's own two-story path: `studio.tell` with seeds s and s+1 and one cast (the same
    monster, place and child, as the tab tells them), both saved in the store,
-   `Library.new_pair` and `Library.pick` with the script's choice, then `exports.export(..., "trl")`.
+   `Library.new_pair` and `Library.pick` with the script's choice, then the trl export's lines
+   (`exports.records`). The first round is told once, for the largest N; each N learns from its first N pairs.
 2. A DPO job from the local provider (the real worker process, the product's defaults: full fine-tune,
    3 epochs, beta 0.1, the starting weights as reference).
 3. Both models tell the same held-out requests (never in the pairs) with the same seeds; the script
@@ -86,21 +87,38 @@ def story(req: StoryRequest, model: str, seed: int, cast_seed: int | None = None
     return run.text, run.story_id
 
 
-def collect(n: int, out: Path, model: str = BASE, round_: int = 0) -> dict:
-    """N pairs told by `model` through the two-story path and the library; the trl export; the choices'
-    counts. Each round asks for new requests, as a family does."""
-    from storyteller.library.exports import export
+def collect(n: int, model: str = BASE, round_: int = 0) -> dict:
+    """N pairs told by `model` through the two-story path and the library, picked by the script; the
+    seconds taken after each pair, and each pick. Each round asks for new requests, as a family does."""
     from storyteller.library.store import Library
 
-    lib, choices = Library(owner=None), {"left": 0, "right": 0, "tie": 0}
+    lib, t0, picks, times, ids = Library(owner=None), time.time(), [], [], []
     for i, req in enumerate(requests(n, seed=1 + round_)):
         s = 1000 + 2 * i + 10_000 * round_
         (left, lid), (right, rid) = story(req, model, s, cast_seed=s), story(req, model, s + 1, cast_seed=s)
         choice = prefer(left, right, req.lang)
-        choices[choice] += 1
         lib.pick(lib.new_pair(lid, rid).id, choice)
-    report = export(lib, "trl", out)
-    return {"choices": choices, "written": report.written, "left_out": report.dropped}
+        picks.append(choice)
+        ids.append((lid, rid))
+        times.append(time.time() - t0)
+    return {"lib": lib, "picks": picks, "times": times, "ids": ids}
+
+
+def export_first(got: dict, n: int, out: Path) -> dict:
+    """The trl export's lines for the first n pairs, so that N = 50, 100 and 200 learn from nested sets
+    told once; the seconds the first n took to tell."""
+    import json
+
+    from storyteller.library.exports import collect as checked, records
+
+    pairs, _, _ = checked(got["lib"])
+    lines, report = records(got["lib"], "trl")  # one line per checked pair, in the same order
+    ids = {i for pair in got["ids"][:n] for i in pair}
+    kept = [line for p, line in zip(pairs, lines, strict=True) if p.chosen_id in ids]
+    out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in kept), encoding="utf-8")
+    picks = got["picks"][:n]
+    return {"choices": {c: picks.count(c) for c in ("left", "right", "tie")}, "written": len(kept),
+            "left_out": report.dropped, "seconds": got["times"][n - 1]}
 
 
 def judge(new_model: str, n_eval: int, avoid: set) -> dict:
@@ -173,15 +191,22 @@ def main() -> None:
         shutil.rmtree(WORK, ignore_errors=True)
         return
 
-    for n in a.n:
+    first: dict = {}
+    for n in sorted(a.n):
         model, got, steps, t_collect, t_train, failed = BASE, None, 0, 0.0, 0.0, False
         for r in range(a.rounds):
             os.environ["STORYTELLER_DATA_DIR"] = str(WORK / f"var-{n}-{r}")  # each round's own story book: its N pairs
             get_settings.cache_clear()
-            t0 = time.time()
             data = WORK / f"pairs-{n}-{r}.jsonl"
-            got = collect(n, data, model, r)
+            if r == 0:  # the starting model tells round one for every N: told once, the first n pairs each
+                if not first:
+                    first.update(collect(max(a.n), model, r))
+                told = first
+            else:
+                told = collect(n, model, r)
+            got = export_first(told, n, data)
             t1 = time.time()
+            t0 = t1 - got["seconds"]
             p = get_provider("local")
             job = p.start(JobSpec(base_model=model, train_file=str(data), objective="dpo", name=f"tiny-dpo-{n}-r{r + 1}",
                                   threads=a.threads, learning_rate=a.lr, n_epochs=a.epochs, beta=a.beta,
