@@ -128,18 +128,21 @@ class Store:
     # --- stories -------------------------------------------------------------------------
     def save_story(self, model: str, request: dict, text: str, status: str, *, ttft_s: float | None = None,
                    tokens: int | None = None, tokens_per_s: float | None = None, error: str | None = None,
-                   safety: list[dict] | None = None) -> int:
+                   safety: list[dict] | None = None, model_text: str | None = None) -> int:
         """Save a story. Its age band (from `request`) and `safety` events go in their columns once
-        step 6 has run (before that the band is still in the request)."""
+        step 6 has run (before that the band is still in the request), `model_text` once the library's step 8 has."""
         cols = ["created", "model", "request", "text", "status", "ttft_s", "tokens", "tokens_per_s", "error"]
         values = [time.time(), model, json.dumps(request, ensure_ascii=False), text, status, ttft_s, tokens,
                   tokens_per_s, error]
         if self.owner is not None:
             cols, values = cols + ["owner"], values + [self.owner]
         with self.connect() as db:
-            if "age_band" in {r[1] for r in db.execute("PRAGMA table_info(stories)")}:
+            have = {r[1] for r in db.execute("PRAGMA table_info(stories)")}
+            if "age_band" in have:
                 cols += ["age_band", "safety"]
                 values += [request.get("age_band"), json.dumps(safety or [], ensure_ascii=False)]
+            if "model_text" in have and model_text:
+                cols, values = cols + ["model_text"], values + [model_text]
             cur = db.execute(f"INSERT INTO stories ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
             return int(cur.lastrowid)
 

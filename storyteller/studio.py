@@ -227,10 +227,18 @@ class StoryRun:
                 self.model_id, self.request.model_dump(), self.text, self.status,
                 ttft_s=r.ttft_s if r else None, tokens=self.stats()["tokens"] if r else None,
                 tokens_per_s=r.tokens_per_s if r else None, error=self.error,
-                safety=[e.model_dump(exclude={"reason"}) for e in self.guard.events] if self.guard else None)
+                safety=[e.model_dump(exclude={"reason"}) for e in self.guard.events] if self.guard else None,
+                model_text=self.model_text())
         except (sqlite3.Error, OSError) as e:
             log.error("could not save the story: %s", e)
             self.error = self.error or f"The story could not be saved ({e}); copy it before closing."
+
+    def model_text(self) -> str | None:
+        """The story in the model's own words, kept when it was told whole: finished, and nothing in it
+        blocked (a blocked sentence's words stay out of everything kept)."""
+        if self.status != "done" or not self.responses or (self.guard and self.guard.events):
+            return None
+        return self.responses[-1].prompt.model_text
 
     def stats(self) -> dict:
         r = self.response

@@ -345,3 +345,68 @@ def test_an_older_pair_with_two_casts_gets_each_story_s_own_cast_as_slots(tmp_pa
     for story in (row["chosen"], row["rejected"]):
         assert story.startswith("<|monster|>出现了，它在") and not any(m in story for m in monsters[:2])
     assert pick_cast(req, 0, a)["monster"] == monsters[0]
+
+
+@pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "config.json").exists(), reason="models/storyteller-tiny not built")
+def test_a_picked_pair_trains_on_exactly_what_the_model_was_given_and_wrote(settings_env, monkeypatch, tmp_path):
+    """The story shown is the model's words with the story world's lines in places (the trip, the power
+    found, the fix). DPO on the shown story taught the model words it never wrote, and broke its grammar;
+    the pair now keeps each story as the model wrote it, and the trainer learns from exactly that."""
+    from transformers import AutoTokenizer
+
+    from storyteller import studio
+    from storyteller.engines import local_hf
+    from storyteller.library import Library
+    from storyteller.library.exports import export
+    from storyteller.story_format import END, story_in_slots
+
+    seen: list[str] = []
+    generate = local_hf.Loaded.generate
+
+    def spy(self, **kw):
+        out = generate(self, **kw)
+        seen.append(self.tokenizer.decode(out[0], skip_special_tokens=False))  # the input and what it wrote
+        return out
+
+    monkeypatch.setattr(local_hf.Loaded, "generate", spy)
+    lib = Library(owner=None)
+    req = StoryRequest(dynasty="唐", power="隐形", style="轻松")
+    runs = [studio.tell(req, "storyteller-tiny", seed=80 + i, cast_seed=80) for i in (0, 1)]
+    for r in runs:
+        for _ in r:
+            pass
+    a, b = (lib.get(r.story_id) for r in runs)
+    assert a.model_text and b.model_text and "<|hero|>" in a.model_text
+    lib.pick(lib.new_pair(a.id, b.id).id, "right")
+    out = tmp_path / "pairs.jsonl"
+    export(lib, "trl", out)
+    line = json.loads(out.read_text(encoding="utf-8"))
+    assert line["model_text"] == {"chosen": b.model_text, "rejected": a.model_text}
+    tok = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
+    row = render(read_preferences(out, "dpo"), storyteller=True, tok=tok)[0]
+    assert row["prompt"] + row["chosen"] == seen[1] and row["prompt"] + row["rejected"] == seen[0]
+    assert row["chosen"].endswith(END) and "\n" in row["prompt"].split("<|story|>", 1)[1]  # the world's opening
+    shown = story_in_slots(req, b.text, True, None)
+    assert shown.strip() != b.model_text.strip()  # the shown story is not what the model wrote
+
+    lib.rate(a.id, "up")  # a 👍 carries the model's words too
+    export(lib, "kto", kto := tmp_path / "kto.jsonl")
+    singles = [json.loads(x) for x in kto.read_text(encoding="utf-8").splitlines()]
+    assert [s["model_text"] for s in singles] == [a.model_text]
+
+
+def test_model_text_in_a_file_is_checked_like_the_stories(tmp_path):
+    """A hand-made "model_text" is no way around the checks: an unsafe one stops the file like an unsafe
+    story; one that is not text, or only one side's, is ignored and the shown stories are learnt."""
+    good = pair_lines(1)[0]
+    lines = [good | {"model_text": {"chosen": "<|hero|>笑了。", "rejected": 7}},
+             good | {"model_text": {"chosen": "<|hero|>笑了。"}},
+             good | {"model_text": ["x"]}]
+    f = tmp_path / "p.jsonl"
+    f.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
+    assert [e.said for e in read_preferences(f, "dpo")] == [None, None, None]
+    bad = good | {"model_text": {"chosen": "他拿起刀杀了怪兽，到处都是血。", "rejected": "<|hero|>笑了。"}}
+    f.write_text(json.dumps(bad, ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="not safe for children"):
+        read_preferences(f, "dpo")
+    assert read_preferences(f, "dpo", allow_unsafe=True)[0].said["chosen"].startswith("他拿起刀")

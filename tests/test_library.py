@@ -43,7 +43,7 @@ def test_todays_database_opens_with_every_story_kept(db):
     assert before == max(JobStore.MIGRATIONS) and 7 not in JobStore.MIGRATIONS
 
     lib = Library(db)
-    assert version(db) == max(Library.MIGRATIONS) == 7
+    assert version(db) == max(Library.MIGRATIONS) == 8
     with sqlite3.connect(db) as raw:
         assert raw.execute("SELECT id, owner, text, request, model, status FROM stories ORDER BY id").fetchall() == old
     page = lib.page(size=100)
@@ -51,7 +51,7 @@ def test_todays_database_opens_with_every_story_kept(db):
     assert not any(e.favourite or e.rating or e.has_audio for e in page.entries)
     JobStore(db)  # the older class opens the newer database without touching it
     Store(db).save_story("m", REQ, "新故事。", "done")
-    assert version(db) == 7 and Library(db).count() == 31
+    assert version(db) == 8 and Library(db).count() == 31
 
 
 def test_a_stories_only_database_from_the_first_version_goes_all_the_way(tmp_path, settings_env):
@@ -59,7 +59,32 @@ def test_a_stories_only_database_from_the_first_version_goes_all_the_way(tmp_pat
     Store(path).save_story("m", REQ, "最早的故事。", "done")
     assert version(path) == 1
     lib = Library(path)
-    assert version(path) == 7 and lib.get(1).text == "最早的故事。" and lib.get(1).age_band == "6-8"
+    assert version(path) == 8 and lib.get(1).text == "最早的故事。" and lib.get(1).age_band == "6-8"
+
+
+def test_last_versions_library_gains_the_model_s_own_words_with_nothing_lost(tmp_path, settings_env):
+    """A library at step 7 (favourites, ratings, pairs) gains step 8, the model's own words of each new
+    story; its stories, marks and picks stay, and an older story simply has none."""
+    from storyteller.library.store import m007_library
+
+    path = tmp_path / "v7.db"
+    store = JobStore(path)
+    ids = [store.save_story("m", REQ, f"第{i}个故事。", "done") for i in range(3)]
+    with sqlite3.connect(path) as raw:
+        m007_library(raw)
+        raw.execute("PRAGMA user_version = 7")
+        raw.execute("UPDATE stories SET favourite = 1 WHERE id = ?", (ids[0],))
+        raw.execute("INSERT INTO ratings (story_id, created, value) VALUES (?, 0, 1)", (ids[1],))
+        raw.execute("INSERT INTO pairs (created, left_id, right_id, choice) VALUES (0, ?, ?, 'left')", (ids[1], ids[2]))
+    assert Store(path).save_story("m", REQ, "第三个故事。", "done", model_text="<|hero|>的故事。") == 4  # no column yet
+    lib = Library(path)
+    assert version(path) == 8
+    assert [lib.get(i).text for i in ids] == [f"第{i}个故事。" for i in range(3)]
+    assert lib.get(ids[0]).favourite and lib.get(ids[1]).rating == 1 and lib.pairs()[0].choice == "left"
+    assert lib.get(4).model_text is None
+    new = Store(path).save_story("m", REQ, "新故事。", "done", model_text="<|hero|>的新故事。")
+    assert lib.get(new).model_text == "<|hero|>的新故事。"
+    assert "model_text" not in lib.get(new).model_dump()  # kept for training, never shown or sent
 
 
 def test_migration_numbers_are_never_shared():

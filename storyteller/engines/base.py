@@ -57,6 +57,17 @@ class Prompt(BaseModel):
                              "to a model without `request`; engines that cannot take raw text use `messages`.")
 
     _drawn_seed: int = PrivateAttr(default_factory=lambda: random.randrange(2**31))
+    _model_text: str | None = PrivateAttr(default=None)
+
+    @property
+    def model_text(self) -> str | None:
+        """The story as the model wrote it, when the engine shows the reader something else (the
+        embedded model's slot tokens, after the story so far as the model was given it); set once the
+        story has ended. Learning from what the family picked trains on this: the model's own words."""
+        return self._model_text
+
+    def record_model_text(self, text: str) -> None:
+        self._model_text = text
 
     def telling_seed(self) -> int:
         """The seed of this telling's cast: the params' cast_seed or seed, else one drawn when the prompt

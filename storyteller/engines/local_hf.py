@@ -261,11 +261,13 @@ class LocalHFEngine(Engine):
         worker = threading.Thread(target=work, name=f"generate-{self.model_id}", daemon=True)
         worker.start()
         scanner = StopScanner(prompt.params.stop)
+        said = [self.prefix_text(loaded, prompt)]  # the model's own words, before the filler shows them
         try:
             if first := scanner.feed(self.opening(loaded, prompt)[0]):
                 yield first
             for piece in streamer:
                 if filler is not None:
+                    said.append(piece)
                     piece = filler.feed(piece)
                 piece = scanner.feed(piece)
                 if piece:
@@ -281,6 +283,8 @@ class LocalHFEngine(Engine):
             worker.join(timeout=30)
         if errors:
             raise ServiceError("The local model stopped with an error.", hint=f"Details: {errors[0]}") from errors[0]
+        if filler is not None and not (cancel is not None and cancel.is_set()):  # the whole story, as written
+            prompt.record_model_text("".join(said))
 
 
 class StopScanner:

@@ -53,6 +53,7 @@ class Example(BaseModel):
     rejected: str | None = None
     completion: str | None = None  # singles
     label: bool | None = None
+    said: dict[str, str] | None = None  # the stories in the model's own words ("model_text"), by key
 
     @property
     def lang(self) -> str:
@@ -125,12 +126,26 @@ def _parse(rec: Any, name: str, n: int) -> Example:
         label = rec.get("label")
         if not isinstance(label, bool):
             raise _err(name, n, '"label" must be true (👍) or false (👎).', "“label”必须是 true（👍）或 false（👎）。")
-        return Example(line=n, prompt=prompt, request=req, completion=texts["completion"], label=label)
+        return Example(line=n, prompt=prompt, request=req, completion=texts["completion"], label=label,
+                       said=_said(rec.get("model_text"), ("completion",)))
     good, bad = texts[keys[0]], texts[keys[1]]
     if good == bad:
         raise _err(name, n, "the preferred and the other story are the same, so there is nothing to learn.",
                    "两个故事完全一样，没有可以学习的偏好。")
-    return Example(line=n, prompt=prompt, request=req, chosen=good, rejected=bad)
+    return Example(line=n, prompt=prompt, request=req, chosen=good, rejected=bad,
+                   said=_said(rec.get("model_text"), ("chosen", "rejected")))
+
+
+def _said(value: Any, keys: tuple[str, ...]) -> dict[str, str] | None:
+    """A line's "model_text" (the exports': the stories in the model's own words) for every key, or
+    None: anything else there (missing, not text, too long) is ignored and the shown stories are learnt."""
+    if len(keys) == 1:
+        value = {keys[0]: value}
+    if not isinstance(value, dict):
+        return None
+    out = {k: value.get(k) for k in keys}
+    ok = all(isinstance(v, str) and v.strip() and len(v) <= MAX_STORY_CHARS and "\ufffd" not in v for v in out.values())
+    return out if ok else None
 
 
 def file_kind(path: str | Path) -> Literal["pairs", "ratings"] | None:
@@ -194,7 +209,8 @@ def unsafe_examples(examples: list[Example]) -> dict[str, list[int]]:
     """{category: lines} of the examples whose story or request is not safe for children."""
     found: dict[str, list[int]] = {}
     for ex in examples:
-        for text in filter(None, (ex.chosen, ex.rejected, ex.completion, ex.prompt[-1]["content"])):
+        for text in filter(None, (ex.chosen, ex.rejected, ex.completion, ex.prompt[-1]["content"],
+                                  *(ex.said or {}).values())):
             if (v := check_text(text, ex.lang)) is not None:
                 found.setdefault(v.category, []).append(ex.line)
                 break
@@ -246,7 +262,11 @@ def render(examples: list[Example], storyteller: bool, tok, name: str = "the fil
             cast = pick_cast(req, 0, ex.chosen or ex.completion or "") if has_cast(tok) else None
             head = prompt_text(req, cast)
 
-            def body(text: str) -> str:  # each story's own cast back to slots (an older pair may have two)
+            def body(text: str, said: str | None = None) -> str:
+                """The story in the model's own words when the line has them, else the shown story with
+                its own cast back in slots (an older pair may have two casts)."""
+                if said is not None:
+                    return said.strip(" ") + END
                 own = pick_cast(req, 0, text) if cast is not None else None
                 return story_in_slots(req, text, keep, own) + END
         else:
@@ -255,14 +275,15 @@ def render(examples: list[Example], storyteller: bool, tok, name: str = "the fil
             else:
                 head = "\n\n".join(m["content"] for m in ex.prompt) + "\n\n"
 
-            def body(text: str) -> str:
+            def body(text: str, said: str | None = None) -> str:
                 return text + (tok.eos_token or "")
+        said = (ex.said or {}) if storyteller else {}
         if ex.chosen is not None:
-            chosen, rejected = body(ex.chosen), body(ex.rejected)
+            chosen, rejected = body(ex.chosen, said.get("chosen")), body(ex.rejected, said.get("rejected"))
             told = shared_paragraphs(chosen, rejected) if storyteller else ""
             rows.append({"prompt": head + told, "chosen": chosen[len(told):], "rejected": rejected[len(told):]})
         else:
-            rows.append({"prompt": head, "completion": body(ex.completion), "label": ex.label})
+            rows.append({"prompt": head, "completion": body(ex.completion, said.get("completion")), "label": ex.label})
     return rows
 
 

@@ -16,11 +16,15 @@ language; what fails is left out and counted in the report by reason and categor
 
 Formats (one JSON object per line):
 - trl:        {"prompt": [system, user], "chosen": [assistant], "rejected": [assistant]}
-              (trl's conversational preference format, for DPOTrainer);
+              (trl's conversational preference format, for DPOTrainer), and "model_text":
+              {"chosen", "rejected"} when both stories were kept in the model's own words;
 - openai-dpo: {"input": {"messages": [system, user]}, "preferred_output": [assistant],
               "non_preferred_output": [assistant]} (OpenAI's preference fine-tuning input);
 - kto:        {"prompt": [system, user], "completion": [assistant], "label": true|false}
-              (trl's conversational unpaired preference format, for KTOTrainer).
+              (trl's conversational unpaired preference format, for KTOTrainer), and "model_text".
+"model_text" is the story as the embedded model wrote it, in its slot tokens, before the story world
+showed its own lines (the story engine keeps it): our trainer learns from the model's own words;
+other trainers ignore the extra key. OpenAI's format has no room for it.
 The prompt is `prompts.build_messages` of the story's request: what a chat model is asked at
 inference, as in the chat SFT files (`storyteller.data.prepare`).
 """
@@ -38,6 +42,7 @@ from pydantic import BaseModel, Field, ValidationError
 from storyteller.data import tokens as tok
 from storyteller.data.check import MAX_TOKENS_PER_EXAMPLE
 from storyteller.data.prepare import MIN_EXAMPLES
+from storyteller.finetune.preference import MAX_STORY_CHARS
 from storyteller.errors import InputError
 from storyteller.library.store import Library, StoryEntry
 from storyteller.prompts import StoryRequest, build_messages
@@ -56,6 +61,7 @@ class PreferencePair(BaseModel):
     chosen_id: int
     rejected_id: int
     source: Literal["pick", "thumbs"]
+    model_text: dict[str, str] | None = None  # {"chosen", "rejected"}: both stories in the model's own words
 
 
 class Single(BaseModel):
@@ -65,6 +71,7 @@ class Single(BaseModel):
     label: bool
     story_id: int
     source: Literal["thumbs", "both_bad"]
+    model_text: str | None = None
 
 
 class PreferenceReport(BaseModel):
@@ -128,6 +135,14 @@ class _Checker:
             return "over_token_limit"
         return None
 
+    def model_text(self, entry: StoryEntry) -> str | None:
+        """The story in the model's own words, when it passes the same checks (else the shown story is
+        learnt from alone)."""
+        said = entry.model_text
+        if not said or not said.strip() or "\ufffd" in said or len(said) > MAX_STORY_CHARS:
+            return None
+        return said if check_text(said, entry.lang) is None else None
+
     def drop(self, reason: str) -> None:
         if reason.startswith("unsafe:"):
             category = reason.split(":", 1)[1]
@@ -159,8 +174,10 @@ def collect(library: Library) -> tuple[list[PreferencePair], list[Single], Prefe
         if problem is not None:
             checker.drop(problem)
             return
+        said = {"chosen": checker.model_text(good), "rejected": checker.model_text(bad)}
         pairs.append(PreferencePair(prompt=_prompt(good), request=good.request, chosen=good.text.strip(),
-                                    rejected=bad.text.strip(), chosen_id=good.id, rejected_id=bad.id, source=source))
+                                    rejected=bad.text.strip(), chosen_id=good.id, rejected_id=bad.id, source=source,
+                                    model_text=said if all(said.values()) else None))
 
     labels: dict[int, tuple[bool, str]] = {e.id: (e.rating == 1, "thumbs") for e in rated}
     ties = 0
@@ -192,7 +209,7 @@ def collect(library: Library) -> tuple[list[PreferencePair], list[Single], Prefe
             checker.drop(problem)
             continue
         singles.append(Single(prompt=_prompt(entry), request=entry.request, completion=entry.text.strip(),
-                              label=label, story_id=sid, source=source))
+                              label=label, story_id=sid, source=source, model_text=checker.model_text(entry)))
     if ties:
         report.dropped["tie"] = ties
     report.pairs, report.singles = len(pairs), len(singles)
@@ -211,14 +228,15 @@ def records(library: Library, fmt: str) -> tuple[list[dict], PreferenceReport]:
     pairs, singles, report = collect(library)
     report.format = fmt
     if fmt == "kto":
-        lines = [{"prompt": s.prompt, "completion": _assistant(s.completion), "label": s.label} for s in singles]
+        lines = [{"prompt": s.prompt, "completion": _assistant(s.completion), "label": s.label}
+                 | ({"model_text": s.model_text} if s.model_text else {}) for s in singles]
         labels = Counter(s.label for s in singles)
         if singles and (not labels[True] or not labels[False]):
             report.warnings.append("KTO learns best from both 👍 and 👎 stories; all ratings here are one kind.")
             report.notes["one_kind"] = len(singles)
     elif fmt == "trl":
         lines = [{"prompt": p.prompt, "chosen": _assistant(p.chosen), "rejected": _assistant(p.rejected)}
-                 for p in pairs]
+                 | ({"model_text": p.model_text} if p.model_text else {}) for p in pairs]
     else:
         lines = [{"input": {"messages": p.prompt}, "preferred_output": _assistant(p.chosen),
                   "non_preferred_output": _assistant(p.rejected)} for p in pairs]

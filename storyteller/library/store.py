@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from storyteller.config import get_settings
 from storyteller.errors import InputError
@@ -76,6 +76,12 @@ def m007_library(db) -> None:
                "DELETE FROM story_words WHERE rowid = old.id; END")
     db.execute("CREATE INDEX pairs_left ON pairs (left_id)")
     db.execute("CREATE INDEX pairs_right ON pairs (right_id)")
+
+
+def m008_model_text(db) -> None:
+    """The story as the model wrote it (its slot tokens, before the world's lines were shown): what
+    training on the family's picks learns from, so the model learns its own words."""
+    db.execute("ALTER TABLE stories ADD COLUMN model_text TEXT")
 
 
 def _extend(base: dict[int, Migration], steps: dict[int, Migration]) -> dict[int, Migration]:
@@ -169,6 +175,7 @@ class StoryEntry(BaseModel):
     reasons: list[str] = []
     has_audio: bool = False
     text: str | None = None
+    model_text: str | None = Field(None, exclude=True)  # the model's own words, for training on the family's picks
 
     @property
     def lang(self) -> str:
@@ -206,7 +213,7 @@ _COLUMNS = ("s.id, s.created, s.model, s.request, s.age_band, s.status, s.favour
 class Library(JobStore):
     """Reads and marks the stories `storyteller.store.Store` saved, for one family (or everyone)."""
 
-    MIGRATIONS = _extend(JobStore.MIGRATIONS, {7: m007_library})
+    MIGRATIONS = _extend(JobStore.MIGRATIONS, {7: m007_library, 8: m008_model_text})
 
     # --- reading ------------------------------------------------------------------------
     def _scope(self, alias: str = "s") -> tuple[str, list]:
@@ -259,7 +266,7 @@ class Library(JobStore):
         sid = story_id(value)
         where, args = self._scope()
         with self.connect() as db:
-            row = db.execute(f"SELECT {_COLUMNS}, s.text AS head, s.text FROM stories s LEFT JOIN ratings r "
+            row = db.execute(f"SELECT {_COLUMNS}, s.text AS head, s.text, s.model_text FROM stories s LEFT JOIN ratings r "
                              f"ON r.story_id = s.id WHERE s.id = ? AND {where}", (sid, *args)).fetchone()
         if row is None:
             raise _no_such(sid)
@@ -389,7 +396,7 @@ class Library(JobStore):
         """Every rated story of this family, with its text (oldest first)."""
         where, args = self._scope()
         with self.connect() as db:
-            rows = db.execute(f"SELECT {_COLUMNS}, s.text AS head, s.text FROM stories s JOIN ratings r "
+            rows = db.execute(f"SELECT {_COLUMNS}, s.text AS head, s.text, s.model_text FROM stories s JOIN ratings r "
                               f"ON r.story_id = s.id WHERE {where} ORDER BY s.id", args).fetchall()
         return [_entry(r, with_text=True) for r in rows]
 
@@ -400,7 +407,7 @@ class Library(JobStore):
         with self.connect() as db:
             for i in range(0, len(ordered), 500):
                 chunk = ordered[i:i + 500]
-                rows = db.execute(f"SELECT {_COLUMNS}, s.text AS head, s.text FROM stories s LEFT JOIN ratings r "
+                rows = db.execute(f"SELECT {_COLUMNS}, s.text AS head, s.text, s.model_text FROM stories s LEFT JOIN ratings r "
                                   f"ON r.story_id = s.id WHERE {where} AND s.id IN ({','.join('?' * len(chunk))})",
                                   (*args, *chunk)).fetchall()
                 found.update({r["id"]: _entry(r, with_text=True) for r in rows})
@@ -425,4 +432,5 @@ def _entry(row, with_text: bool = False) -> StoryEntry:
         id=row["id"], created=row["created"], title=title_of(row["head"]), request=request, model=row["model"],
         age_band=row["age_band"] or request.get("age_band"), status=row["status"], favourite=bool(row["favourite"]),
         rating=row["rating"], reasons=json.loads(row["reasons"]) if row["reasons"] else [],
-        has_audio=bool(row["audio"]), text=row["text"] if with_text else None)
+        has_audio=bool(row["audio"]), text=row["text"] if with_text else None,
+        model_text=row["model_text"] if with_text else None)
