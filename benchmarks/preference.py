@@ -8,7 +8,8 @@ For each N:
    through the app's own two-story path: `studio.tell` with seeds s and s+1 and one cast (the same
    monster, place and child, as the tab tells them), both saved in the store,
    `Library.new_pair` and `Library.pick` with the script's choice, then the trl export's lines
-   (`exports.records`). The first round is told once, for the largest N; each N learns from its first N pairs.
+   (`exports.records`), which carry each story in the model's own words, as the story book kept them.
+   The first round is told once, for the largest N; each N learns from its first N pairs.
 2. A DPO job from the local provider (the real worker process, the product's defaults: full fine-tune,
    3 epochs, beta 0.1, the starting weights as reference).
 3. Both models tell the same held-out requests (never in the pairs) with the same seeds; the script
