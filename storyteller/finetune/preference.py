@@ -11,7 +11,9 @@ sides of a pair differ) and the child-safety check, which refuses the file unles
 errors name the line, in English and Chinese. The input file is never modified.
 
 Rendering mirrors the SFT path (finetune/data.py): a storyteller-format model's prompt is the story
-header of the request (`story_format.prompt_text`) and a completion is the story in slot form + END;
+header of the request (`story_format.prompt_text`) and a completion is the story in slot form + END:
+the story as the model wrote it when the line carries it ("model_text", which the exports write from
+the story book), else the shown story put back into slots (which holds the story world's lines too);
 the request is the line's own "request" object when it has one, else it is read back from the
 user message `prompts.build_messages` wrote (the exports' prompt). Other models get their chat
 template (or the plain messages) and the story + eos. Both become plain strings, so trl's
