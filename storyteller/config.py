@@ -84,6 +84,9 @@ class TrainingSettings(BaseModel):
         description="Incremental fine-tuning: share of each epoch's examples drawn from earlier stories "
         "(the corpus the model learned from), so new data does not erase old skills.",
     )
+    story_check_stories: int = Field(16, ge=1, le=200, description="DPO/KTO story check: stories told after each "
+                                     "epoch (finetune/story_check.py).")
+    story_check_tokens: int = Field(900, ge=16, le=4096, description="DPO/KTO story check: the longest story told.")
 
 
 class UISettings(BaseModel):

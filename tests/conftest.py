@@ -8,6 +8,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Every DPO/KTO job of a storyteller model in the tests still runs the story check, on two short stories.
+os.environ.setdefault("STORYTELLER_TRAINING__STORY_CHECK_STORIES", "2")
+os.environ.setdefault("STORYTELLER_TRAINING__STORY_CHECK_TOKENS", "80")
 
 from pathlib import Path  # noqa: E402
 

@@ -135,6 +135,12 @@ def test_preference_job_runs_end_to_end_and_the_model_is_listed(pref_env, object
     assert data.read_bytes() == before
     msgs = [e.message for e in JobStore().events(job.id)]
     assert any(m.startswith(f"Data: {6 if objective == 'dpo' else 12} preference") for m in msgs) and any("Done: saved as" in m for m in msgs)
+    checks = [m for m in msgs if m.startswith("Story check after epoch")]
+    if base == "tiny":  # a storyteller model: checked after its epoch and at the end max_steps made
+        assert len(checks) == (2 if objective == "dpo" else 1)  # KTO's 12 ratings: 4 steps end mid-epoch
+        assert "story check passed" in listed[out.name].description
+    else:  # a chat model has no story request to tell from
+        assert not checks
 
 
 def test_sft_weight_adds_the_chosen_stories_own_loss_to_dpo_s(pref_env):

@@ -62,6 +62,8 @@ def start(
     beta: float = typer.Option(None, help="DPO/KTO: how far the model may move from its starting weights (0.1)."),
     sft_weight: float = typer.Option(None, help="Local DPO: also learn the chosen stories, an SFT loss of this "
                                      "weight beside DPO's (keeps the grammar; default 1.0; 0: DPO alone)."),
+    story_check: bool = typer.Option(True, help="Local DPO/KTO: after each epoch the starting model reads the new "
+                                     "stories, and an epoch that breaks sentences is dropped (--no-story-check: off)."),
     mix_share: float = typer.Option(None, help="Local: share of earlier stories mixed in (default from settings)."),
     max_steps: int = typer.Option(None, min=1, help="Local: stop after this many steps."),
     seed: int = typer.Option(42),
@@ -81,7 +83,7 @@ def start(
         spec = JobSpec(provider=provider, base_model=base, train_file=str(data), val_file=str(val) if val else None,
                        name=name, seed=seed, n_epochs=epochs, batch_size=batch_size, learning_rate=lr,
                        learning_rate_multiplier=lr_multiplier, mix_share=mix_share, max_steps=max_steps,
-                       allow_unsafe=allow_unsafe, beta=beta, sft_weight=sft_weight,
+                       allow_unsafe=allow_unsafe, beta=beta, sft_weight=sft_weight, story_check=story_check,
                        **_method(method, objective))
         p = get_provider(provider)
         plan = p.plan(spec)

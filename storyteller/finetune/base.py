@@ -54,6 +54,8 @@ class JobSpec(BaseModel):
     beta: float | None = Field(None, gt=0, le=10, description="DPO/KTO: how far from the reference (None: 0.1).")
     sft_weight: float | None = Field(None, ge=0, le=10, description="Local DPO: also learn the chosen stories, an "
                                      "SFT loss of this weight beside DPO's (RPO; None: 1.0; 0: DPO alone).")
+    story_check: bool = Field(True, description="Local DPO/KTO of a storyteller model: after each epoch the "
+                              "starting model reads the new stories, and an epoch that breaks sentences is dropped.")
     lora_r: int = Field(8, ge=1, le=256)
     mix_share: float | None = Field(None, ge=0, lt=1, description="Share of earlier stories mixed in (None: setting).")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many steps (overrides epochs).")

@@ -23,6 +23,7 @@ from storyteller.data.io import read_dataset
 from storyteller.data.prepare import request_for, split
 from storyteller.errors import DataError
 from storyteller.finetune.base import JobSpec
+from storyteller.finetune.story_check import summary
 from storyteller.corpus import split as build_split
 from storyteller.story_format import (END, is_storyteller_model, power_tokens, prompt_text, slot_values, to_slots,
                                       training_text)
@@ -158,6 +159,8 @@ def write_card(out: Path, spec: JobSpec, meta: dict, info: dict, final: dict, me
                 else f"{info['new']} ratings ({info.get('liked', '?')} 👍)")
         desc = (f"{objective.upper()}-trained from {spec.base_model} on the family's {what} "
                 f"(reference: the starting weights); {losses}.")
+        if checked := summary(info.get("story_check") or {}):
+            desc += f" The {checked}."
     card = [
         "---", f"description: {json.dumps(desc, ensure_ascii=False)}", f"base_model: {json.dumps(spec.base_model)}",
         "---", f"# {model_dir.name}", "", desc, "",

@@ -30,6 +30,7 @@ from storyteller.finetune.data import n_train, read_stories
 from storyteller.finetune.pref_train import BETA, sft_weight
 from storyteller.finetune.pref_train import default_lr as pref_lr
 from storyteller.finetune.preference import Example, read_preferences, request_of
+from storyteller.finetune.story_check import LIMIT
 from storyteller.finetune.worker import (BATCH, CANCEL_FLAG, EPOCHS, LOG_FILE, SCHEDULE, WARMUP, default_lr,
                                          default_method, last_checkpoint, start_queued)
 
@@ -156,6 +157,8 @@ class LocalProvider(Provider):
             settings |= {"beta": spec.beta or BETA, "reference": "the starting weights"}
             if spec.objective == "dpo":
                 settings["sft_weight"] = sft_weight(spec)
+            settings["story_check"] = (f"after each epoch the starting model reads {get_settings().training.story_check_stories} new stories; an epoch "
+                                       f"over {LIMIT:g}× its surprise at its own is dropped" if spec.story_check else "off")
         est = (f"about {_fmt_s(seconds)} on this computer ({steps} steps, "
                f"{'speed measured by earlier training' if measured else 'a first guess'})" if seconds
                else f"{steps} steps")

@@ -30,11 +30,12 @@ import traceback
 from pathlib import Path
 
 from storyteller.config import get_settings
-from storyteller.errors import StorytellerError
+from storyteller.errors import JobError, StorytellerError
 from storyteller.finetune.pref_train import build_trainer, preference_data
 from storyteller.finetune.pref_train import default_lr as pref_lr
 from storyteller.finetune.base import JobSpec, JobStore
 from storyteller.finetune.data import build_examples, write_card
+from storyteller.finetune import story_check
 from storyteller.paths import ROOT
 
 CANCEL_FLAG = "CANCEL"
@@ -260,6 +261,28 @@ def start_queued(store: JobStore) -> None:
             store.update_job(job.id, status="failed", error=msg)
 
 
+def add_story_check(trainer, spec: JobSpec, meta: dict, job_dir: Path, log: JobLog):
+    """The story check's callback on a preference job of a storyteller model (story_check.py), or None."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from storyteller.story_format import is_storyteller_model
+
+    if not spec.story_check or not is_storyteller_model(trainer.model.config):
+        return None
+    s = get_settings().training
+    reqs = story_check.requests(meta["train_file"], spec.objective, s.story_check_stories)
+    if not reqs:
+        log.event("Story check skipped: no line of the file names a story request", level="warning")
+        return None
+    starting = AutoModelForCausalLM.from_pretrained(meta["base_source"], dtype=torch.float32)
+    check = story_check.StoryCheck(starting, AutoTokenizer.from_pretrained(meta["base_source"]), reqs, seed=spec.seed,
+                                   max_new_tokens=s.story_check_tokens)
+    cb = story_check.callback(check, job_dir, log, lambda: (job_dir / CANCEL_FLAG).exists())
+    trainer.add_callback(cb)
+    return cb
+
+
 def run(job_dir: Path, resume: bool = False) -> str:
     """Train one job to the end (or to a cancel). Returns the final status."""
     import torch
@@ -319,6 +342,7 @@ def run(job_dir: Path, resume: bool = False) -> str:
                               eval_dataset=valid or None, callbacks=callbacks,
                               data_collator=collate(tok.pad_token_id if tok.pad_token_id is not None else 0))
     ref.append(trainer)
+    checking = add_story_check(trainer, spec, meta, job_dir, log) if preference else None
     ckpt = last_checkpoint(job_dir) if resume else None
     if resume and ckpt is None:
         log.event("No complete checkpoint yet: starting from the beginning", level="warning")
@@ -332,7 +356,17 @@ def run(job_dir: Path, resume: bool = False) -> str:
         return "cancelled"
     if not trainer.is_world_process_zero():
         return "succeeded"
+    if checking and checking.kept_nothing:
+        raise JobError("The first epoch already broke the stories' sentences (the story check), so no model was "
+                       "made. Your ratings and pairs are all kept.",
+                       "Train again with a stronger anchor (beta 0.5) or a smaller learning rate; "
+                       "`--no-story-check` trains without the check.",
+                       zh="第一轮训练后故事的句子就开始乱了（故事检查），所以没有生成新模型。你的评分和配对都还在。"
+                          "可以把 beta 调到 0.5 或调小学习率再训练一次。")
     final = {"train_loss": round(float(result.training_loss), 4), "steps": trainer.state.global_step}
+    if checking:
+        info["story_check"] = checking.record
+        (job_dir / story_check.SNAPSHOT).unlink(missing_ok=True)
     if valid:
         final["valid_loss"] = round(float(trainer.evaluate()["eval_loss"]), 4)
     if method == "lora":

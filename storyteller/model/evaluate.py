@@ -107,7 +107,7 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperatu
     shown, slotted = opening(req, cast, seed) if use else ("", "")  # as the app starts a story
     prompt = prompt_text(req, cast) + slotted if story_fmt else req.legacy_prompt()
     end_id = tok.convert_tokens_to_ids(END) if story_fmt else tok.eos_token_id
-    ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"].to(model.device)
     n_pos = getattr(model.config, "max_position_embeddings", None)
     limit = min(max_new_tokens, n_pos - ids.shape[1]) if n_pos else max_new_tokens
     start = ids.shape[1] - len(tok(slotted, add_special_tokens=False)["input_ids"]) if slotted else None
@@ -128,7 +128,8 @@ def generate(model, tok, req: StoryRequest, max_new_tokens: int = 900, temperatu
     ended = ended or LEGACY_STOP in text
     story = text.split(LEGACY_STOP)[0].strip()
     return {"story": story, "ended": ended, "tokens": len(new), "ttft_s": (clock.first or done) - clock.t0,
-            "seconds": done - clock.t0, "given_chars": len(shown)}  # the first paragraph was not written by the model
+            "seconds": done - clock.t0, "given_chars": len(shown),  # the first paragraph was not written by the model
+            "ids": out[0].tolist(), "prompt_len": ids.shape[1]}  # what the model was given and wrote, as tokens
 
 
 class _Clock:
