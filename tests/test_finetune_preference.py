@@ -416,3 +416,16 @@ def test_model_text_in_a_file_is_checked_like_the_stories(tmp_path):
     with pytest.raises(DataError, match="not safe for children"):
         read_preferences(f, "dpo")
     assert read_preferences(f, "dpo", allow_unsafe=True)[0].said["chosen"].startswith("他拿起刀")
+
+
+def test_dpo_takes_fewer_passes_the_more_pairs_a_family_has(pref_env):
+    from storyteller.finetune.pref_train import default_epochs
+
+    _, tmp = pref_env
+    p = get_provider("local")
+    for n, epochs in ((20, 3), (150, 2), (200, 1)):
+        data = write(tmp / f"p{n}.jsonl", (pair_lines(100) * 2)[:n])  # a family rates some requests twice
+        plan = p.plan(spec(data, objective="dpo", max_steps=None, batch_size=None))
+        assert plan.settings["n_epochs"] == epochs and (epochs == 1 or plan.settings["steps"] <= 40)
+    assert default_epochs("kto", 400, 8) == 3  # KTO was not measured this way: it keeps its three
+    assert p.plan(spec(data, objective="dpo", n_epochs=3, max_steps=None)).settings["n_epochs"] == 3  # asked for

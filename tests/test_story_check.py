@@ -120,6 +120,26 @@ def test_a_first_epoch_that_breaks_the_stories_keeps_nothing(shipped, tmp_path):
     assert control.should_training_stop and cb.kept_nothing and summary(cb.record) == ""
 
 
+def test_half_way_through_the_first_epoch_is_checked_so_a_breaking_epoch_still_leaves_a_model(shipped, tmp_path):
+    from types import SimpleNamespace
+
+    ref, tok = shipped
+    model = copy.deepcopy(ref)
+    cb = story_check.callback(StoryCheck(ref, tok, REQS[:1], max_new_tokens=80), tmp_path, Log(), lambda: False)
+    state = State(0, 0.0)
+    state.max_steps = 30
+    cb.on_train_begin(SimpleNamespace(max_steps=-1, num_train_epochs=3), state, Control())
+    control = Control()
+    for step in (4, 5, 6):
+        cb.on_step_end(None, State(step, step / 10), control, model=model)
+    assert [c["step"] for c in cb.record["checks"]] == [5] and cb.record["kept_step"] == 5
+    good = weights(model)
+    wreck(model, seed=3)
+    cb.on_epoch_end(None, State(10, 1.0), control, model=model)
+    assert control.should_training_stop and not cb.kept_nothing and same(weights(model), good)
+    assert "epoch 1 broke sentences" in summary(cb.record) and "epoch 0.5 (1.00×)" in summary(cb.record)
+
+
 def test_a_resumed_job_rolls_back_to_what_the_earlier_process_kept(shipped, tmp_path):
     ref, tok = shipped
     model = copy.deepcopy(ref)

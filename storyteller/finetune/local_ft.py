@@ -27,7 +27,7 @@ from storyteller.story_format import is_storyteller_model
 from storyteller.errors import DataError, InputError, JobError, ModelNotFoundError
 from storyteller.finetune.base import Checkpoint, Job, JobSpec, MetricRow, NameTaken, Plan, Provider
 from storyteller.finetune.data import n_train, read_stories
-from storyteller.finetune.pref_train import BETA, sft_weight
+from storyteller.finetune.pref_train import BETA, default_epochs, sft_weight
 from storyteller.finetune.pref_train import default_lr as pref_lr
 from storyteller.finetune.preference import Example, read_preferences, request_of
 from storyteller.finetune.story_check import LIMIT
@@ -138,7 +138,8 @@ class LocalProvider(Provider):
         if spec.objective == "kto" and stories[0].chosen is not None:
             n *= 2  # each pair is one 👍 and one 👎 story
         mixed = round(n * share / (1 - share)) if share else 0
-        epochs, batch = spec.n_epochs or EPOCHS, spec.batch_size or BATCH
+        batch = spec.batch_size or BATCH
+        epochs = spec.n_epochs or (EPOCHS if spec.objective == "sft" else default_epochs(spec.objective, n, batch))
         steps = spec.max_steps or max(1, -(-(n + mixed) // batch)) * epochs
         mparams = _params_m(source)
         method = spec.method if spec.method != "auto" or not mparams else default_method(mparams * 1e6)

@@ -32,6 +32,21 @@ SFT_WEIGHT = 1.0
 PREF_LR = {"full_small": 5e-5, "full": 5e-6, "lora": 5e-5}
 
 
+# Epochs when the spec leaves them empty. Every DPO step moves the model, so a family with many pairs gets
+# fewer passes: at most STEP_BUDGET steps unless one epoch needs more, and 3 epochs at most. Measured with
+# benchmarks/preference.py and blind readings (2026-12-03): 100 pairs, 3 epochs (36 steps) held the reading;
+# 200 pairs, 3 epochs (69 steps) fell to 26 of 40 read tonight, and its first epoch already failed the
+# story check (1.27x); 200 pairs, 1 epoch (23 steps) passed it (1.10x) and kept a 79% win rate.
+DPO_EPOCHS, STEP_BUDGET = 3, 40
+
+
+def default_epochs(objective: str, n_examples: int, batch: int) -> int:
+    """DPO: as many epochs (1 to 3) as fit STEP_BUDGET steps; KTO: 3."""
+    if objective != "dpo":
+        return DPO_EPOCHS
+    return max(1, min(DPO_EPOCHS, STEP_BUDGET // max(1, -(-n_examples // batch))))
+
+
 def sft_weight(spec: JobSpec) -> float:
     return SFT_WEIGHT if spec.sft_weight is None else spec.sft_weight
 

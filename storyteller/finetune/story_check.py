@@ -4,7 +4,8 @@ DPO on many pairs can learn a family's taste (shorter, Ultraman sooner) by break
 new model writes token runs the model it started from would never write. So the starting model reads
 what the new one tells. After each epoch the new model tells the same stories (the family's own
 requests, fixed seeds, decoded as the app decodes), and the starting model scores them: its surprise is
-the mean -log p per token of what the new model wrote. The check compares that with its surprise at
+the mean -log p per token of what the new model wrote (also checked half way through the first epoch,
+so a first epoch that breaks them still leaves something to keep). The check compares that with its surprise at
 its own stories for the same requests and seeds. Above LIMIT times, the epoch is dropped: the weights
 go back to the last epoch that passed and training stops. If the first epoch already fails, no model
 is made (the family's ratings stay where they are).
@@ -102,8 +103,8 @@ def restore(model, weights: dict) -> None:
 
 
 def callback(check: StoryCheck, job_dir: Path, log, cancelled):
-    """A TrainerCallback running the check at each epoch's end (and at the end of a run cut short by
-    max_steps). Its record (story_check.json) and the last passing weights (story_check.pt) live in
+    """A TrainerCallback running the check in the middle of the first epoch, at each epoch's end, and at
+    the end of a run cut short by max_steps. Its record (story_check.json) and the last passing weights (story_check.pt) live in
     the job folder, so a resumed job rolls back to the right epoch."""
     import torch
     from transformers import TrainerCallback
@@ -112,6 +113,7 @@ def callback(check: StoryCheck, job_dir: Path, log, cancelled):
         def __init__(self):
             path = job_dir / RECORD
             self.record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"checks": []}
+            self.half: int | None = None  # the middle of the first epoch: a fallback if that epoch breaks
 
         @property
         def kept_nothing(self) -> bool:
@@ -147,6 +149,15 @@ def callback(check: StoryCheck, job_dir: Path, log, cancelled):
                       level="warning", **entry)
             self._save()
             return True
+
+        def on_train_begin(self, args, state, control, **kw):
+            per_epoch = state.max_steps / args.num_train_epochs if args.max_steps <= 0 else 0
+            self.half = int(per_epoch // 2) if per_epoch >= 4 else None
+
+        def on_step_end(self, args, state, control, model=None, **kw):
+            if model is not None and state.global_step == self.half and self.run(state, model):
+                control.should_training_stop = True
+            return control
 
         def on_epoch_end(self, args, state, control, model=None, **kw):
             if model is not None and state.epoch and abs(state.epoch - round(state.epoch)) < 1e-6:

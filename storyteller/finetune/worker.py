@@ -32,6 +32,7 @@ from pathlib import Path
 from storyteller.config import get_settings
 from storyteller.errors import JobError, StorytellerError
 from storyteller.finetune.pref_train import build_trainer, preference_data
+from storyteller.finetune.pref_train import default_epochs as pref_epochs
 from storyteller.finetune.pref_train import default_lr as pref_lr
 from storyteller.finetune.base import JobSpec, JobStore
 from storyteller.finetune.data import build_examples, write_card
@@ -320,7 +321,8 @@ def run(job_dir: Path, resume: bool = False) -> str:
     save_steps = spec.save_steps
     targs = dict(
         output_dir=str(job_dir), per_device_train_batch_size=batch, per_device_eval_batch_size=batch,
-        num_train_epochs=spec.n_epochs or EPOCHS, max_steps=spec.max_steps or -1,
+        num_train_epochs=spec.n_epochs or (pref_epochs(spec.objective, len(train), batch) if preference else EPOCHS),
+        max_steps=spec.max_steps or -1,
         learning_rate=spec.learning_rate or (pref_lr(method, n_params) if preference
                                              else default_lr(method, n_params)),
         lr_scheduler_type=SCHEDULE, warmup_steps=WARMUP, weight_decay=0.0, seed=spec.seed,
