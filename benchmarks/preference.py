@@ -25,6 +25,7 @@ Measured, never asserted: the figures depend on this machine and the sampled sto
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -147,6 +148,13 @@ def perplexities(models: list[Path], n: int) -> list[float]:
     return out
 
 
+def story_check(model_dir: Path) -> str:
+    """The job's story check, as its model's training_config.json records it: each check's ratio."""
+    cfg = json.loads((model_dir / "training_config.json").read_text(encoding="utf-8"))
+    checks = ((cfg.get("finetune") or {}).get("data") or {}).get("story_check", {}).get("checks", [])
+    return ", ".join(f"{c['epoch']:g}: {c['ratio']:.2f}x{'' if c['passed'] else ' dropped'}" for c in checks) or "-"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, nargs="+", default=[50, 100, 200])
@@ -231,17 +239,18 @@ def main() -> None:
         verdict = judge(model, a.eval, avoid)
         t3 = time.time()
         before, after = perplexities([WORK / "models" / BASE, WORK / "models" / model], a.ppl)
-        results.append((n, got, verdict, before, after, steps, t_collect, t_train, t3 - t2))
+        checked = story_check(WORK / "models" / model)
+        results.append((n, got, verdict, before, after, steps, t_collect, t_train, t3 - t2, checked))
         print(f"N={n}{f' x {a.rounds} rounds' if a.rounds > 1 else ''}: pairs {got['written']} (last round's script "
               f"chose {got['choices']}; left out {got['left_out']}), "
-              f"{steps} DPO steps; win rate {verdict['win_rate']:.0%} ({verdict['wins']} wins, {verdict['ties']} "
+              f"{steps} DPO steps; story check (epoch: ratio) {checked}; win rate {verdict['win_rate']:.0%} ({verdict['wins']} wins, {verdict['ties']} "
               f"ties of {verdict['n']}); perplexity {before:.2f} -> {after:.2f} ({after / before - 1:+.1%}); "
               f"wall: collect {t_collect:.0f} s, train {t_train:.0f} s, judge {t3 - t2:.0f} s", flush=True)
-    print("\n| N pairs | DPO steps | win rate (target >= 70%) | perplexity before -> after (target <= +5%) | "
-          "collect s | train s | judge s |\n|---|---|---|---|---|---|---|")
-    for n, got, v, b, af, steps, tc, tt, tj in results:
-        print(f"| {n} | {steps} | {v['win_rate']:.0%} | {b:.2f} -> {af:.2f} ({af / b - 1:+.1%}) | {tc:.0f} | {tt:.0f} "
-              f"| {tj:.0f} |")
+    print("\n| N pairs | DPO steps | story check | win rate (target >= 70%) | perplexity before -> after (target <= +5%) | "
+          "collect s | train s | judge s |\n|---|---|---|---|---|---|---|---|")
+    for n, got, v, b, af, steps, tc, tt, tj, checked in results:
+        print(f"| {n} | {steps} | {checked} | {v['win_rate']:.0%} | {b:.2f} -> {af:.2f} ({af / b - 1:+.1%}) | {tc:.0f} "
+              f"| {tt:.0f} | {tj:.0f} |")
     shutil.rmtree(WORK, ignore_errors=True)
 
 
