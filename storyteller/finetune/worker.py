@@ -36,7 +36,8 @@ from storyteller.finetune.pref_train import default_epochs as pref_epochs
 from storyteller.finetune.pref_train import default_lr as pref_lr
 from storyteller.finetune.base import JobSpec, JobStore
 from storyteller.finetune.data import build_examples, write_card
-from storyteller.finetune import story_check
+from storyteller.finetune.story_check import SNAPSHOT, StoryCheck, callback
+from storyteller.finetune.story_check import requests as check_requests
 from storyteller.paths import ROOT
 
 CANCEL_FLAG = "CANCEL"
@@ -272,14 +273,14 @@ def add_story_check(trainer, spec: JobSpec, meta: dict, job_dir: Path, log: JobL
     if not spec.story_check or not is_storyteller_model(trainer.model.config):
         return None
     s = get_settings().training
-    reqs = story_check.requests(meta["train_file"], spec.objective, s.story_check_stories)
+    reqs = check_requests(meta["train_file"], spec.objective, s.story_check_stories)
     if not reqs:
         log.event("Story check skipped: no line of the file names a story request", level="warning")
         return None
     starting = AutoModelForCausalLM.from_pretrained(meta["base_source"], dtype=torch.float32)
-    check = story_check.StoryCheck(starting, AutoTokenizer.from_pretrained(meta["base_source"]), reqs, seed=spec.seed,
+    check = StoryCheck(starting, AutoTokenizer.from_pretrained(meta["base_source"]), reqs, seed=spec.seed,
                                    max_new_tokens=s.story_check_tokens)
-    cb = story_check.callback(check, job_dir, log, lambda: (job_dir / CANCEL_FLAG).exists())
+    cb = callback(check, job_dir, log, lambda: (job_dir / CANCEL_FLAG).exists())
     trainer.add_callback(cb)
     return cb
 
@@ -368,7 +369,7 @@ def run(job_dir: Path, resume: bool = False) -> str:
     final = {"train_loss": round(float(result.training_loss), 4), "steps": trainer.state.global_step}
     if checking:
         info["story_check"] = checking.record
-        (job_dir / story_check.SNAPSHOT).unlink(missing_ok=True)
+        (job_dir / SNAPSHOT).unlink(missing_ok=True)
     if valid:
         final["valid_loss"] = round(float(trainer.evaluate()["eval_loss"]), 4)
     if method == "lora":
