@@ -24,7 +24,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data" / "ultraman_stories.csv"
 
 # Rooms whose modules take a minute or more (a browser, a served app, a fine-tune): they run first, so
 # that with the suite spread over workers (make test) none is left running one of them alone at the end.
-SLOW_FIRST = ("tests/ui/", "tests/api/", "tests/test_finetune_")
+SLOW_FIRST = ("tests/ui/", "tests/api/", "tests/test_finetune_", "tests/test_story_check")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -36,7 +36,8 @@ PREF_LR = {"full_small": 5e-5, "full": 5e-6, "lora": 5e-5}
 # fewer passes: at most STEP_BUDGET steps unless one epoch needs more, and 3 epochs at most. Measured with
 # benchmarks/preference.py and blind readings (2026-12-03): 100 pairs, 3 epochs (36 steps) held the reading;
 # 200 pairs, 3 epochs (69 steps) fell to 26 of 40 read tonight, and its first epoch already failed the
-# story check (1.27x); 200 pairs, 1 epoch (23 steps) passed it (1.10x) and kept a 79% win rate.
+# story check (1.27x); 200 pairs, 1 epoch (23 steps) passed it (1.10x), kept a 79% win rate and read as the
+# starting model does (three packs: 110 of 120 read tonight against 111).
 DPO_EPOCHS, STEP_BUDGET = 3, 40
 
 

@@ -116,9 +116,13 @@ def listed_replay(tmp_path, monkeypatch) -> str:
     return "replay"
 
 
+CHECK_SETTINGS = ("STORYTELLER_TRAINING__STORY_CHECK_STORIES", "STORYTELLER_TRAINING__STORY_CHECK_TOKENS")
+
+
 def app_env(models_dir: Path, model_id: str, data_dir: Path) -> dict[str, str]:
     """Environment for a subprocess of the app or CLI: only these settings, offline."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STORYTELLER_", "OPENAI_"))}
+    env |= {k: os.environ[k] for k in CHECK_SETTINGS if k in os.environ}  # the tests' short story check
     return env | {"STORYTELLER_LOCAL__MODELS_DIR": str(models_dir), "STORYTELLER_LOCAL__DEFAULT_MODEL": model_id,
                   "STORYTELLER_DATA_DIR": str(data_dir), "GRADIO_ANALYTICS_ENABLED": "False",
                   "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "NO_PROXY": "127.0.0.1,localhost",
