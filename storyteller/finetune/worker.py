@@ -279,7 +279,7 @@ def add_story_check(trainer, spec: JobSpec, meta: dict, job_dir: Path, log: JobL
         return None
     starting = AutoModelForCausalLM.from_pretrained(meta["base_source"], dtype=torch.float32)
     check = StoryCheck(starting, AutoTokenizer.from_pretrained(meta["base_source"]), reqs, seed=spec.seed,
-                                   max_new_tokens=s.story_check_tokens)
+                       max_new_tokens=s.story_check_tokens)
     cb = callback(check, job_dir, log, lambda: (job_dir / CANCEL_FLAG).exists())
     trainer.add_callback(cb)
     return cb
@@ -360,12 +360,12 @@ def run(job_dir: Path, resume: bool = False) -> str:
     if not trainer.is_world_process_zero():
         return "succeeded"
     if checking and checking.kept_nothing:
-        raise JobError("The first epoch already broke the stories' sentences (the story check), so no model was "
-                       "made. Your ratings and pairs are all kept.",
+        raise JobError("The stories' sentences began to break within the first epoch (the story check), so no "
+                       "model was made. Your ratings and pairs are all kept.",
                        "Train again with a stronger anchor (beta 0.5) or a smaller learning rate; "
                        "`--no-story-check` trains without the check.",
-                       zh="第一轮训练后故事的句子就开始乱了（故事检查），所以没有生成新模型。你的评分和配对都还在。"
-                          "可以把 beta 调到 0.5 或调小学习率再训练一次。")
+                       zh="第一轮训练还没结束，故事的句子就开始乱了（故事检查），所以没有生成新模型。"
+                          "你的评分和配对都还在。可以把 beta 调到 0.5 或调小学习率再训练一次。")
     final = {"train_loss": round(float(result.training_loss), 4), "steps": trainer.state.global_step}
     if checking:
         info["story_check"] = checking.record
