@@ -10,11 +10,11 @@ its own stories for the same requests and seeds. Above LIMIT times, the epoch is
 go back to the last epoch that passed and training stops. If the first epoch already fails, no model
 is made (the family's ratings stay where they are).
 
-Measured on six blind-read packs of five DPO models (480 stories, each with a reader's grammar score):
+Measured on seven blind-read packs of five DPO models (560 stories, each with a reader's grammar score):
 a story's surprise tells garbled stories (grammar <= 5) from good ones (>= 8) with AUC 0.91. Over 16
 stories the ratio was 1.66 for the model whose reading fell to 26 of 40 read tonight (5th percentile
-1.41), and 1.05 to 1.12 for the four that read within a pack's noise of the starting model (95th: 1.23
-at most).
+1.41), and 1.05 to 1.12 in the six packs of the four that read within a pack's noise of the starting
+model (95th: 1.23 at most).
 Storyteller-format models only (the check needs the story request behind each line).
 """
 
